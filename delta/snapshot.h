@@ -1,0 +1,186 @@
+/*
+ * snapshot: the in-memory model of one collection. Each table is a typed array of fixed-size records
+ * (zeroed on creation, so records compare and hash as plain bytes where the layout allows), plus one
+ * string table shared by all, and one side array for multipath next hops. Every array has a hard
+ * maximum and a truncated flag instead of unbounded growth; one snap_free() releases everything.
+ * Strings are referenced by offset (offset 0 is the empty string), never by pointer, so the arrays
+ * can grow by realloc.
+ */
+#ifndef NETINV_SNAPSHOT_H
+#define NETINV_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum snap_table { SNAP_LINKS, SNAP_ADDRS, SNAP_NEIGH, SNAP_ROUTES, SNAP_SOCKS, SNAP_NTABLES };
+
+#define SNAP_LLADDR_MAX 32 /* MAX_ADDR_LEN in the kernel */
+
+struct snap_link {
+	uint32_t ifindex;
+	uint32_t master; /* ifindex, 0 = none */
+	uint32_t link;   /* IFLA_LINK (lower device), 0 = none */
+	uint32_t mtu;
+	uint32_t flags; /* IFF_* */
+	uint32_t name;  /* strtab */
+	uint32_t kind;  /* strtab, IFLA_INFO_KIND; 0 = none */
+	uint32_t alias; /* strtab, IFLA_IFALIAS */
+	uint16_t type;  /* ARPHRD_* */
+	uint8_t operstate;
+	uint8_t addr_len;
+	uint8_t addr[SNAP_LLADDR_MAX];
+	uint8_t brd_len;
+	uint8_t brd[SNAP_LLADDR_MAX];
+	uint8_t pad[2];
+};
+
+struct snap_addr {
+	uint8_t family;
+	uint8_t prefixlen;
+	uint8_t scope;
+	uint8_t has_peer; /* IFA_ADDRESS differs from IFA_LOCAL (point-to-point) */
+	uint8_t has_brd;
+	uint8_t pad[3];
+	uint32_t ifindex;
+	uint32_t flags; /* IFA_F_*, from IFA_FLAGS when present */
+	uint32_t label; /* strtab */
+	uint8_t addr[16]; /* IFA_LOCAL, else IFA_ADDRESS */
+	uint8_t peer[16];
+	uint8_t brd[16];
+};
+
+struct snap_neigh {
+	uint8_t family;
+	uint8_t flags; /* NTF_* */
+	uint8_t type;  /* RTN_* */
+	uint8_t proxy; /* from the proxy (pneigh) dump */
+	uint16_t state; /* NUD_* */
+	uint8_t lladdr_len;
+	uint8_t has_lladdr;
+	uint32_t ifindex;
+	uint8_t dst[16];
+	uint8_t lladdr[SNAP_LLADDR_MAX];
+};
+
+struct snap_nexthop {
+	uint32_t ifindex;
+	uint8_t gw_family; /* 0 = no gateway */
+	uint8_t weight;    /* rtnh_hops + 1 */
+	uint8_t flags;     /* RTNH_F_* */
+	uint8_t pad;
+	uint8_t gw[16];
+};
+
+struct snap_route {
+	uint8_t family;
+	uint8_t dst_len;
+	uint8_t src_len;
+	uint8_t tos;
+	uint8_t protocol;
+	uint8_t scope;
+	uint8_t type;
+	uint8_t gw_family; /* 0 = no gateway; AF_INET6 for an IPv4 route via RTA_VIA */
+	uint8_t has_prefsrc;
+	uint8_t has_pref;
+	uint8_t pref; /* RTA_PREF (IPv6 router preference) */
+	uint8_t pad;
+	uint32_t table;
+	uint32_t priority; /* metric */
+	uint32_t oif;
+	uint32_t flags;    /* rtm_flags */
+	uint32_t nh_first; /* index into the next hop array */
+	uint32_t nh_count; /* 0 = single path */
+	uint8_t dst[16];
+	uint8_t src[16];
+	uint8_t gw[16];
+	uint8_t prefsrc[16];
+};
+
+struct snap_sock {
+	uint8_t family;
+	uint8_t proto; /* IPPROTO_TCP / IPPROTO_UDP */
+	uint8_t state; /* TCP_* as inet_diag reports it */
+	uint8_t pad;
+	uint16_t sport; /* host order */
+	uint16_t dport;
+	uint32_t ifindex; /* bound device, 0 = none */
+	uint32_t uid;
+	uint32_t inode;
+	uint32_t pid;  /* 0 = not attributed */
+	uint32_t comm; /* strtab */
+	uint8_t src[16];
+	uint8_t dst[16];
+};
+
+struct snap_vec {
+	void *v;
+	uint32_t n, cap, max;
+	uint32_t size;
+};
+
+struct snap_table_stats {
+	uint32_t attempts;
+	uint32_t dropped;    /* malformed records */
+	uint32_t first_drop; /* errno of the first malformed record */
+	uint32_t duplicates; /* identical records removed (a torn dump) */
+	uint32_t dump_us;
+	int kernel_error;    /* the kernel refused part of the dump */
+	bool truncated;      /* hit the table cap */
+	bool inconsistent;   /* still unstable after the retry budget */
+	bool collected;
+};
+
+struct snapshot {
+	struct snap_vec t[SNAP_NTABLES];
+	struct snap_vec nh;
+	char *str;
+	uint32_t str_len, str_cap, str_max;
+	bool str_truncated;
+	struct snap_table_stats st[SNAP_NTABLES];
+};
+
+struct snap_limits {
+	uint32_t max[SNAP_NTABLES];
+	uint32_t max_nexthops;
+	uint32_t max_strtab; /* bytes */
+};
+
+extern const struct snap_limits snap_default_limits;
+extern const char *const snap_table_names[SNAP_NTABLES];
+
+int snap_init(struct snapshot *s, const struct snap_limits *lim);
+void snap_free(struct snapshot *s);
+
+/* A zeroed record at the end of table t, or NULL with errno ENOSPC (cap: truncated flag set) or
+ * ENOMEM. */
+void *snap_push(struct snapshot *s, enum snap_table t);
+struct snap_nexthop *snap_push_nh(struct snapshot *s);
+/* Drop the last record of table t (a parser that found the record malformed after pushing it). */
+void snap_pop(struct snapshot *s, enum snap_table t);
+
+/* Copy len bytes in as a NUL-terminated string and return its offset; 0 (the empty string) for an
+ * empty input, or when the table is full or memory ran out (str_truncated is then set, and the
+ * report says so): a missing name never invalidates the record that carries it. */
+uint32_t snap_str(struct snapshot *s, const char *p, size_t len);
+static inline const char *snap_s(const struct snapshot *s, uint32_t off)
+{
+	return s->str + off;
+}
+
+static inline void *snap_at(const struct snapshot *s, enum snap_table t, uint32_t i)
+{
+	return (char *)s->t[t].v + (size_t)i * s->t[t].size;
+}
+
+/* A position to rewind a table to before re-dumping it (tables are dumped one after another). */
+struct snap_mark {
+	uint32_t n, nh, str;
+};
+struct snap_mark snap_mark(const struct snapshot *s, enum snap_table t);
+void snap_rewind(struct snapshot *s, enum snap_table t, struct snap_mark m);
+
+/* Look up a link by ifindex (links must be sorted, see canon). NULL when absent. */
+const struct snap_link *snap_link_by_index(const struct snapshot *s, uint32_t ifindex);
+
+#endif

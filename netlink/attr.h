@@ -1,0 +1,56 @@
+/*
+ * attr: netlink attribute validation. Every attribute a parser uses passes through here first: the
+ * attribute area must tile exactly (no length past the end of its message or nest), and each value
+ * is checked for its exact length (u8/u16/u32, 4- or 16-byte addresses by family) or, for strings,
+ * for a terminating NUL inside the payload. Built on libmnl's iterators; nothing is allocated.
+ */
+#ifndef NETINV_ATTR_H
+#define NETINV_ATTR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/netlink.h>
+
+/* Index the attributes that follow a hdrlen-byte family header. Types above maxtype are ignored
+ * (forward compatibility); a later duplicate replaces an earlier one. -EBADMSG when the message is
+ * shorter than its header or an attribute overruns its container. */
+int attr_parse(const struct nlmsghdr *nlh, size_t hdrlen, const struct nlattr **tb, uint16_t maxtype);
+int attr_parse_nested(const struct nlattr *nest, const struct nlattr **tb, uint16_t maxtype);
+int attr_parse_area(const void *p, size_t len, const struct nlattr **tb, uint16_t maxtype);
+
+static inline size_t attr_len(const struct nlattr *a)
+{
+	return a->nla_len - NLA_HDRLEN;
+}
+static inline const void *attr_data(const struct nlattr *a)
+{
+	return (const char *)a + NLA_HDRLEN;
+}
+
+/* Exact-length readers: -EBADMSG on a wrong length; 0 when a is NULL (out untouched). */
+int attr_get_u8(const struct nlattr *a, uint8_t *out);
+int attr_get_u16(const struct nlattr *a, uint16_t *out);
+int attr_get_u32(const struct nlattr *a, uint32_t *out);
+/* Address of the given family: exactly 4 (AF_INET) or 16 (AF_INET6) bytes into out[16]. */
+int attr_get_addr(const struct nlattr *a, uint8_t family, uint8_t out[16]);
+/* NUL-terminated string of at most maxlen characters: -EBADMSG when unterminated or too long. */
+int attr_get_str(const struct nlattr *a, size_t maxlen, const char **s, size_t *len);
+/* Byte string of 1..maxlen bytes (link-layer addresses of any length). */
+int attr_get_bytes(const struct nlattr *a, size_t maxlen, uint8_t *out, uint8_t *len);
+
+static inline size_t af_addr_len(uint8_t family)
+{
+	return family == 2 /* AF_INET */ ? 4 : family == 10 /* AF_INET6 */ ? 16 : 0;
+}
+
+
+
+/* What every parser callback receives: the snapshot to fill and the dump's context. */
+struct snapshot;
+struct parse_ctx {
+	struct snapshot *snap;
+	uint8_t proto; /* sock_diag: the protocol the request asked for */
+	uint8_t proxy; /* neighbours: this is the proxy (pneigh) dump */
+};
+#endif

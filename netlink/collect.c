@@ -1,0 +1,280 @@
+#include "collect.h"
+#include "nl.h"
+#include "attr.h"
+#include "link.h"
+#include "addr.h"
+#include "neigh.h"
+#include "route.h"
+#include "sockdiag.h"
+#include "../delta/snapshot.h"
+#include "../delta/canon.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <netinet/in.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+
+struct collector {
+	struct nlconn rt, sd, mon;
+	bool have_mon;
+	bool tcp_compat_failed;
+	uint32_t changed[SNAP_NTABLES];
+	bool mon_lost;
+	struct collect_stats *st;
+	const struct collect_opts *o;
+};
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static int mon_classify(const struct nlmsghdr *nlh, void *arg)
+{
+	struct collector *c = arg;
+
+	switch (nlh->nlmsg_type) {
+	case RTM_NEWLINK:
+	case RTM_DELLINK:
+		c->changed[SNAP_LINKS]++;
+		break;
+	case RTM_NEWADDR:
+	case RTM_DELADDR:
+		c->changed[SNAP_ADDRS]++;
+		break;
+	case RTM_NEWNEIGH:
+	case RTM_DELNEIGH:
+		c->changed[SNAP_NEIGH]++;
+		break;
+	case RTM_NEWROUTE:
+	case RTM_DELROUTE:
+		c->changed[SNAP_ROUTES]++;
+		break;
+	}
+	return 0;
+}
+
+static void mon_drain(struct collector *c)
+{
+	if (!c->have_mon)
+		return;
+	/* Overflow means notifications were lost: assume every table changed. */
+	if (nl_conn_drain(&c->mon, mon_classify, c) < 0)
+		c->mon_lost = true;
+}
+
+/* One request of a table's dump. A kernel refusal is recorded and the rest of the table goes on;
+ * a framing error resets the socket and fails the attempt. */
+static int dump_one(struct nlconn *nc, void *req, enum snap_table t,
+		    struct parse_ctx *pc, nl_msg_fn fn, bool *intr)
+{
+	struct snap_table_stats *ts = &pc->snap->st[t];
+	struct nl_walk w = { 0 };
+	int r = nl_conn_dump(nc, req, &w, fn, pc);
+
+	if (w.dropped) {
+		if (!ts->dropped)
+			ts->first_drop = (uint32_t)w.first_drop;
+		ts->dropped += w.dropped;
+	}
+	if (w.intr)
+		*intr = true;
+	if (r < 0) {
+		nl_conn_reopen(nc);
+		return r;
+	}
+	if (w.kernel_error)
+		return w.kernel_error;
+	return 0;
+}
+
+static int dump_table(struct collector *c, struct snapshot *s, enum snap_table t, bool *intr)
+{
+	union {
+		struct nlmsghdr h;
+		uint8_t b[256];
+	} req;
+	struct parse_ctx pc = { .snap = s };
+	int r = 0;
+
+	switch (t) {
+	case SNAP_LINKS:
+		link_request(&req);
+		return dump_one(&c->rt, &req, t, &pc, link_parse, intr);
+	case SNAP_ADDRS:
+		addr_request(&req);
+		return dump_one(&c->rt, &req, t, &pc, addr_parse, intr);
+	case SNAP_NEIGH:
+		neigh_request(&req, false);
+		r = dump_one(&c->rt, &req, t, &pc, neigh_parse, intr);
+		if (r < 0)
+			return r;
+		pc.proxy = 1;
+		neigh_request(&req, true);
+		r = dump_one(&c->rt, &req, t, &pc, neigh_parse, intr);
+		/* Kernels built without proxy support refuse the request; that is an empty table. */
+		return r == -EOPNOTSUPP || r == -EINVAL ? 0 : r;
+	case SNAP_ROUTES:
+		route_request(&req, AF_INET);
+		r = dump_one(&c->rt, &req, t, &pc, route_parse, intr);
+		if (r < 0)
+			return r;
+		route_request(&req, AF_INET6);
+		r = dump_one(&c->rt, &req, t, &pc, route_parse, intr);
+		if (r == -EAFNOSUPPORT || r == -EOPNOTSUPP) {
+			c->st->ipv6 = false; /* IPv6 disabled or not built */
+			return 0;
+		}
+		return r;
+	case SNAP_SOCKS: {
+		static const uint8_t fams[2] = { AF_INET, AF_INET6 };
+
+		pc.proto = IPPROTO_TCP;
+		if (!c->tcp_compat_failed) {
+			sd_request_compat_tcp(&req);
+			r = dump_one(&c->sd, &req, t, &pc, sd_parse, intr);
+			if (r == 0) {
+				c->st->tcp_compat = true;
+			} else {
+				/* A kernel without the compat request: fall back to one walk per
+				 * family for the rest of the run. */
+				c->tcp_compat_failed = true;
+				s->t[SNAP_SOCKS].n = 0;
+			}
+		}
+		if (c->tcp_compat_failed) {
+			for (int i = 0; i < 2; i++) {
+				sd_request(&req, fams[i], IPPROTO_TCP);
+				r = dump_one(&c->sd, &req, t, &pc, sd_parse, intr);
+				if (r < 0 && !(i == 1 && (r == -ENOENT || r == -EAFNOSUPPORT)))
+					return r;
+			}
+		}
+		pc.proto = IPPROTO_UDP;
+		for (int i = 0; i < 2; i++) {
+			sd_request(&req, fams[i], IPPROTO_UDP);
+			r = dump_one(&c->sd, &req, t, &pc, sd_parse, intr);
+			/* udp_diag is a module; without it (or without IPv6) there is nothing to list. */
+			if (r < 0 && r != -ENOENT && r != -EAFNOSUPPORT)
+				return r;
+		}
+		return 0;
+	}
+	default:
+		return -EINVAL;
+	}
+}
+
+static void collect_table(struct collector *c, struct snapshot *s, enum snap_table t)
+{
+	struct snap_table_stats *ts = &s->st[t];
+	struct snap_mark m = snap_mark(s, t);
+	uint64_t prev_fp = 0, t0 = now_us();
+	unsigned int max = c->o->max_attempts ? c->o->max_attempts : COLLECT_MAX_ATTEMPTS;
+	bool have_prev = false;
+
+	ts->collected = true;
+	for (unsigned int attempt = 1; attempt <= max; attempt++) {
+		bool intr = false, changed;
+		uint32_t dups;
+		uint64_t fp;
+		int r;
+
+		ts->attempts = attempt;
+		ts->kernel_error = 0;
+		ts->inconsistent = false;
+		if (attempt > 1) {
+			snap_rewind(s, t, m);
+			ts->dropped = 0;
+		}
+		mon_drain(c); /* discard what happened before this attempt */
+		memset(c->changed, 0, sizeof(c->changed));
+		c->mon_lost = false;
+		r = dump_table(c, s, t, &intr);
+		canon_sort(s, t);
+		dups = canon_dedup(s, t);
+		ts->duplicates = dups;
+		if (r < 0 && r != -EINTR) {
+			/* A refused or broken dump: keep what arrived, say so, try again. */
+			ts->kernel_error = r;
+			intr = true;
+		}
+		mon_drain(c);
+		/* Without a listener (c) cannot be checked, and a clean dump is accepted as is. */
+		changed = c->have_mon && t != SNAP_SOCKS && (c->mon_lost || c->changed[t]);
+		fp = canon_fingerprint(s, t);
+		if (!intr && !dups && (!changed || (have_prev && fp == prev_fp)))
+			break;
+		prev_fp = fp;
+		have_prev = !intr && !dups;
+		if (attempt == max)
+			ts->inconsistent = true;
+	}
+	ts->dump_us = (uint32_t)(now_us() - t0);
+}
+
+int collect_run(struct snapshot *s, const struct collect_opts *o, struct collect_stats *st)
+{
+	struct collector c = { .o = o, .st = st };
+	uint64_t t0 = now_us();
+	struct stat sb;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	st->ipv6 = true;
+	if (stat("/proc/self/ns/net", &sb) == 0)
+		st->netns_inode = sb.st_ino;
+	r = nl_conn_open(&c.rt, NETLINK_ROUTE, 0);
+	if (r < 0)
+		return r;
+	c.rt.record_fd = o->record_fd;
+	nl_conn_strict(&c.rt);
+	if (o->tables & (1u << SNAP_SOCKS)) {
+		r = nl_conn_open(&c.sd, NETLINK_SOCK_DIAG, 0);
+		if (r < 0) {
+			nl_conn_close(&c.rt);
+			return r;
+		}
+		c.sd.record_fd = o->record_fd;
+	}
+	if (nl_conn_open(&c.mon, NETLINK_ROUTE,
+		    RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR |
+			    RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE) == 0) {
+		int sz = 1 << 20;
+
+		/* Room for a burst of notifications during a long route dump; FORCE needs
+		 * CAP_NET_ADMIN, the plain option is capped by rmem_max. */
+		if (setsockopt(nl_conn_fd(&c.mon), SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
+			setsockopt(nl_conn_fd(&c.mon), SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		c.have_mon = true;
+	}
+	st->monitor = c.have_mon;
+
+	/* Links first and always: every other table names interfaces by index. */
+	collect_table(&c, s, SNAP_LINKS);
+	for (int t = SNAP_ADDRS; t < SNAP_NTABLES; t++)
+		if (o->tables & (1u << t))
+			collect_table(&c, s, (enum snap_table)t);
+
+	if ((o->tables & (1u << SNAP_SOCKS)) && o->processes) {
+		procmap_attribute(s, o->proc_root ? o->proc_root : "/proc", &o->proc_limits, 1,
+				  &st->proc);
+	} else {
+		st->proc.status = PROCMAP_DISABLED;
+	}
+
+	nl_conn_close(&c.rt);
+	if (o->tables & (1u << SNAP_SOCKS))
+		nl_conn_close(&c.sd);
+	if (c.have_mon)
+		nl_conn_close(&c.mon);
+	st->total_us = (uint32_t)(now_us() - t0);
+	return 0;
+}

@@ -1,0 +1,61 @@
+#include "neigh.h"
+#include "attr.h"
+#include "../delta/snapshot.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <linux/neighbour.h>
+#include <linux/rtnetlink.h>
+
+size_t neigh_request(void *buf, bool proxy)
+{
+	struct nlmsghdr *nlh = buf;
+	struct ndmsg *nd = (void *)((char *)buf + NLMSG_HDRLEN);
+
+	memset(buf, 0, NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*nd)));
+	nlh->nlmsg_type = RTM_GETNEIGH;
+	nd->ndm_family = AF_UNSPEC;
+	if (proxy)
+		nd->ndm_flags = NTF_PROXY;
+	nlh->nlmsg_len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*nd));
+	return nlh->nlmsg_len;
+}
+
+int neigh_parse(const struct nlmsghdr *nlh, void *arg)
+{
+	struct parse_ctx *ctx = arg;
+	const struct nlattr *tb[NDA_MAX + 1];
+	const struct ndmsg *nd;
+	struct snap_neigh n = { 0 }, *out;
+	int r;
+
+	if (nlh->nlmsg_type != RTM_NEWNEIGH)
+		return 0;
+	r = attr_parse(nlh, sizeof(*nd), tb, NDA_MAX);
+	if (r < 0)
+		return r;
+	nd = (const void *)((const char *)nlh + NLMSG_HDRLEN);
+	if (nd->ndm_family != AF_INET && nd->ndm_family != AF_INET6)
+		return 0;
+	n.family = nd->ndm_family;
+	n.ifindex = (uint32_t)nd->ndm_ifindex;
+	n.state = nd->ndm_state;
+	n.flags = nd->ndm_flags;
+	n.type = nd->ndm_type;
+	n.proxy = ctx->proxy || (nd->ndm_flags & NTF_PROXY);
+	if (!tb[NDA_DST])
+		return -EBADMSG;
+	if ((r = attr_get_addr(tb[NDA_DST], n.family, n.dst)) < 0)
+		return r;
+	if (tb[NDA_LLADDR] && attr_len(tb[NDA_LLADDR])) {
+		if ((r = attr_get_bytes(tb[NDA_LLADDR], SNAP_LLADDR_MAX, n.lladdr, &n.lladdr_len)) < 0)
+			return r;
+		n.has_lladdr = 1;
+	}
+	out = snap_push(ctx->snap, SNAP_NEIGH);
+	if (!out)
+		return -errno;
+	*out = n;
+	return 0;
+}

@@ -1,0 +1,17 @@
+/*
+ * route: RTM_GETROUTE dump request for one family (all tables) and the RTM_NEWROUTE parser: table
+ * (RTA_TABLE beyond 255), protocol, scope, type, metric, destination/source prefixes, gateway
+ * (RTA_GATEWAY, or RTA_VIA for an IPv4 route through an IPv6 next hop), preferred source, output
+ * interface, IPv6 router preference and multipath next hops.
+ */
+#ifndef NETINV_ROUTE_H
+#define NETINV_ROUTE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/netlink.h>
+
+size_t route_request(void *buf, uint8_t family);
+int route_parse(const struct nlmsghdr *nlh, void *ctx);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * json: a streaming JSON writer into a caller-owned buffer that is flushed to a sink (a file
+ * descriptor now, the gzip stream for check-ins) whenever it fills. No tree, no allocation, no printf
+ * per field: numbers, IPv4 addresses and link-layer addresses are formatted by hand, strings are
+ * escaped with UTF-8 validation (invalid sequences become U+FFFD, so interface or process names with
+ * arbitrary bytes still give valid JSON). Pretty (2-space indent) or compact. The first sink error
+ * sticks in w->err and later calls do nothing.
+ */
+#ifndef NETINV_JSON_H
+#define NETINV_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define JSON_MAX_DEPTH 32
+/* The largest single item the writer formats at once is well under this (a 256-byte string chunk,
+ * a 32-byte link-layer address as hex, indentation at full depth); a smaller buffer is refused. */
+#define JSON_MIN_BUF 512
+
+typedef int (*json_flush_fn)(void *ctx, const void *p, size_t n);
+
+struct json_w {
+	char *buf;
+	size_t len, cap;
+	json_flush_fn flush;
+	void *ctx;
+	int err;
+	uint64_t total; /* bytes handed to the sink */
+	bool pretty;
+	bool after_key;
+	int depth;
+	bool first[JSON_MAX_DEPTH + 1];
+};
+
+/* cap below JSON_MIN_BUF sets w->err = -EINVAL and the writer does nothing. */
+void json_init(struct json_w *w, char *buf, size_t cap, json_flush_fn flush, void *ctx, bool pretty);
+void json_obj_begin(struct json_w *w);
+void json_obj_end(struct json_w *w);
+void json_arr_begin(struct json_w *w);
+void json_arr_end(struct json_w *w);
+/* Keys are the writer's own literals: plain ASCII, never escaped. */
+void json_key(struct json_w *w, const char *k);
+void json_str(struct json_w *w, const char *s);
+void json_strn(struct json_w *w, const char *s, size_t n);
+void json_u64(struct json_w *w, uint64_t v);
+void json_i64(struct json_w *w, int64_t v);
+/* v / 1000 with three decimals (milliseconds from microseconds). */
+void json_milli(struct json_w *w, uint64_t v);
+void json_bool(struct json_w *w, bool v);
+void json_null(struct json_w *w);
+void json_ip(struct json_w *w, uint8_t family, const uint8_t *a);
+void json_cidr(struct json_w *w, uint8_t family, const uint8_t *a, uint8_t plen);
+/* Colon-separated hex of any length ("aa:bb:..."), or null for len 0. */
+void json_hex(struct json_w *w, const uint8_t *b, size_t len);
+/* Flush whatever is buffered; returns w->err. */
+int json_finish(struct json_w *w);
+
+/* Text forms shared with tests: return the length written into out (>= 46 bytes). */
+size_t fmt_ip(char *out, uint8_t family, const uint8_t *a);
+
+/* Sink that writes to a file descriptor (ctx = pointer to int fd). */
+int json_fd_sink(void *ctx, const void *p, size_t n);
+
+#endif

@@ -1,0 +1,474 @@
+#include "report.h"
+#include "json.h"
+#include "names.h"
+#include "../delta/snapshot.h"
+#include "../netlink/collect.h"
+
+#include <string.h>
+#include <sys/socket.h>
+#include <linux/neighbour.h>
+
+bool addr_unspecified(uint8_t family, const uint8_t *a)
+{
+	static const uint8_t zero[16];
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (family == AF_INET)
+		return !memcmp(a, zero, 4);
+	/* :: and ::ffff:0.0.0.0 (a v4 wildcard seen through a dual-stack socket) */
+	return !memcmp(a, zero, 16) || (!memcmp(a, mapped, 12) && !memcmp(a + 12, zero, 4));
+}
+
+static void key_str(struct json_w *w, const char *k, const char *v)
+{
+	json_key(w, k);
+	json_str(w, v);
+}
+
+static void key_u64(struct json_w *w, const char *k, uint64_t v)
+{
+	json_key(w, k);
+	json_u64(w, v);
+}
+
+/* Interface name for an ifindex, or null when unknown (0, or a link that vanished mid-run). */
+static void key_ifname(struct json_w *w, const struct snapshot *s, const char *k, uint32_t ifindex)
+{
+	const struct snap_link *l = ifindex ? snap_link_by_index(s, ifindex) : NULL;
+
+	json_key(w, k);
+	if (l && l->name)
+		json_str(w, snap_s(s, l->name));
+	else
+		json_null(w);
+}
+
+/* Emit "a,b,c" as ["a","b","c"]. */
+static void flag_list(struct json_w *w, const char *k, const char *csv)
+{
+	json_key(w, k);
+	json_arr_begin(w);
+	while (*csv) {
+		const char *e = strchr(csv, ',');
+		size_t n = e ? (size_t)(e - csv) : strlen(csv);
+
+		if (n)
+			json_strn(w, csv, n);
+		csv += n + (e ? 1 : 0);
+	}
+	json_arr_end(w);
+}
+
+static const char *family_name(uint8_t f)
+{
+	return f == AF_INET ? "inet" : "inet6";
+}
+
+static void write_links(struct json_w *w, const struct snapshot *s)
+{
+	const struct snap_vec *v = &s->t[SNAP_LINKS];
+	char buf[256];
+
+	json_key(w, "links");
+	json_arr_begin(w);
+	for (uint32_t i = 0; i < v->n; i++) {
+		const struct snap_link *l = snap_at(s, SNAP_LINKS, i);
+
+		json_obj_begin(w);
+		key_u64(w, "ifindex", l->ifindex);
+		key_str(w, "name", snap_s(s, l->name));
+		json_key(w, "kind");
+		if (l->kind)
+			json_str(w, snap_s(s, l->kind));
+		else
+			json_null(w);
+		key_str(w, "type", name_arphrd(l->type, buf, sizeof(buf)));
+		json_key(w, "mac_address");
+		json_hex(w, l->addr, l->addr_len);
+		json_key(w, "broadcast");
+		json_hex(w, l->brd, l->brd_len);
+		key_u64(w, "mtu", l->mtu);
+		flag_list(w, "flags", name_link_flags(l->flags, buf, sizeof(buf)));
+		key_str(w, "operstate", name_operstate(l->operstate));
+		key_ifname(w, s, "master", l->master);
+		json_key(w, "alias");
+		if (l->alias)
+			json_str(w, snap_s(s, l->alias));
+		else
+			json_null(w);
+		json_obj_end(w);
+	}
+	json_arr_end(w);
+}
+
+static void write_addresses(struct json_w *w, const struct snapshot *s, bool on,
+			    struct report_stats *rs)
+{
+	const struct snap_vec *v = &s->t[SNAP_ADDRS];
+	char buf[256];
+	uint32_t last_flags = UINT32_MAX;
+
+	json_key(w, "addresses");
+	json_arr_begin(w);
+	for (uint32_t i = 0; on && i < v->n; i++) {
+		const struct snap_addr *a = snap_at(s, SNAP_ADDRS, i);
+		const struct snap_link *l = snap_link_by_index(s, a->ifindex);
+
+		if (addr_unspecified(a->family, a->addr)) {
+			rs->addresses_unspecified++;
+			continue;
+		}
+		json_obj_begin(w);
+		json_key(w, "ip_address");
+		json_ip(w, a->family, a->addr);
+		key_ifname(w, s, "interface", a->ifindex);
+		key_u64(w, "prefix_length", a->prefixlen);
+		json_key(w, "mac_address");
+		if (l && l->addr_len == 6) {
+			json_hex(w, l->addr, 6);
+		} else {
+			if (l && l->addr_len)
+				rs->mac_not_6_octets++;
+			json_null(w);
+		}
+		key_str(w, "family", family_name(a->family));
+		key_str(w, "scope", name_scope(a->scope));
+		if (a->flags != last_flags) {
+			name_addr_flags(a->flags, buf, sizeof(buf));
+			last_flags = a->flags;
+		}
+		flag_list(w, "flags", buf);
+		json_key(w, "label");
+		if (a->label)
+			json_str(w, snap_s(s, a->label));
+		else
+			json_null(w);
+		json_key(w, "peer");
+		if (a->has_peer)
+			json_cidr(w, a->family, a->peer, a->prefixlen);
+		else
+			json_null(w);
+		json_key(w, "broadcast");
+		if (a->has_brd)
+			json_ip(w, a->family, a->brd);
+		else
+			json_null(w);
+		json_obj_end(w);
+	}
+	json_arr_end(w);
+}
+
+static void write_neighbors(struct json_w *w, const struct snapshot *s, bool on,
+			    struct report_stats *rs)
+{
+	const struct snap_vec *v = &s->t[SNAP_NEIGH];
+	char buf[128];
+
+	json_key(w, "neighbors");
+	json_arr_begin(w);
+	for (uint32_t i = 0; on && i < v->n; i++) {
+		const struct snap_neigh *n = snap_at(s, SNAP_NEIGH, i);
+
+		if (addr_unspecified(n->family, n->dst)) {
+			rs->neighbors_unspecified++;
+			continue;
+		}
+		json_obj_begin(w);
+		json_key(w, "ip_address");
+		json_ip(w, n->family, n->dst);
+		json_key(w, "mac_address");
+		if (n->has_lladdr && n->lladdr_len == 6) {
+			json_hex(w, n->lladdr, 6);
+		} else {
+			if (n->has_lladdr)
+				rs->mac_not_6_octets++;
+			json_null(w);
+		}
+		key_ifname(w, s, "interface", n->ifindex);
+		key_str(w, "state", name_nud(n->state));
+		json_key(w, "hostname");
+		json_null(w);
+		key_str(w, "family", family_name(n->family));
+		json_key(w, "lladdr");
+		json_hex(w, n->lladdr, n->has_lladdr ? n->lladdr_len : 0);
+		flag_list(w, "flags", name_neigh_flags(n->flags & (uint8_t)~NTF_PROXY, buf, sizeof(buf)));
+		json_key(w, "proxy");
+		json_bool(w, n->proxy);
+		json_obj_end(w);
+	}
+	json_arr_end(w);
+}
+
+static void gateway(struct json_w *w, uint8_t fam, const uint8_t *gw, struct report_stats *rs)
+{
+	json_key(w, "gateway");
+	if (!fam) {
+		json_null(w);
+	} else if (addr_unspecified(fam, gw)) {
+		rs->gateway_unspecified++;
+		json_null(w);
+	} else {
+		json_ip(w, fam, gw);
+	}
+}
+
+static void write_routes(struct json_w *w, const struct snapshot *s, bool on,
+			 struct report_stats *rs)
+{
+	const struct snap_vec *v = &s->t[SNAP_ROUTES];
+	const struct snap_nexthop *nh = s->nh.v;
+	char tbuf[16];
+
+	json_key(w, "routes");
+	json_arr_begin(w);
+	for (uint32_t i = 0; on && i < v->n; i++) {
+		const struct snap_route *r = snap_at(s, SNAP_ROUTES, i);
+		const struct snap_nexthop *first = r->nh_count ? &nh[r->nh_first] : NULL;
+
+		json_obj_begin(w);
+		json_key(w, "destination");
+		if (r->dst_len == 0)
+			json_str(w, "default");
+		else
+			json_cidr(w, r->family, r->dst, r->dst_len);
+		/* For a multipath route the server's single gateway/interface is the first hop;
+		 * all hops are in `nexthops`. */
+		if (first)
+			gateway(w, first->gw_family, first->gw, rs);
+		else
+			gateway(w, r->gw_family, r->gw, rs);
+		json_key(w, "source_ip");
+		if (!r->has_prefsrc) {
+			json_null(w);
+		} else if (addr_unspecified(r->family, r->prefsrc)) {
+			rs->source_unspecified++;
+			json_null(w);
+		} else {
+			json_ip(w, r->family, r->prefsrc);
+		}
+		key_ifname(w, s, "interface", first ? first->ifindex : r->oif);
+		key_str(w, "family", family_name(r->family));
+		key_str(w, "table", name_table(r->table, tbuf, sizeof(tbuf)));
+		key_u64(w, "table_id", r->table);
+		key_str(w, "protocol", name_rtproto(r->protocol));
+		key_str(w, "scope", name_scope(r->scope));
+		key_str(w, "type", name_rtntype(r->type));
+		key_u64(w, "metric", r->priority);
+		key_u64(w, "tos", r->tos);
+		if (r->src_len) {
+			json_key(w, "source_prefix");
+			json_cidr(w, r->family, r->src, r->src_len);
+		}
+		if (r->has_pref)
+			key_u64(w, "pref", r->pref);
+		if (r->gw_family && r->gw_family != r->family)
+			key_str(w, "gateway_family", family_name(r->gw_family));
+		if (r->nh_count) {
+			json_key(w, "nexthops");
+			json_arr_begin(w);
+			for (uint32_t k = 0; k < r->nh_count; k++) {
+				const struct snap_nexthop *h = &nh[r->nh_first + k];
+
+				json_obj_begin(w);
+				gateway(w, h->gw_family, h->gw, rs);
+				key_ifname(w, s, "interface", h->ifindex);
+				key_u64(w, "weight", h->weight);
+				key_u64(w, "flags", h->flags);
+				json_obj_end(w);
+			}
+			json_arr_end(w);
+		}
+		json_obj_end(w);
+	}
+	json_arr_end(w);
+}
+
+static void write_socket(struct json_w *w, const struct snapshot *s, const struct snap_sock *k,
+			 struct report_stats *rs)
+{
+	const char *st = name_sock_state(k->proto, k->state);
+
+	if (!strcmp(st, "unknown"))
+		rs->states_unknown++;
+	json_obj_begin(w);
+	json_key(w, "local_ip");
+	json_ip(w, k->family, k->src);
+	key_u64(w, "local_port", k->sport);
+	json_key(w, "remote_ip");
+	json_ip(w, k->family, k->dst);
+	key_u64(w, "remote_port", k->dport);
+	key_str(w, "protocol", k->proto == 6 ? "tcp" : "udp");
+	key_str(w, "state", st);
+	json_key(w, "pid");
+	if (k->pid)
+		json_u64(w, k->pid);
+	else
+		json_null(w);
+	json_key(w, "process_name");
+	if (k->comm)
+		json_str(w, snap_s(s, k->comm));
+	else
+		json_null(w);
+	key_str(w, "family", family_name(k->family));
+	key_str(w, "kernel_state", name_sock_state_ss(k->proto, k->state));
+	key_u64(w, "uid", k->uid);
+	key_u64(w, "inode", k->inode);
+	key_ifname(w, s, "interface", k->ifindex);
+	json_obj_end(w);
+}
+
+/* PROTOCOL.md: an unspecified local_ip in `connections` makes the server reject the whole check-in,
+ * so wildcard sockets are listed under the `listeners` extension instead. */
+static void write_sockets(struct json_w *w, const struct snapshot *s, bool on, bool wildcard,
+			  struct report_stats *rs)
+{
+	const struct snap_vec *v = &s->t[SNAP_SOCKS];
+
+	json_key(w, wildcard ? "listeners" : "connections");
+	json_arr_begin(w);
+	for (uint32_t i = 0; on && i < v->n; i++) {
+		const struct snap_sock *k = snap_at(s, SNAP_SOCKS, i);
+
+		if (addr_unspecified(k->family, k->src) != wildcard)
+			continue;
+		if (wildcard)
+			rs->listeners++;
+		write_socket(w, s, k, rs);
+	}
+	json_arr_end(w);
+}
+
+static void write_time(struct json_w *w, time_t t)
+{
+	struct tm tm;
+	char b[32];
+
+	gmtime_r(&t, &tm);
+	strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_str(w, b);
+}
+
+static void write_table_stats(struct json_w *w, const struct snapshot *s, unsigned int tables)
+{
+	json_key(w, "tables");
+	json_obj_begin(w);
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		const struct snap_table_stats *ts = &s->st[t];
+
+		if (!(tables & (1u << t)) || !ts->collected)
+			continue;
+		json_key(w, snap_table_names[t]);
+		json_obj_begin(w);
+		key_u64(w, "count", s->t[t].n);
+		key_u64(w, "attempts", ts->attempts);
+		json_key(w, "inconsistent");
+		json_bool(w, ts->inconsistent);
+		json_key(w, "truncated");
+		json_bool(w, ts->truncated);
+		key_u64(w, "dropped", ts->dropped);
+		if (ts->dropped) {
+			json_key(w, "first_drop_error");
+			json_str(w, strerror((int)ts->first_drop));
+		}
+		key_u64(w, "duplicates", ts->duplicates);
+		json_key(w, "kernel_error");
+		if (ts->kernel_error)
+			json_str(w, strerror(-ts->kernel_error));
+		else
+			json_null(w);
+		json_key(w, "dump_ms");
+		json_milli(w, ts->dump_us);
+		json_obj_end(w);
+	}
+	json_obj_end(w);
+}
+
+static void write_metadata(struct json_w *w, const struct snapshot *s, const struct report_meta *m,
+			   const struct report_stats *rs)
+{
+	const struct collect_stats *c = m->collect;
+
+	json_key(w, "metadata");
+	json_obj_begin(w);
+	key_str(w, "collector", "netinv");
+	if (m->identity_missing) {
+		json_key(w, "identity");
+		json_str(w, "none");
+	}
+	if (c)
+		key_u64(w, "netns_inode", c->netns_inode);
+	json_key(w, "stats");
+	json_obj_begin(w);
+	write_table_stats(w, s, m->tables | (1u << SNAP_LINKS));
+	json_key(w, "strings_truncated");
+	json_bool(w, s->str_truncated);
+	if (c) {
+		json_key(w, "processes");
+		json_obj_begin(w);
+		key_str(w, "status", procmap_status_names[c->proc.status]);
+		key_u64(w, "sockets_with_inode", c->proc.wanted);
+		key_u64(w, "attributed", c->proc.attributed);
+		key_u64(w, "processes_scanned", c->proc.processes);
+		key_u64(w, "unreadable", c->proc.unreadable);
+		key_u64(w, "descriptors", c->proc.fds);
+		json_key(w, "walk_ms");
+		json_milli(w, c->proc.walk_us);
+		json_obj_end(w);
+		json_key(w, "change_monitor");
+		json_bool(w, c->monitor);
+		json_key(w, "tcp_single_walk");
+		json_bool(w, c->tcp_compat);
+		json_key(w, "ipv6");
+		json_bool(w, c->ipv6);
+		json_key(w, "collect_ms");
+		json_milli(w, c->total_us);
+	}
+	json_key(w, "compat");
+	json_obj_begin(w);
+	key_u64(w, "addresses_unspecified_dropped", rs->addresses_unspecified);
+	key_u64(w, "neighbors_unspecified_dropped", rs->neighbors_unspecified);
+	key_u64(w, "mac_not_6_octets_nulled", rs->mac_not_6_octets);
+	key_u64(w, "gateway_unspecified_nulled", rs->gateway_unspecified);
+	key_u64(w, "source_unspecified_nulled", rs->source_unspecified);
+	key_u64(w, "wildcard_sockets_as_listeners", rs->listeners);
+	key_u64(w, "socket_states_unknown", rs->states_unknown);
+	json_obj_end(w);
+	json_obj_end(w);
+	json_obj_end(w);
+}
+
+int report_write(struct json_w *w, const struct snapshot *s, const struct report_meta *m,
+		 struct report_stats *rs)
+{
+	unsigned int t = m->tables;
+
+	memset(rs, 0, sizeof(*rs));
+	json_obj_begin(w);
+	key_u64(w, "schema_version", REPORT_SCHEMA_VERSION);
+	key_str(w, "agent_uuid", m->agent_uuid);
+	json_key(w, "observed_at");
+	write_time(w, m->observed_at);
+	key_u64(w, "sequence_number", m->sequence_number);
+	json_key(w, "full_snapshot");
+	json_bool(w, m->full_snapshot);
+	key_str(w, "hostname", m->hostname);
+	json_key(w, "fqdn");
+	if (m->fqdn)
+		json_str(w, m->fqdn);
+	else
+		json_null(w);
+	key_str(w, "agent_version", m->agent_version);
+	key_str(w, "platform", "linux");
+	key_str(w, "platform_release", m->platform_release);
+	if (t & (1u << SNAP_LINKS))
+		write_links(w, s);
+	write_addresses(w, s, t & (1u << SNAP_ADDRS), rs);
+	write_neighbors(w, s, t & (1u << SNAP_NEIGH), rs);
+	write_routes(w, s, t & (1u << SNAP_ROUTES), rs);
+	write_sockets(w, s, t & (1u << SNAP_SOCKS), false, rs);
+	write_sockets(w, s, t & (1u << SNAP_SOCKS), true, rs);
+	/* Last, so it can count what the lists above changed for the server. */
+	write_metadata(w, s, m, rs);
+	json_obj_end(w);
+	return w->err;
+}

@@ -1,0 +1,50 @@
+/*
+ * report: the check-in report of PROTOCOL.md written straight from a snapshot into a JSON stream.
+ * It applies the server's compatibility rules as it goes (wildcard listeners go to `listeners`, not
+ * `connections`; MACs that are not exactly 6 octets become null; unspecified addresses, gateways
+ * and sources are dropped or nulled) and counts every such change in metadata.stats.compat, so a
+ * plain Graphēon server never rejects a report and nothing is changed silently.
+ */
+#ifndef NETINV_REPORT_H
+#define NETINV_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+struct json_w;
+struct snapshot;
+struct collect_stats;
+
+#define REPORT_SCHEMA_VERSION 1
+
+struct report_meta {
+	const char *agent_uuid;
+	const char *hostname;
+	const char *fqdn;
+	const char *agent_version;
+	const char *platform_release;
+	time_t observed_at;
+	uint64_t sequence_number;
+	bool full_snapshot;
+	unsigned int tables; /* lists to fill (1 << SNAP_*); the four server lists are always present */
+	const struct collect_stats *collect;
+	bool identity_missing; /* no agent identity yet (dry run before enrollment) */
+};
+
+struct report_stats {
+	uint32_t addresses_unspecified; /* dropped: the server rejects an unspecified ip_address */
+	uint32_t neighbors_unspecified;
+	uint32_t mac_not_6_octets;      /* sent as null */
+	uint32_t gateway_unspecified;   /* sent as null */
+	uint32_t source_unspecified;    /* sent as null */
+	uint32_t listeners;             /* wildcard sockets moved to `listeners` */
+	uint32_t states_unknown;        /* socket states outside the server's enumeration */
+};
+
+int report_write(struct json_w *w, const struct snapshot *s, const struct report_meta *m,
+		 struct report_stats *rs);
+
+bool addr_unspecified(uint8_t family, const uint8_t *a);
+
+#endif

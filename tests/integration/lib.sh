@@ -1,0 +1,82 @@
+# Shared helpers for netinv's namespace tests: build a scratch network namespace with known links,
+# addresses, neighbours, routes and sockets, and tear it down whatever happens. Source it; callers
+# register cleanup with `trap ns_cleanup_all EXIT`.
+
+PYTHON=${PYTHON:-/usr/bin/python3}
+[ -x "$PYTHON" ] || PYTHON=python3
+NS_CREATED=()
+PIDS_STARTED=()
+TMP_CREATED=()
+
+ns_cleanup_all() {
+	local p n d
+	for p in "${PIDS_STARTED[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	for n in "${NS_CREATED[@]}"; do ip netns del "$n" 2>/dev/null; done
+	for d in "${TMP_CREATED[@]}"; do rm -rf "$d"; done
+	PIDS_STARTED=() NS_CREATED=() TMP_CREATED=()
+}
+
+ns_new() {
+	local ns=$1
+	ip netns del "$ns" 2>/dev/null || true
+	ip netns add "$ns" || return 1
+	NS_CREATED+=("$ns")
+	ip -n "$ns" link set lo up
+}
+
+# The known state. Addresses are from the documentation ranges (RFC 5737, RFC 3849) and 10/8,
+# which exist only inside the namespace.
+ns_populate() {
+	local ns=$1 cmd
+	while IFS= read -r cmd; do
+		[ -n "$cmd" ] || continue
+		# shellcheck disable=SC2086
+		ip -n "$ns" $cmd || { echo "ns_populate: 'ip $cmd' failed" >&2; return 1; }
+	done <<'CMDS'
+link add up0 address 02:00:00:00:00:01 mtu 1400 type veth peer name up0p address 02:00:00:00:00:02
+tuntap add tun0 mode tun
+link set up0 alias uplink
+link add vA address 02:00:00:00:00:0a type veth peer name vB address 02:00:00:00:00:0b
+link add br0 address 02:00:00:00:00:b0 type bridge
+link set vB master br0
+link set up0 up
+link set up0p up
+link set tun0 up
+link set vA up
+link set vB up
+link set br0 up
+addr add 192.0.2.10/24 brd + dev up0
+addr add 2001:db8::10/64 dev up0 nodad
+addr add 10.9.9.1 peer 10.9.9.2/32 dev up0
+addr add 198.51.100.1/24 dev vA label vA:1
+addr add 2001:db8:b::1/64 dev br0 nodad
+neigh add 192.0.2.20 lladdr 02:00:00:00:00:20 dev up0 nud permanent
+neigh add 192.0.2.21 lladdr 02:00:00:00:00:21 dev up0 nud stale
+neigh add 2001:db8::20 lladdr 02:00:00:00:00:22 dev up0 nud reachable router
+neigh add proxy 192.0.2.99 dev up0
+neigh add proxy 2001:db8::99 dev up0
+route add 203.0.113.0/24 via 192.0.2.1 metric 100 proto static
+route add default via 192.0.2.1 table 100
+route add 10.100.0.0/16 dev up0 table 1000 proto bird
+route add 10.200.0.0/16 nexthop via 192.0.2.1 weight 1 nexthop via 198.51.100.2 weight 3
+route add blackhole 10.66.0.0/16
+route add unreachable 10.67.0.0/16 metric 5
+route add 10.50.0.0/16 via 192.0.2.1 src 192.0.2.10
+route add 10.77.0.0/16 via inet6 2001:db8::1 dev up0
+-6 route add 2001:db8:1::/48 via 2001:db8::1 metric 50
+-6 route add default via 2001:db8::1 table 100
+-6 route add 2001:db8:2::/48 dev up0 pref high
+CMDS
+}
+
+# Start the socket holder in the namespace; waits until its sockets exist.
+ns_sockets() {
+	local ns=$1 fifo
+	fifo=$(mktemp -u /tmp/netinv-sock.XXXXXX)
+	mkfifo "$fifo"
+	TMP_CREATED+=("$fifo")
+	ip netns exec "$ns" "$PYTHON" "$(dirname "${BASH_SOURCE[0]}")/sockets.py" "${2:-}" >"$fifo" &
+	PIDS_STARTED+=("$!")
+	read -r line <"$fifo" || return 1
+	[ "$line" = ready ] || return 1
+}

@@ -1,0 +1,63 @@
+"""Hold a known set of TCP and UDP sockets open in the current network namespace.
+
+Prints "ready" once every socket exists, then sleeps until killed. With an argument N it also opens N
+extra loopback TCP connections (2 sockets each) for the benchmark scales.
+"""
+import os
+import resource
+import signal
+import socket
+import sys
+import time
+
+keep = []
+
+
+def tcp_listen(fam, addr, port, v6only=False):
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if v6only:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    s.bind((addr, port))
+    s.listen(4096)
+    keep.append(s)
+    return s
+
+
+def main():
+    extra = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1] else 0
+    want = 2 * extra + 64
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(want, soft), max(want, hard)))
+    tcp_listen(socket.AF_INET, "0.0.0.0", 8080)
+    tcp_listen(socket.AF_INET6, "::", 8443, v6only=True)
+    srv = tcp_listen(socket.AF_INET, "127.0.0.1", 9000)
+    c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    c.bind(("127.0.0.1", 40001))
+    c.connect(("127.0.0.1", 9000))
+    a, _ = srv.accept()
+    keep.extend([c, a])
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("0.0.0.0", 5353))
+    u6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    u6.bind(("::1", 5354))
+    uc = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    uc.bind(("127.0.0.1", 40002))
+    uc.connect(("127.0.0.1", 5353))
+    keep.extend([u, u6, uc])
+    if extra:
+        big = tcp_listen(socket.AF_INET, "127.0.0.1", 9100)
+        for i in range(extra):
+            cl = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            cl.connect(("127.0.0.1", 9100))
+            acc, _ = big.accept()
+            keep.extend([cl, acc])
+    print("ready", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()

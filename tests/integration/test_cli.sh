@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# netinv's command line from an operator's side: help, version, every bad input as one line naming
+# the problem with its exit code, output files, unprivileged runs. Read-only on the host: it only
+# dumps tables, in a scratch namespace.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+NETINV=${NETINV:-$top/build/netinv}
+source "$here/lib.sh"
+trap ns_cleanup_all EXIT
+fails=0
+ok() { echo "ok - $*"; }
+notok() { echo "not ok - $*"; fails=$((fails + 1)); }
+dir=$(mktemp -d /tmp/netinv-cli.XXXXXX)
+TMP_CREATED+=("$dir")
+ns=netinv-cli-$$
+ns_new "$ns" && ns_populate "$ns" || { notok "build the namespace"; exit 1; }
+x="ip netns exec $ns"
+
+# expect CODE PATTERN -- ARGS: exit code and a single stderr line matching PATTERN
+expect() {
+	local code=$1 pat=$2
+	shift 3
+	$x "$NETINV" "$@" >"$dir/out" 2>"$dir/err"
+	local rc=$? lines
+	lines=$(wc -l <"$dir/err")
+	if [ "$rc" = "$code" ] && grep -q -- "$pat" "$dir/err" && [ "$lines" = 1 ]; then
+		ok "netinv $* -> exit $code, one line: $(cat "$dir/err")"
+	else
+		notok "netinv $*: exit $rc (want $code), stderr: $(cat "$dir/err")"
+	fi
+}
+
+expect 64 "unknown option '--bogus'" -- --bogus
+expect 64 "unknown table 'routez'" -- --dry-run --only routez
+expect 64 "'--output' needs a value" -- --dry-run --output
+expect 64 "unknown level 'loud'" -- --dry-run --log-level loud
+expect 64 "no mode given" --
+expect 64 "unexpected argument 'now'" -- --dry-run now
+expect 73 "cannot create $dir/missing/r.json" -- --dry-run -o "$dir/missing/r.json"
+
+# a full disk: the write error is reported, not swallowed
+$x "$NETINV" --dry-run --compact -o /dev/full 2>"$dir/err"
+rc=$?
+if [ "$rc" = 74 ] && grep -q "No space left" "$dir/err"; then ok "--output /dev/full -> exit 74"; else
+	notok "/dev/full: exit $rc $(cat "$dir/err")"; fi
+
+# help and version
+$x "$NETINV" --help >"$dir/help" 2>&1 && grep -q -- "--dry-run" "$dir/help" && grep -q "Examples:" "$dir/help" &&
+	ok "--help lists modes and examples" || notok "--help"
+for flag in --dry-run --output --pretty --compact --only --no-processes --state-dir --log-level --help --version; do
+	grep -q -- "$flag" "$dir/help" || notok "--help does not mention $flag"
+done
+$x "$NETINV" --version >"$dir/ver" && grep -q "^netinv $(cat "$top/VERSION")$" "$dir/ver" && grep -q "^libmnl" "$dir/ver" &&
+	grep -q "^libnl" "$dir/ver" && ok "--version names netinv and its libraries" || notok "--version: $(cat "$dir/ver")"
+
+# output file: created 0600, compact JSON; stdout not a terminal -> compact
+$x "$NETINV" --dry-run -o "$dir/r.json" 2>/dev/null
+mode=$(stat -c %a "$dir/r.json" 2>/dev/null)
+lines=$(wc -l <"$dir/r.json")
+[ "$mode" = 600 ] && [ "$lines" = 1 ] && ok "report file is 0600 and compact" || notok "report file mode $mode lines $lines"
+$x "$NETINV" --dry-run --pretty 2>/dev/null | head -2 | tail -1 | grep -q '^  "schema_version": 1,$' &&
+	ok "--pretty indents" || notok "--pretty"
+
+# unprivileged: no CAP_SYS_PTRACE -> attribution says not_permitted once, the run still succeeds
+if command -v setpriv >/dev/null; then
+	$x setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$NETINV" --dry-run \
+		--state-dir /nonexistent --compact >"$dir/u.json" 2>"$dir/u.err"
+	rc=$?
+	if [ "$rc" = 0 ] && "$PYTHON" -c "
+import json,sys; r=json.load(open('$dir/u.json'))
+assert r['metadata']['stats']['processes']['status']=='not_permitted'
+assert r['routes'] and r['addresses']
+assert all(c['pid'] is None for c in r['connections']+r['listeners'])
+" && [ "$(grep -c 'process attribution skipped' "$dir/u.err")" = 1 ]; then
+		ok "unprivileged run succeeds, attribution not_permitted, said once"
+	else
+		notok "unprivileged run: exit $rc $(cat "$dir/u.err")"
+	fi
+fi
+
+# an identity file that is not a UUID is reported and ignored, never trusted
+mkdir -p "$dir/state" && echo 'not-a-uuid' >"$dir/state/agent_uuid"
+$x "$NETINV" --dry-run --compact --state-dir "$dir/state" -o "$dir/s.json" 2>"$dir/s.err"
+grep -q "agent_uuid is not a UUID" "$dir/s.err" && grep -q '"agent_uuid":"00000000-0000-0000-0000-000000000000"' "$dir/s.json" &&
+	ok "bad identity file is reported and not used" || notok "bad identity: $(cat "$dir/s.err")"
+echo 123e4567-e89b-42d3-a456-426614174000 >"$dir/state/agent_uuid"
+$x "$NETINV" --dry-run --compact --state-dir "$dir/state" -o "$dir/s.json" 2>/dev/null
+grep -q '"agent_uuid":"123e4567-e89b-42d3-a456-426614174000"' "$dir/s.json" && ! grep -q '"identity"' "$dir/s.json" &&
+	ok "identity read from the state directory" || notok "identity not read"
+
+# the host's own report validates against the schema (read-only on the host)
+"$NETINV" --dry-run --compact -o "$dir/host.json" 2>"$dir/host.err" &&
+	"$PYTHON" "$here/validate.py" "$top/report/schema/report.schema.json" "$dir/host.json" &&
+	ok "this host's report validates against the schema" || notok "host report: $(cat "$dir/host.err")"
+exit $((fails > 0))

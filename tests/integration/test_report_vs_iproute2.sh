@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# netinv --dry-run in a namespace of known state must agree record for record with ip -json and ss
+# run in the same namespace, and validate against the published JSON Schema.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+NETINV=${NETINV:-$top/build/netinv}
+source "$here/lib.sh"
+trap ns_cleanup_all EXIT
+fails=0
+ok() { echo "ok - $*"; }
+notok() { echo "not ok - $*"; fails=$((fails + 1)); }
+
+ns=netinv-it-$$
+dir=$(mktemp -d /tmp/netinv-it.XXXXXX)
+TMP_CREATED+=("$dir")
+ns_new "$ns" && ns_populate "$ns" && ns_sockets "$ns" || { notok "build the namespace"; exit 1; }
+# let IPv6 multicast neighbour entries settle before comparing
+sleep 1
+
+snap() {
+	local x="ip netns exec $ns"
+	$x ip -json link show >"$dir/link.json"
+	$x ip -json -details link show >"$dir/linkd.json"
+	$x ip -json addr show >"$dir/addr.json"
+	$x ip -json neigh show nud all >"$dir/neigh.json"
+	$x ip -json neigh show proxy >"$dir/proxy.json"
+	$x ip -4 -json route show table all >"$dir/route4.json"
+	$x ip -6 -json route show table all >"$dir/route6.json"
+	$x ss -tunaH >"$dir/ss.txt"
+	$x ss -tunapH >"$dir/ssp.txt"
+}
+
+agree=0
+for attempt in 1 2 3; do
+	ip netns exec "$ns" "$NETINV" --dry-run --compact -o "$dir/report.json" 2>"$dir/stderr" ||
+		{ notok "netinv --dry-run exit $?: $(cat "$dir/stderr")"; break; }
+	snap
+	if "$PYTHON" "$here/compare.py" "$dir/report.json" "$dir" >"$dir/compare.txt"; then
+		agree=1
+		break
+	fi
+	sleep 1 # the namespace may still have been settling (DAD, multicast joins): try again
+done
+if [ "$agree" = 1 ]; then
+	ok "report agrees with ip -json and ss record for record ($(tail -1 "$dir/compare.txt"))"
+else
+	cat "$dir/compare.txt"
+	notok "report disagrees with ip -json / ss"
+fi
+
+if "$PYTHON" "$here/validate.py" "$top/report/schema/report.schema.json" "$dir/report.json"; then
+	ok "namespace report validates against report.schema.json"
+else
+	notok "namespace report does not validate against the schema"
+fi
+
+# The wildcard rule: no unspecified local_ip among connections, ever.
+if "$PYTHON" - "$dir/report.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+bad = [c for c in r["connections"] if c["local_ip"] in ("0.0.0.0", "::", "::ffff:0.0.0.0")]
+ports = {(l["protocol"], l["local_port"]) for l in r["listeners"]}
+assert not bad, bad
+assert ("tcp", 8080) in ports and ("tcp", 8443) in ports and ("udp", 5353) in ports, ports
+assert any(c["local_port"] == 9000 and c["state"] == "listen" for c in r["connections"])
+PY
+then ok "wildcard sockets are listeners, never connections"; else notok "wildcard rule"; fi
+
+# --only selects tables; the four server lists stay present.
+ip netns exec "$ns" "$NETINV" --dry-run --compact --only routes -o "$dir/only.json" 2>/dev/null
+if "$PYTHON" - "$dir/only.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["routes"] and not r["addresses"] and not r["neighbors"] and not r["connections"], r.keys()
+assert "links" not in r
+assert set(r["metadata"]["stats"]["tables"]) == {"links", "routes"}, r["metadata"]["stats"]["tables"]
+PY
+then ok "--only routes"; else notok "--only routes"; fi
+exit $((fails > 0))

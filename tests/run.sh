@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# netinv's whole test suite: cmocka unit tests, the fuzz driver over the recorded dumps and saved
+# crashes, and the integration tests (network namespaces; root). The last line is
+# "N passed, N failed". Options: --unit-only. Environment: BUILDS (build dirs to test, default
+# "build"; `make test` passes the normal and the ASan+UBSan build), NETINV_VALGRIND=1 (unit tests and
+# one full netinv --dry-run under valgrind's memcheck, instead of the integration tests), FUZZ_ITERS.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+BUILDS=${BUILDS:-${BUILD:-build}}
+unit_only=0
+[ "${1:-}" = --unit-only ] && unit_only=1
+passed=0 failed=0
+failures=()
+log=$(mktemp /tmp/netinv-test.XXXXXX)
+trap 'rm -f "$log"' EXIT
+
+record() { # name status
+	if [ "$2" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$1"); fi
+}
+
+for BUILD in $BUILDS; do
+	if [ ! -x "$BUILD/netinv" ]; then
+		echo "no $BUILD/netinv: build it first (make unit)"
+		record "$BUILD" 1
+		continue
+	fi
+	export NETINV="$top/$BUILD/netinv"
+	echo "== unit tests ($BUILD)"
+	for t in "$BUILD"/tests/test_*; do
+		[ -x "$t" ] || continue
+		name=$(basename "$t")
+		if [ "${NETINV_VALGRIND:-0}" = 1 ]; then
+			valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+				"$t" >"$log" 2>&1
+		else
+			"$t" >"$log" 2>&1
+		fi
+		rc=$?
+		# count cmocka's individual tests
+		ok=$(grep -c '^\[       OK \]' "$log")
+		bad=$(grep -c '^\[  FAILED  \] test_\|^\[  ERROR   \]' "$log")
+		passed=$((passed + ok))
+		if [ "$rc" != 0 ]; then
+			failed=$((failed + (bad > 0 ? bad : 1)))
+			failures+=("$name ($BUILD)")
+			sed 's/^/    /' "$log" | grep -v '^    \[ RUN\|^    \[       OK' | tail -30
+		fi
+		printf '  %-18s %s tests, exit %s\n' "$name" "$ok" "$rc"
+	done
+
+	echo "== fuzz driver"
+	"$BUILD"/tests/fuzz_driver -n "${FUZZ_ITERS:-200000}" tests/fixtures/*.nldump tests/fuzz/regressions/*.bin \
+		>"$log" 2>&1
+	rc=$?
+	sed 's/^/  /' "$log" | tail -5
+	record "fuzz_driver ($BUILD)" "$rc"
+
+	if [ "${NETINV_VALGRIND:-0}" = 1 ]; then
+		echo "== netinv --dry-run under valgrind ($BUILD)"
+		valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+			"$NETINV" --dry-run --compact -o /dev/null >"$log" 2>&1
+		rc=$?
+		sed 's/^/  /' "$log" | tail -20
+		record "valgrind netinv ($BUILD)" "$rc"
+	elif [ "$unit_only" = 0 ]; then
+		echo "== integration tests ($BUILD)"
+		if [ "$(id -u)" != 0 ]; then
+			echo "  integration tests need root (network namespaces)"
+			record integration-needs-root 1
+		else
+			for t in tests/integration/test_*.sh; do
+				timeout 300 bash "$t" >"$log" 2>&1
+				rc=$?
+				sed 's/^/  /' "$log"
+				ok=$(grep -c '^ok - ' "$log")
+				bad=$(grep -c '^not ok - ' "$log")
+				passed=$((passed + ok))
+				failed=$((failed + bad))
+				if [ "$rc" != 0 ] && [ "$bad" = 0 ]; then
+					failed=$((failed + 1))
+					echo "  $(basename "$t") exited $rc"
+				fi
+				[ "$rc" != 0 ] && failures+=("$(basename "$t") ($BUILD)")
+			done
+		fi
+	fi
+done
+
+[ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,340 @@
+/* Parsers over the recorded dumps of the known namespace (tests/integration/lib.sh). */
+#include "testutil.h"
+#include "../../netlink/link.h"
+#include "../../netlink/addr.h"
+#include "../../netlink/neigh.h"
+#include "../../netlink/route.h"
+#include "../../netlink/sockdiag.h"
+#include "../../delta/canon.h"
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <linux/neighbour.h>
+#include <linux/rtnetlink.h>
+
+static struct snapshot S;
+static struct parse_ctx C;
+
+static int setup(void **state)
+{
+	(void)state;
+	assert_int_equal(snap_init(&S, NULL), 0);
+	C = (struct parse_ctx){ .snap = &S };
+	feed_fixture("links.nldump", link_parse, &C);
+	canon_sort(&S, SNAP_LINKS);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	snap_free(&S);
+	return 0;
+}
+
+static const struct snap_link *link_named(const char *name)
+{
+	for (uint32_t i = 0; i < S.t[SNAP_LINKS].n; i++) {
+		const struct snap_link *l = snap_at(&S, SNAP_LINKS, i);
+
+		if (!strcmp(snap_s(&S, l->name), name))
+			return l;
+	}
+	fail_msg("no link %s", name);
+	return NULL;
+}
+
+static void test_links(void **state)
+{
+	const struct snap_link *up0, *vb, *br0, *tun0, *lo;
+	static const uint8_t mac[6] = { 2, 0, 0, 0, 0, 1 };
+
+	(void)state;
+	assert_int_equal(S.t[SNAP_LINKS].n, 7);
+	lo = link_named("lo");
+	assert_int_equal(lo->ifindex, 1);
+	assert_true(lo->flags & IFF_LOOPBACK);
+	up0 = link_named("up0");
+	assert_int_equal(up0->mtu, 1400);
+	assert_int_equal(up0->addr_len, 6);
+	assert_memory_equal(up0->addr, mac, 6);
+	assert_string_equal(snap_s(&S, up0->kind), "veth");
+	assert_string_equal(snap_s(&S, up0->alias), "uplink");
+	assert_true(up0->flags & IFF_UP);
+	br0 = link_named("br0");
+	assert_string_equal(snap_s(&S, br0->kind), "bridge");
+	vb = link_named("vB");
+	assert_int_equal(vb->master, br0->ifindex);
+	tun0 = link_named("tun0");
+	assert_int_equal(tun0->addr_len, 0); /* a tun device has no link-layer address */
+	assert_string_equal(snap_s(&S, tun0->kind), "tun");
+	/* canonical order is by ifindex */
+	for (uint32_t i = 1; i < S.t[SNAP_LINKS].n; i++)
+		assert_true(((struct snap_link *)snap_at(&S, SNAP_LINKS, i - 1))->ifindex <
+			    ((struct snap_link *)snap_at(&S, SNAP_LINKS, i))->ifindex);
+	assert_ptr_equal(snap_link_by_index(&S, up0->ifindex), up0);
+	assert_null(snap_link_by_index(&S, 9999));
+}
+
+static const struct snap_addr *find_addr(const char *ip)
+{
+	uint8_t fam, a[16];
+
+	ip_parse(ip, &fam, a);
+	for (uint32_t i = 0; i < S.t[SNAP_ADDRS].n; i++) {
+		const struct snap_addr *x = snap_at(&S, SNAP_ADDRS, i);
+
+		if (x->family == fam && !memcmp(x->addr, a, 16))
+			return x;
+	}
+	fail_msg("no address %s", ip);
+	return NULL;
+}
+
+static void test_addrs(void **state)
+{
+	struct nl_walk w;
+	const struct snap_addr *a;
+	uint8_t fam, peer[16], brd[16];
+
+	(void)state;
+	w = feed_fixture("addrs.nldump", addr_parse, &C);
+	assert_int_equal(w.dropped, 0);
+	canon_sort(&S, SNAP_ADDRS);
+	a = find_addr("192.0.2.10");
+	assert_int_equal(a->prefixlen, 24);
+	assert_int_equal(a->ifindex, link_named("up0")->ifindex);
+	assert_true(a->has_brd);
+	ip_parse("192.0.2.255", &fam, brd);
+	assert_memory_equal(a->brd, brd, 4);
+	assert_int_equal(a->scope, RT_SCOPE_UNIVERSE);
+	a = find_addr("10.9.9.1");
+	assert_true(a->has_peer);
+	ip_parse("10.9.9.2", &fam, peer);
+	assert_memory_equal(a->peer, peer, 16);
+	assert_int_equal(a->prefixlen, 32);
+	a = find_addr("198.51.100.1");
+	assert_string_equal(snap_s(&S, a->label), "vA:1");
+	a = find_addr("2001:db8::10");
+	assert_int_equal(a->family, AF_INET6);
+	assert_int_equal(a->prefixlen, 64);
+	assert_false(a->has_peer);
+	a = find_addr("127.0.0.1");
+	assert_int_equal(a->scope, RT_SCOPE_HOST);
+	find_addr("::1");
+	find_addr("2001:db8:b::1");
+}
+
+static const struct snap_neigh *find_neigh(const char *ip, int proxy)
+{
+	uint8_t fam, a[16];
+
+	ip_parse(ip, &fam, a);
+	for (uint32_t i = 0; i < S.t[SNAP_NEIGH].n; i++) {
+		const struct snap_neigh *x = snap_at(&S, SNAP_NEIGH, i);
+
+		if (x->family == fam && !memcmp(x->dst, a, 16) && x->proxy == proxy)
+			return x;
+	}
+	fail_msg("no neighbour %s", ip);
+	return NULL;
+}
+
+static void test_neigh(void **state)
+{
+	struct nl_walk w;
+	const struct snap_neigh *n;
+	static const uint8_t mac20[6] = { 2, 0, 0, 0, 0, 0x20 };
+
+	(void)state;
+	w = feed_fixture("neigh.nldump", neigh_parse, &C);
+	assert_int_equal(w.dropped, 0);
+	C.proxy = 1;
+	w = feed_fixture("neigh_proxy.nldump", neigh_parse, &C);
+	C.proxy = 0;
+	assert_int_equal(w.msgs, 2);
+	canon_sort(&S, SNAP_NEIGH);
+	n = find_neigh("192.0.2.20", 0);
+	assert_int_equal(n->state, NUD_PERMANENT);
+	assert_int_equal(n->lladdr_len, 6);
+	assert_memory_equal(n->lladdr, mac20, 6);
+	n = find_neigh("192.0.2.21", 0);
+	assert_int_equal(n->state, NUD_STALE);
+	n = find_neigh("2001:db8::20", 0);
+	assert_true(n->flags & NTF_ROUTER);
+	n = find_neigh("192.0.2.99", 1);
+	assert_false(n->has_lladdr);
+	find_neigh("2001:db8::99", 1);
+}
+
+static const struct snap_route *find_route(uint8_t want_fam, const char *dst, uint8_t len,
+					   uint32_t table)
+{
+	uint8_t fam, a[16];
+
+	ip_parse(dst, &fam, a);
+	assert_int_equal(fam, want_fam);
+	for (uint32_t i = 0; i < S.t[SNAP_ROUTES].n; i++) {
+		const struct snap_route *r = snap_at(&S, SNAP_ROUTES, i);
+
+		if (r->family == fam && r->dst_len == len && r->table == table &&
+		    !memcmp(r->dst, a, 16))
+			return r;
+	}
+	fail_msg("no route %s/%u table %u", dst, len, table);
+	return NULL;
+}
+
+static void test_routes(void **state)
+{
+	struct nl_walk w;
+	const struct snap_route *r;
+	const struct snap_nexthop *nh;
+	uint8_t fam, gw[16];
+
+	(void)state;
+	w = feed_fixture("routes4.nldump", route_parse, &C);
+	assert_int_equal(w.dropped, 0);
+	w = feed_fixture("routes6.nldump", route_parse, &C);
+	assert_int_equal(w.dropped, 0);
+	canon_sort(&S, SNAP_ROUTES);
+	assert_int_equal(canon_dedup(&S, SNAP_ROUTES), 0);
+
+	r = find_route(AF_INET, "203.0.113.0", 24, RT_TABLE_MAIN);
+	assert_int_equal(r->priority, 100);
+	assert_int_equal(r->protocol, RTPROT_STATIC);
+	ip_parse("192.0.2.1", &fam, gw);
+	assert_int_equal(r->gw_family, AF_INET);
+	assert_memory_equal(r->gw, gw, 16);
+	r = find_route(AF_INET, "0.0.0.0", 0, 100);
+	assert_int_equal(r->gw_family, AF_INET);
+	r = find_route(AF_INET, "10.100.0.0", 16, 1000); /* RTA_TABLE beyond 255 */
+	assert_int_equal(r->protocol, 12 /* bird */);
+	r = find_route(AF_INET, "10.200.0.0", 16, RT_TABLE_MAIN);
+	assert_int_equal(r->nh_count, 2);
+	nh = (const struct snap_nexthop *)S.nh.v + r->nh_first;
+	assert_int_equal(nh[0].weight, 1);
+	assert_int_equal(nh[1].weight, 3);
+	assert_memory_equal(nh[0].gw, gw, 16);
+	r = find_route(AF_INET, "10.66.0.0", 16, RT_TABLE_MAIN);
+	assert_int_equal(r->type, RTN_BLACKHOLE);
+	r = find_route(AF_INET, "10.67.0.0", 16, RT_TABLE_MAIN);
+	assert_int_equal(r->type, RTN_UNREACHABLE);
+	assert_int_equal(r->priority, 5);
+	r = find_route(AF_INET, "10.50.0.0", 16, RT_TABLE_MAIN);
+	assert_true(r->has_prefsrc);
+	r = find_route(AF_INET, "10.77.0.0", 16, RT_TABLE_MAIN); /* RTA_VIA */
+	assert_int_equal(r->gw_family, AF_INET6);
+	ip_parse("2001:db8::1", &fam, gw);
+	assert_memory_equal(r->gw, gw, 16);
+	r = find_route(AF_INET6, "2001:db8:1::", 48, RT_TABLE_MAIN);
+	assert_int_equal(r->priority, 50);
+	r = find_route(AF_INET6, "::", 0, 100);
+	assert_memory_equal(r->gw, gw, 16);
+	r = find_route(AF_INET6, "2001:db8:2::", 48, RT_TABLE_MAIN);
+	assert_true(r->has_pref);
+	assert_int_equal(r->pref, 1 /* ICMPV6_ROUTER_PREF_HIGH */);
+	r = find_route(AF_INET, "127.0.0.1", 32, RT_TABLE_LOCAL);
+	assert_int_equal(r->type, RTN_LOCAL);
+}
+
+static const struct snap_sock *find_sock(uint8_t proto, const char *src, uint16_t sport)
+{
+	uint8_t fam, a[16];
+
+	ip_parse(src, &fam, a);
+	for (uint32_t i = 0; i < S.t[SNAP_SOCKS].n; i++) {
+		const struct snap_sock *k = snap_at(&S, SNAP_SOCKS, i);
+
+		if (k->proto == proto && k->family == fam && k->sport == sport &&
+		    !memcmp(k->src, a, 16))
+			return k;
+	}
+	fail_msg("no socket %s:%u", src, sport);
+	return NULL;
+}
+
+static void test_sockets(void **state)
+{
+	const struct snap_sock *k;
+	uint8_t fam, a[16];
+
+	(void)state;
+	C.proto = IPPROTO_TCP;
+	assert_int_equal(feed_fixture("tcp.nldump", sd_parse, &C).msgs, 5);
+	C.proto = IPPROTO_UDP;
+	feed_fixture("udp4.nldump", sd_parse, &C);
+	feed_fixture("udp6.nldump", sd_parse, &C);
+	canon_sort(&S, SNAP_SOCKS);
+	k = find_sock(IPPROTO_TCP, "0.0.0.0", 8080);
+	assert_int_equal(k->state, 10 /* LISTEN */);
+	assert_int_not_equal(k->inode, 0);
+	k = find_sock(IPPROTO_TCP, "::", 8443);
+	assert_int_equal(k->family, AF_INET6);
+	k = find_sock(IPPROTO_TCP, "127.0.0.1", 40001);
+	assert_int_equal(k->state, 1 /* ESTABLISHED */);
+	assert_int_equal(k->dport, 9000);
+	ip_parse("127.0.0.1", &fam, a);
+	assert_memory_equal(k->dst, a, 16);
+	k = find_sock(IPPROTO_UDP, "0.0.0.0", 5353);
+	assert_int_equal(k->state, 7 /* CLOSE: unconnected */);
+	k = find_sock(IPPROTO_UDP, "127.0.0.1", 40002);
+	assert_int_equal(k->state, 1);
+	assert_int_equal(k->dport, 5353);
+	find_sock(IPPROTO_UDP, "::1", 5354);
+	/* canonical order: TCP (6) before UDP (17) */
+	assert_int_equal(((struct snap_sock *)snap_at(&S, SNAP_SOCKS, 0))->proto, IPPROTO_TCP);
+}
+
+/* Equal tables in any arrival order sort to the same bytes and the same fingerprint. */
+static void test_canonical_order(void **state)
+{
+	struct snapshot a, b;
+	struct parse_ctx ca = { .snap = &a }, cb = { .snap = &b };
+	uint32_t n;
+
+	(void)state;
+	snap_init(&a, NULL);
+	snap_init(&b, NULL);
+	feed_fixture("routes4.nldump", route_parse, &ca);
+	feed_fixture("routes6.nldump", route_parse, &ca);
+	feed_fixture("routes6.nldump", route_parse, &cb);
+	feed_fixture("routes4.nldump", route_parse, &cb);
+	n = b.t[SNAP_ROUTES].n;
+	/* reverse b so it is far from sorted */
+	for (uint32_t i = 0; i < n / 2; i++) {
+		struct snap_route t = *(struct snap_route *)snap_at(&b, SNAP_ROUTES, i);
+
+		*(struct snap_route *)snap_at(&b, SNAP_ROUTES, i) =
+			*(struct snap_route *)snap_at(&b, SNAP_ROUTES, n - 1 - i);
+		*(struct snap_route *)snap_at(&b, SNAP_ROUTES, n - 1 - i) = t;
+	}
+	assert_int_not_equal(canon_fingerprint(&a, SNAP_ROUTES), canon_fingerprint(&b, SNAP_ROUTES));
+	canon_sort(&a, SNAP_ROUTES);
+	canon_sort(&b, SNAP_ROUTES);
+	assert_int_equal(a.t[SNAP_ROUTES].n, n);
+	assert_int_equal(canon_fingerprint(&a, SNAP_ROUTES), canon_fingerprint(&b, SNAP_ROUTES));
+	for (uint32_t i = 0; i < n; i++)
+		assert_int_equal(canon_cmp(&a, SNAP_ROUTES, snap_at(&a, SNAP_ROUTES, i),
+					   snap_at(&b, SNAP_ROUTES, i)),
+				 0);
+	/* a second copy of every route is a torn dump: dedup removes exactly n */
+	feed_fixture("routes4.nldump", route_parse, &ca);
+	feed_fixture("routes6.nldump", route_parse, &ca);
+	canon_sort(&a, SNAP_ROUTES);
+	assert_int_equal(canon_dedup(&a, SNAP_ROUTES), n);
+	assert_int_equal(canon_fingerprint(&a, SNAP_ROUTES), canon_fingerprint(&b, SNAP_ROUTES));
+	snap_free(&a);
+	snap_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_links),	  cmocka_unit_test(test_addrs),
+		cmocka_unit_test(test_neigh),	  cmocka_unit_test(test_routes),
+		cmocka_unit_test(test_sockets),	  cmocka_unit_test(test_canonical_order),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
