@@ -15,6 +15,7 @@ CFLAGS += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmi
 	  -D_FORTIFY_SOURCE=2 -fPIE -MMD -MP
 LDFLAGS += -pie -Wl,-z,relro,-z,now
 
+
 ifeq ($(SAN),1)
 CFLAGS := $(filter-out -D_FORTIFY_SOURCE=2,$(CFLAGS)) -O1 -fsanitize=address,undefined \
 	  -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -65,6 +66,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(TEST_APP_OBJS) tests/unit/testuti
 $(BUILD)/tests/fuzz_driver: tests/fuzz/fuzz_parsers.c tests/fuzz/driver.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ tests/fuzz/fuzz_parsers.c tests/fuzz/driver.c $(LIB_OBJS) $(LDFLAGS) $(DEP_LIBS)
+
+$(BUILD)/tests/nlfloor: tests/bench/nlfloor.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(DEP_LIBS)
 
 $(BUILD)/tests/nlrecord: tests/tools/nlrecord.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)

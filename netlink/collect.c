@@ -209,8 +209,11 @@ static void collect_table(struct collector *c, struct snapshot *s, enum snap_tab
 		mon_drain(c);
 		/* Without a listener (c) cannot be checked, and a clean dump is accepted as is. */
 		changed = c->have_mon && t != SNAP_SOCKS && (c->mon_lost || c->changed[t]);
+		if (!intr && !dups && !changed)
+			break;
+		/* Only an attempt that saw changes needs its fingerprint (for the next comparison). */
 		fp = canon_fingerprint(s, t);
-		if (!intr && !dups && (!changed || (have_prev && fp == prev_fp)))
+		if (!intr && !dups && have_prev && fp == prev_fp)
 			break;
 		prev_fp = fp;
 		have_prev = !intr && !dups;

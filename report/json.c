@@ -1,6 +1,7 @@
 #include "json.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -130,9 +131,8 @@ void json_arr_end(struct json_w *w)
 	close_(w, ']');
 }
 
-void json_key(struct json_w *w, const char *k)
+void json_keyn(struct json_w *w, const char *k, size_t n)
 {
-	size_t n = strlen(k);
 	char *p;
 
 	pre_value(w);
@@ -238,6 +238,18 @@ void json_strn(struct json_w *w, const char *s, size_t n)
 	putc1(w, '"');
 }
 
+void json_lit(struct json_w *w, const char *s, size_t n)
+{
+	char *p;
+
+	pre_value(w);
+	p = room(w, n + 2);
+	*p = '"';
+	memcpy(p + 1, s, n);
+	p[n + 1] = '"';
+	w->len += n + 2;
+}
+
 void json_str(struct json_w *w, const char *s)
 {
 	json_strn(w, s, strlen(s));
@@ -304,15 +316,29 @@ void json_null(struct json_w *w)
 	put(w, "null", 4);
 }
 
+/* Decimal text of every octet, for IPv4 without a division per digit. */
+static char octet_txt[256][4];
+static uint8_t octet_len[256];
+
+static void octets_init(void)
+{
+	if (octet_len[0])
+		return;
+	for (int i = 0; i < 256; i++)
+		octet_len[i] = (uint8_t)snprintf(octet_txt[i], 4, "%d", i);
+}
+
 size_t fmt_ip(char *out, uint8_t family, const uint8_t *a)
 {
 	if (family == AF_INET) {
 		size_t n = 0;
 
+		octets_init();
 		for (int i = 0; i < 4; i++) {
 			if (i)
 				out[n++] = '.';
-			n += fmt_u64(out + n, a[i]);
+			memcpy(out + n, octet_txt[a[i]], 4);
+			n += octet_len[a[i]];
 		}
 		out[n] = 0;
 		return n;

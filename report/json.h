@@ -39,8 +39,12 @@ void json_obj_begin(struct json_w *w);
 void json_obj_end(struct json_w *w);
 void json_arr_begin(struct json_w *w);
 void json_arr_end(struct json_w *w);
-/* Keys are the writer's own literals: plain ASCII, never escaped. */
-void json_key(struct json_w *w, const char *k);
+/* Keys are the writer's own literals: plain ASCII, never escaped. JSON_KEY takes the length at
+ * compile time (the report writes millions of keys). */
+void json_keyn(struct json_w *w, const char *k, size_t n);
+#define json_key(w, k) json_keyn((w), (k), __builtin_strlen(k))
+/* A string known to need no escaping (the writer's own names and enumerations), copied as is. */
+void json_lit(struct json_w *w, const char *s, size_t n);
 void json_str(struct json_w *w, const char *s);
 void json_strn(struct json_w *w, const char *s, size_t n);
 void json_u64(struct json_w *w, uint64_t v);

@@ -15,6 +15,7 @@ static char scope_names[256][16];
 static char type_names[256][16];
 static char table_names[256][24];
 static char nud_names[256][52];
+static char nflag_names[256][64];
 
 /* RTPROT_* from <linux/rtnetlink.h>: the kernel ABI's names, printed by iproute2 as well. */
 static const struct {
@@ -50,6 +51,8 @@ int names_init(void)
 			 nl_rtntype2str(i, buf, sizeof(buf)));
 		snprintf(table_names[i], sizeof(table_names[i]), "%s",
 			 rtnl_route_table2str(i, buf, sizeof(buf)));
+		snprintf(nflag_names[i], sizeof(nflag_names[i]), "%s",
+			 rtnl_neigh_flags2str(i, buf, sizeof(buf)));
 		if (i == 0) {
 			snprintf(nud_names[i], sizeof(nud_names[i]), "NONE");
 		} else {
@@ -136,7 +139,9 @@ const char *name_addr_flags(uint32_t f, char *buf, size_t len)
 
 const char *name_neigh_flags(uint8_t f, char *buf, size_t len)
 {
-	return rtnl_neigh_flags2str(f, buf, len);
+	(void)buf;
+	(void)len;
+	return nflag_names[f];
 }
 
 /* TCP_* numbering from include/net/tcp_states.h (1 ESTABLISHED ... 12 NEW_SYN_RECV). */

@@ -19,24 +19,31 @@ bool addr_unspecified(uint8_t family, const uint8_t *a)
 	return !memcmp(a, zero, 16) || (!memcmp(a, mapped, 12) && !memcmp(a + 12, zero, 4));
 }
 
-static void key_str(struct json_w *w, const char *k, const char *v)
-{
-	json_key(w, k);
-	json_str(w, v);
-}
-
-static void key_u64(struct json_w *w, const char *k, uint64_t v)
-{
-	json_key(w, k);
-	json_u64(w, v);
-}
+/* k is always a literal: its length is a compile-time constant. v is one of netinv's own names
+ * (libnl's tables, enumerations): plain ASCII, no escaping needed. */
+#define key_str(w, k, v)                                                                           \
+	do {                                                                                       \
+		const char *v_ = (v);                                                              \
+		json_key(w, k);                                                                    \
+		json_lit(w, v_, strlen(v_));                                                       \
+	} while (0)
+#define key_u64(w, k, v)                                                                           \
+	do {                                                                                       \
+		json_key(w, k);                                                                    \
+		json_u64(w, v);                                                                    \
+	} while (0)
 
 /* Interface name for an ifindex, or null when unknown (0, or a link that vanished mid-run). */
-static void key_ifname(struct json_w *w, const struct snapshot *s, const char *k, uint32_t ifindex)
+#define key_ifname(w, s, k, ifindex)                                                               \
+	do {                                                                                       \
+		json_key(w, k);                                                                    \
+		ifname(w, s, ifindex);                                                             \
+	} while (0)
+
+static void ifname(struct json_w *w, const struct snapshot *s, uint32_t ifindex)
 {
 	const struct snap_link *l = ifindex ? snap_link_by_index(s, ifindex) : NULL;
 
-	json_key(w, k);
 	if (l && l->name)
 		json_str(w, snap_s(s, l->name));
 	else
@@ -44,16 +51,21 @@ static void key_ifname(struct json_w *w, const struct snapshot *s, const char *k
 }
 
 /* Emit "a,b,c" as ["a","b","c"]. */
-static void flag_list(struct json_w *w, const char *k, const char *csv)
+#define flag_list(w, k, csv)                                                                       \
+	do {                                                                                       \
+		json_key(w, k);                                                                    \
+		flag_arr(w, csv);                                                                  \
+	} while (0)
+
+static void flag_arr(struct json_w *w, const char *csv)
 {
-	json_key(w, k);
 	json_arr_begin(w);
 	while (*csv) {
 		const char *e = strchr(csv, ',');
 		size_t n = e ? (size_t)(e - csv) : strlen(csv);
 
 		if (n)
-			json_strn(w, csv, n);
+			json_lit(w, csv, n);
 		csv += n + (e ? 1 : 0);
 	}
 	json_arr_end(w);

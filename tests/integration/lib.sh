@@ -3,6 +3,10 @@
 # register cleanup with `trap ns_cleanup_all EXIT`.
 
 PYTHON=${PYTHON:-/usr/bin/python3}
+IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+IT_TOP=$(cd "$IT_DIR/../.." && pwd)
+NETINV=${NETINV:-$IT_TOP/build/netinv}
+fails=0
 [ -x "$PYTHON" ] || PYTHON=python3
 NS_CREATED=()
 PIDS_STARTED=()
@@ -14,6 +18,20 @@ ns_cleanup_all() {
 	for n in "${NS_CREATED[@]}"; do ip netns del "$n" 2>/dev/null; done
 	for d in "${TMP_CREATED[@]}"; do rm -rf "$d"; done
 	PIDS_STARTED=() NS_CREATED=() TMP_CREATED=()
+}
+
+# TAP-like result lines, counted by tests/run.sh; scripts end with `exit $((fails > 0))`.
+ok() { echo "ok - $*"; }
+notok() {
+	echo "not ok - $*"
+	fails=$((fails + 1))
+}
+
+# A scratch directory in $dir, removed by ns_cleanup_all. Not to be called in $(...): the cleanup
+# list must be extended in this shell.
+it_tmpdir() {
+	dir=$(mktemp -d "/tmp/netinv-$1.XXXXXX") || return 1
+	TMP_CREATED+=("$dir")
 }
 
 ns_new() {

@@ -3,6 +3,7 @@
 Prints "ready" once every socket exists, then sleeps until killed. With an argument N it also opens N
 extra loopback TCP connections (2 sockets each) for the benchmark scales.
 """
+import ctypes
 import os
 import resource
 import signal
@@ -26,10 +27,12 @@ def tcp_listen(fam, addr, port, v6only=False):
 
 def main():
     extra = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1] else 0
-    want = 2 * extra + 64
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # Each side of the extra connections may live in its own process: one process may hold at most
+    # the hard limit of descriptors (no CAP_SYS_RESOURCE to raise it here).
+    want = min(hard, extra + 64)
     if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (max(want, soft), max(want, hard)))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     tcp_listen(socket.AF_INET, "0.0.0.0", 8080)
     tcp_listen(socket.AF_INET6, "::", 8443, v6only=True)
     srv = tcp_listen(socket.AF_INET, "127.0.0.1", 9000)
@@ -48,11 +51,23 @@ def main():
     keep.extend([u, u6, uc])
     if extra:
         big = tcp_listen(socket.AF_INET, "127.0.0.1", 9100)
+        rd, wr = os.pipe()
+        if os.fork() == 0:
+            # the client side; dies with the parent (PR_SET_PDEATHSIG), never outlives the test
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+            os.close(rd)
+            for i in range(extra):
+                cl = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                cl.connect(("127.0.0.1", 9100))
+                keep.append(cl)
+            os.write(wr, b"x")
+            while True:
+                time.sleep(3600)
+        os.close(wr)
         for i in range(extra):
-            cl = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            cl.connect(("127.0.0.1", 9100))
             acc, _ = big.accept()
-            keep.extend([cl, acc])
+            keep.append(acc)
+        os.read(rd, 1)
     print("ready", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     while True:

@@ -4,16 +4,11 @@
 # budget, and the stability check must notice the churn (a retry or an inconsistent mark) rather than
 # silently report a torn table.
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-NETINV=${NETINV:-$top/build/netinv}
-source "$here/lib.sh"
+source "$(dirname "$0")/lib.sh"
 trap ns_cleanup_all EXIT
-fails=0
-ok() { echo "ok - $*"; }
-notok() { echo "not ok - $*"; fails=$((fails + 1)); }
-dir=$(mktemp -d /tmp/netinv-churn.XXXXXX)
-TMP_CREATED+=("$dir")
+here=$IT_DIR
+top=$IT_TOP
+it_tmpdir churn || exit 1
 ns=netinv-churn-$$
 ns_new "$ns" || { notok "namespace"; exit 1; }
 ip -n "$ns" link add c0 type veth peer name c1 && ip -n "$ns" link set c0 up && ip -n "$ns" link set c1 up &&

@@ -3,16 +3,11 @@
 # the problem with its exit code, output files, unprivileged runs. Read-only on the host: it only
 # dumps tables, in a scratch namespace.
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-NETINV=${NETINV:-$top/build/netinv}
-source "$here/lib.sh"
+source "$(dirname "$0")/lib.sh"
 trap ns_cleanup_all EXIT
-fails=0
-ok() { echo "ok - $*"; }
-notok() { echo "not ok - $*"; fails=$((fails + 1)); }
-dir=$(mktemp -d /tmp/netinv-cli.XXXXXX)
-TMP_CREATED+=("$dir")
+here=$IT_DIR
+top=$IT_TOP
+it_tmpdir cli || exit 1
 ns=netinv-cli-$$
 ns_new "$ns" && ns_populate "$ns" || { notok "build the namespace"; exit 1; }
 x="ip netns exec $ns"

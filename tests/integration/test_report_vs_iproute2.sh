@@ -2,18 +2,13 @@
 # netinv --dry-run in a namespace of known state must agree record for record with ip -json and ss
 # run in the same namespace, and validate against the published JSON Schema.
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-NETINV=${NETINV:-$top/build/netinv}
-source "$here/lib.sh"
+source "$(dirname "$0")/lib.sh"
 trap ns_cleanup_all EXIT
-fails=0
-ok() { echo "ok - $*"; }
-notok() { echo "not ok - $*"; fails=$((fails + 1)); }
+here=$IT_DIR
+top=$IT_TOP
 
 ns=netinv-it-$$
-dir=$(mktemp -d /tmp/netinv-it.XXXXXX)
-TMP_CREATED+=("$dir")
+it_tmpdir it || exit 1
 ns_new "$ns" && ns_populate "$ns" && ns_sockets "$ns" || { notok "build the namespace"; exit 1; }
 # let IPv6 multicast neighbour entries settle before comparing
 sleep 1

@@ -1,0 +1,176 @@
+"""netinv benchmark: build network namespaces at three scales (and a 1M-route table), then time
+netinv against the iproute2 tools it replaces, in the same run, as medians of paired runs.
+
+Usage: bench.py NETINV NLFLOOR [--runs N] [--scales small,medium,large,huge] [--out FILE]
+Root only. Every namespace and process it creates is removed on exit, also on failure.
+"""
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOCKETS_PY = os.path.join(HERE, "..", "integration", "sockets.py")
+SCALES = {  # addresses, routes, neighbours, sockets
+    "small": (10, 100, 100, 100),
+    "medium": (100, 10_000, 2_000, 2_000),
+    "large": (1_000, 100_000, 20_000, 20_000),
+    "huge": (10, 1_000_000, 10, 10),
+}
+TOOLS = [
+    ["ip", "-json", "addr", "show"],
+    ["ip", "-json", "neigh", "show"],
+    ["ip", "-4", "-json", "route", "show", "table", "all"],
+    ["ip", "-6", "-json", "route", "show", "table", "all"],
+]
+
+
+def sh(*args, **kw):
+    subprocess.run(args, check=True, **kw)
+
+
+def batch(ns, lines):
+    with tempfile.NamedTemporaryFile("w", delete=False) as f:
+        f.write("\n".join(lines) + "\n")
+    try:
+        sh("ip", "-n", ns, "-batch", f.name)
+    finally:
+        os.unlink(f.name)
+
+
+def build(ns, scale):
+    naddr, nroutes, nneigh, nsock = SCALES[scale]
+    subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
+    sh("ip", "netns", "add", ns)
+    x = ["ip", "netns", "exec", ns]
+    for k, v in (("net.ipv4.neigh.default.gc_thresh1", 200000), ("net.ipv4.neigh.default.gc_thresh2", 200000),
+                 ("net.ipv4.neigh.default.gc_thresh3", 200000), ("net.ipv4.route.max_size", 4000000)):
+        subprocess.run(x + ["sysctl", "-q", "-w", f"{k}={v}"], stderr=subprocess.DEVNULL)
+    batch(ns, ["link set lo up", "link add b0 type veth peer name b1", "link set b0 up", "link set b1 up",
+               "addr add 10.0.0.1/16 dev b0"])
+    batch(ns, [f"addr add 10.{1 + i // 250}.{i % 250}.1/24 dev b1" for i in range(naddr - 1)])
+    batch(ns, [f"route add {20 + i // 65536}.{i // 256 % 256}.{i % 256}.0/24 via 10.0.0.2"
+               for i in range(nroutes)])
+    batch(ns, [f"neigh add 10.0.{1 + i // 250}.{i % 250 + 1} lladdr 02:00:00:{i >> 16 & 255:02x}:"
+               f"{i >> 8 & 255:02x}:{i & 255:02x} dev b0 nud permanent" for i in range(nneigh)])
+    holder = None
+    if nsock > 10:
+        holder = subprocess.Popen(x + [sys.executable, SOCKETS_PY, str(max(0, (nsock - 8) // 2))],
+                                  stdout=subprocess.PIPE, text=True)
+        if holder.stdout.readline().strip() != "ready":
+            raise RuntimeError("socket holder failed")
+    return holder
+
+
+def timed(ns, argv):
+    """Wall time and peak RSS of one command run inside the namespace (via nsenter-free setns:
+    the measuring process itself is inside the namespace, see measure())."""
+    t0 = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        try:
+            os.execvp(argv[0], argv)
+        finally:
+            os._exit(127)
+    _, status, ru = os.wait4(pid, 0)
+    dt = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{argv} exited {status}")
+    return dt, ru.ru_maxrss  # KiB
+
+
+def measure(netinv, floor, runs, attribution, huge):
+    """Runs inside the namespace. Paired runs: netinv, the tools, the floor, in turn."""
+    res = {"netinv": [], "tools": [], "floor": [], "netinv_rss": 0, "floor_rss": 0}
+    procs = [] if attribution else ["--no-processes"]
+    ss = ["ss", "-tunapH"] if attribution else ["ss", "-tunaH"]
+    tools = [["ip", "-json", "route", "show"]] if huge else TOOLS + [ss]
+    mine = [netinv, "--dry-run", "--output", "/dev/null"] + procs + (["--only", "routes"] if huge else [])
+    fl = [floor] + procs + (["--only-routes"] if huge else [])
+    for _ in range(runs):
+        t, rss = timed(None, mine)
+        res["netinv"].append(t)
+        res["netinv_rss"] = max(res["netinv_rss"], rss)
+        res["tools"].append(sum(timed(None, c)[0] for c in tools))
+        t, rss = timed(None, fl)
+        res["floor"].append(t)
+        res["floor_rss"] = max(res["floor_rss"], rss)
+    ratios = [b / a for a, b in zip(res["netinv"], res["tools"])]
+    return {
+        "netinv_ms": statistics.median(res["netinv"]) * 1000,
+        "tools_ms": statistics.median(res["tools"]) * 1000,
+        "floor_ms": statistics.median(res["floor"]) * 1000,
+        "speedup": statistics.median(ratios),
+        "encode_share": 1 - statistics.median(res["floor"]) / statistics.median(res["netinv"]),
+        "netinv_rss_mib": res["netinv_rss"] / 1024,
+        "floor_rss_mib": res["floor_rss"] / 1024,
+        "runs": runs,
+    }
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--measure":
+        netinv, floor, runs, attribution, huge = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] == "1", sys.argv[6] == "1"
+        print(json.dumps(measure(netinv, floor, runs, attribution, huge)))
+        return
+    netinv, floor = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    runs, scales, out = 15, ["small", "medium", "large", "huge"], None
+    args = sys.argv[3:]
+    while args:
+        a = args.pop(0)
+        if a == "--runs":
+            runs = int(args.pop(0))
+        elif a == "--scales":
+            scales = args.pop(0).split(",")
+        elif a == "--out":
+            out = args.pop(0)
+    rows = []
+    ns = f"netinv-bench-{os.getpid()}"
+    for scale in scales:
+        holder = None
+        try:
+            t0 = time.time()
+            holder = build(ns, scale)
+            print(f"{scale}: built in {time.time() - t0:.1f}s", file=sys.stderr, flush=True)
+            modes = [True] if scale == "huge" else [False, True]
+            for attribution in modes:
+                if scale == "huge":
+                    attribution = False
+                r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, __file__, "--measure", netinv, floor,
+                                    str(max(3, runs // 3) if scale == "huge" else runs), "1" if attribution else "0",
+                                    "1" if scale == "huge" else "0"], check=True, capture_output=True, text=True)
+                m = json.loads(r.stdout)
+                m.update(scale=scale, attribution=attribution)
+                rows.append(m)
+                print(json.dumps(m), file=sys.stderr, flush=True)
+        finally:
+            if holder:
+                holder.terminate()
+                holder.wait()
+            subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
+    kernel = os.uname().release
+    lines = [f"kernel {kernel}, {os.cpu_count()} CPUs; medians of paired runs; tools = "
+             "`ip -json addr show; ip -json neigh show; ip -4/-6 -json route show table all; ss -tunaH` "
+             "(`ss -tunapH` with attribution; `ip -json route show` for the 1M-route table)", "",
+             "| scale | attribution | netinv ms | ip+ss ms | speed-up (x) | dump-only floor ms | netinv / floor | netinv peak RSS MiB |",
+             "|---|---|---|---|---|---|---|---|"]
+    for m in rows:
+        lines.append(f"| {m['scale']} | {'on' if m['attribution'] else 'off'} | {m['netinv_ms']:.1f} | {m['tools_ms']:.1f} | "
+                     f"{m['speedup']:.2f} | {m['floor_ms']:.1f} | {m['netinv_ms'] / m['floor_ms']:.2f} | {m['netinv_rss_mib']:.1f} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if out:
+        with open(out, "w") as f:
+            f.write(text)
+            f.write("\n<!-- raw: " + json.dumps(rows) + " -->\n")
+
+
+if __name__ == "__main__":
+    main()
