@@ -22,7 +22,7 @@ CFLAGS := $(filter-out -D_FORTIFY_SOURCE=2,$(CFLAGS)) -O1 -fsanitize=address,und
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-PKGS := libmnl libnl-3.0 libnl-route-3.0
+PKGS := libmnl libnl-3.0 libnl-route-3.0 zlib libcjson
 DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
 DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
 CFLAGS += $(DEP_CFLAGS) -DNETINV_VERSION='"$(VERSION)"' \
@@ -30,17 +30,19 @@ CFLAGS += $(DEP_CFLAGS) -DNETINV_VERSION='"$(VERSION)"' \
 
 LIB_SRCS := netlink/nl.c netlink/attr.c netlink/link.c netlink/addr.c netlink/neigh.c \
 	    netlink/route.c netlink/sockdiag.c netlink/procmap.c netlink/collect.c \
-	    delta/snapshot.c delta/canon.c delta/hash.c \
-	    report/json.c report/names.c report/report.c
-APP_SRCS := collector/main.c collector/cli.c collector/log.c collector/run.c collector/util.c
+	    delta/snapshot.c delta/canon.c delta/hash.c delta/diff.c delta/persist.c \
+	    report/json.c report/names.c report/report.c report/gzip.c
+APP_SRCS := collector/main.c collector/cli.c collector/log.c collector/run.c collector/util.c \
+	    collector/state.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 APP_OBJS := $(APP_SRCS:%.c=$(BUILD)/%.o)
 
-UNIT_TESTS := test_nl test_parsers test_malformed test_oracle test_json test_snapshot test_cli \
+UNIT_TESTS := test_nl test_parsers test_malformed test_oracle test_json test_snapshot test_cli test_delta \
 	      test_report
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 UNIT_LIBS := $(shell $(PKG_CONFIG) --libs cmocka libcjson) $(DEP_LIBS)
-TEST_APP_OBJS := $(BUILD)/collector/cli.o $(BUILD)/collector/log.o $(BUILD)/collector/util.o
+TEST_APP_OBJS := $(BUILD)/collector/cli.o $(BUILD)/collector/log.o $(BUILD)/collector/util.o \
+		 $(BUILD)/collector/state.o
 
 .PHONY: all run test unit san valgrind bench fuzz install uninstall clean deps fixtures
 
@@ -71,11 +73,17 @@ $(BUILD)/tests/nlfloor: tests/bench/nlfloor.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(DEP_LIBS)
 
+# Fault injection for the state tests: plain flags (no sanitizer runtime in a preloaded library).
+$(BUILD)/tests/faultinj.so: tests/tools/faultinj.c
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g -Wall -Wextra -fPIC -shared -o $@ $< -ldl
+
 $(BUILD)/tests/nlrecord: tests/tools/nlrecord.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(DEP_LIBS)
 
-unit: $(UNIT_BINS) $(BUILD)/tests/fuzz_driver $(BUILD)/netinv $(BUILD)/tests/nlrecord
+unit: $(UNIT_BINS) $(BUILD)/tests/fuzz_driver $(BUILD)/netinv $(BUILD)/tests/nlrecord \
+	$(BUILD)/tests/faultinj.so
 
 # README command 2 (and CI): install what is missing, build normally and with ASan+UBSan, run the
 # whole suite (unit, fuzz driver, namespace integration) against both builds.

@@ -3,6 +3,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define ALL_TABLES ((1u << SNAP_NTABLES) - 1)
@@ -10,12 +11,17 @@
 void cli_usage(FILE *f)
 {
 	fputs("Usage: netinv [OPTIONS]\n"
+	      "       netinv status [--state-dir DIR]\n"
 	      "\n"
 	      "Collect this host's network inventory (links, addresses, neighbours, routes in every\n"
 	      "table, TCP/UDP sockets with their processes) over netlink and report it.\n"
 	      "\n"
 	      "Modes:\n"
-	      "  --dry-run             collect and print the report that would be sent\n"
+	      "  --dry-run             collect and print the report that would be sent: the delta\n"
+	      "                        against the acknowledged state (nothing is written)\n"
+	      "  --commit-dry-run      as --dry-run, then record the report as acknowledged, as if\n"
+	      "                        a server had accepted it (testing and manual baselines)\n"
+	      "  status                identity, last accepted report, sequence number, state counts\n"
 	      "  -h, --help            show this help\n"
 	      "  -V, --version         show the version and the libraries in use\n"
 	      "\n"
@@ -23,21 +29,32 @@ void cli_usage(FILE *f)
 	      "  -o, --output FILE     write the report to FILE (mode 0600) instead of stdout\n"
 	      "  --pretty              indented JSON (the default when stdout is a terminal)\n"
 	      "  --compact             one-line JSON (the default otherwise)\n"
+	      "  --gzip                write the report gzip-compressed, as it would be sent\n"
 	      "  --only LIST           collect only these tables, comma-separated:\n"
 	      "                        links, addresses, neighbors, routes, sockets\n"
 	      "  --no-processes        do not attribute sockets to processes (no /proc walk)\n"
-	      "  --state-dir DIR       state directory holding the agent identity\n"
-	      "                        (default /var/lib/netinv)\n"
+	      "  --full                report everything, not the delta\n"
+	      "  --connection-keying MODE  exact (default): a connection is its full 4-tuple;\n"
+	      "                        flow: client connections are keyed without their ephemeral\n"
+	      "                        local port, so reconnects are not reported as new\n"
+	      "  --include-time-wait   report TIME_WAIT sockets (left out by default)\n"
+	      "  --state-dir DIR       state directory (default $NETINV_STATE_DIR, else\n"
+	      "                        /var/lib/netinv)\n"
+	      "  --import-from DIR     Graphēon agent state to take the identity from on first run\n"
+	      "                        (default /var/lib/grapheon-agent)\n"
 	      "  --log-level LEVEL     error, warning, notice, info (default), debug\n"
 	      "\n"
 	      "Examples:\n"
 	      "  netinv --dry-run                         full report, pretty on a terminal\n"
 	      "  netinv --dry-run --only addresses,routes\n"
 	      "  netinv --dry-run --compact -o /tmp/inventory.json\n"
+	      "  netinv --dry-run --full                  everything, ignoring the acknowledged state\n"
+	      "  netinv status\n"
 	      "  ip netns exec blue netinv --dry-run      inventory of another network namespace\n"
 	      "\n"
-	      "Exit status: 0 ok, 64 usage, 69 netlink unavailable, 70 internal error,\n"
-	      "73 cannot create the output file, 74 write error, 77 permission denied.\n",
+	      "Exit status: 0 ok, 64 usage, 65 unusable identity file, 69 netlink unavailable,\n"
+	      "70 internal error, 73 cannot create the output or state file, 74 read/write error,\n"
+	      "75 another run holds the lock, 77 permission denied, 78 unsafe state directory.\n",
 	      f);
 }
 
@@ -83,7 +100,8 @@ int cli_parse_tables(const char *list, unsigned int *out, char *err, size_t errl
 
 int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t errlen)
 {
-	enum { OPT_DRY = 256, OPT_PRETTY, OPT_COMPACT, OPT_ONLY, OPT_NOPROC, OPT_STATE, OPT_LOG };
+	enum { OPT_DRY = 256, OPT_PRETTY, OPT_COMPACT, OPT_ONLY, OPT_NOPROC, OPT_STATE, OPT_LOG,
+	       OPT_COMMIT, OPT_FULL, OPT_KEYING, OPT_TW, OPT_IMPORT, OPT_GZIP };
 	static const struct option opts[] = {
 		{ "dry-run", no_argument, NULL, OPT_DRY },
 		{ "help", no_argument, NULL, 'h' },
@@ -95,6 +113,12 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t errle
 		{ "no-processes", no_argument, NULL, OPT_NOPROC },
 		{ "state-dir", required_argument, NULL, OPT_STATE },
 		{ "log-level", required_argument, NULL, OPT_LOG },
+		{ "commit-dry-run", no_argument, NULL, OPT_COMMIT },
+		{ "full", no_argument, NULL, OPT_FULL },
+		{ "connection-keying", required_argument, NULL, OPT_KEYING },
+		{ "include-time-wait", no_argument, NULL, OPT_TW },
+		{ "import-from", required_argument, NULL, OPT_IMPORT },
+		{ "gzip", no_argument, NULL, OPT_GZIP },
 		{ 0 },
 	};
 	int c;
@@ -102,7 +126,10 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t errle
 	memset(o, 0, sizeof(*o));
 	o->tables = ALL_TABLES;
 	o->processes = true;
-	o->state_dir = "/var/lib/netinv";
+	o->state_dir = getenv("NETINV_STATE_DIR");
+	if (!o->state_dir || !*o->state_dir)
+		o->state_dir = "/var/lib/netinv";
+	o->import_dir = "/var/lib/grapheon-agent";
 	o->log_level = LOG_LVL_INFO;
 	opterr = 0;
 	optind = 1;
@@ -110,6 +137,34 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t errle
 		switch (c) {
 		case OPT_DRY:
 			o->mode = MODE_DRY_RUN;
+			break;
+		case OPT_COMMIT:
+			o->mode = MODE_COMMIT_DRY_RUN;
+			break;
+		case OPT_FULL:
+			o->full = true;
+			break;
+		case OPT_TW:
+			o->include_time_wait = true;
+			break;
+		case OPT_KEYING:
+			if (!strcmp(optarg, "flow")) {
+				o->flow_keying = true;
+			} else if (!strcmp(optarg, "exact")) {
+				o->flow_keying = false;
+			} else {
+				snprintf(err, errlen,
+					 "--connection-keying: unknown mode '%.32s' (expected exact or "
+					 "flow)",
+					 optarg);
+				return -1;
+			}
+			break;
+		case OPT_IMPORT:
+			o->import_dir = optarg;
+			break;
+		case OPT_GZIP:
+			o->gzip = true;
 			break;
 		case 'h':
 			o->mode = MODE_HELP;
@@ -160,6 +215,10 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t errle
 			snprintf(err, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
 			return -1;
 		}
+	}
+	if (optind < argc && !strcmp(argv[optind], "status") && o->mode == MODE_NONE) {
+		o->mode = MODE_STATUS;
+		optind++;
 	}
 	if (optind < argc) {
 		snprintf(err, errlen, "unexpected argument '%.64s' (see --help)", argv[optind]);

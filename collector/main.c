@@ -16,8 +16,8 @@
 #define LIBMNL_BUILD_VERSION "unknown"
 #endif
 
-enum { EX_OK_ = 0, EX_USAGE_ = 64, EX_UNAVAILABLE_ = 69, EX_SOFTWARE_ = 70, EX_CANTCREAT_ = 73,
-       EX_IOERR_ = 74, EX_NOPERM_ = 77 };
+enum { EX_OK_ = 0, EX_USAGE_ = 64, EX_DATAERR_ = 65, EX_UNAVAILABLE_ = 69, EX_SOFTWARE_ = 70,
+       EX_CANTCREAT_ = 73, EX_IOERR_ = 74, EX_TEMPFAIL_ = 75, EX_NOPERM_ = 77, EX_CONFIG_ = 78 };
 
 static int exit_code(enum run_outcome o)
 {
@@ -34,6 +34,12 @@ static int exit_code(enum run_outcome o)
 		return EX_CANTCREAT_;
 	case RUN_IOERR:
 		return EX_IOERR_;
+	case RUN_LOCKED:
+		return EX_TEMPFAIL_;
+	case RUN_UNSAFE:
+		return EX_CONFIG_;
+	case RUN_DATAERR:
+		return EX_DATAERR_;
 	case RUN_SOFTWARE:
 	default:
 		return EX_SOFTWARE_;
@@ -67,7 +73,11 @@ int main(int argc, char **argv)
 		version();
 		return EX_OK_;
 	case MODE_DRY_RUN:
-		return exit_code(run_dry(&o));
+		return exit_code(run_report(&o, false));
+	case MODE_COMMIT_DRY_RUN:
+		return exit_code(run_report(&o, true));
+	case MODE_STATUS:
+		return exit_code(run_status(&o));
 	case MODE_NONE:
 	default:
 		log_error("no mode given: netinv %s collects with --dry-run (fleet server check-ins "

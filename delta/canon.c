@@ -250,3 +250,228 @@ uint64_t canon_fingerprint(const struct snapshot *s, enum snap_table t)
 	}
 	return hash_mix(h, v->n);
 }
+
+/* ---- identity and content for deltas ---- */
+
+int canon_ctx_init(struct canon_ctx *c, const struct snapshot *s, const struct canon_opts *o)
+{
+	const struct snap_vec *v = &s->t[SNAP_SOCKS];
+
+	c->s = s;
+	c->o = o;
+	c->listening = calloc(2 * 65536 / 8, 1);
+	if (!c->listening)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < v->n; i++) {
+		const struct snap_sock *k = snap_at(s, SNAP_SOCKS, i);
+		unsigned bit;
+
+		/* TCP LISTEN, or a UDP socket with no peer: this port serves. */
+		if (!((k->proto == 6 && k->state == 10) || (k->proto == 17 && k->state == 7)))
+			continue;
+		bit = (k->proto == 17 ? 65536u : 0u) + k->sport;
+		c->listening[bit / 8] |= (uint8_t)(1u << (bit % 8));
+	}
+	return 0;
+}
+
+void canon_ctx_free(struct canon_ctx *c)
+{
+	free(c->listening);
+	c->listening = NULL;
+}
+
+bool canon_client_side(const struct canon_ctx *c, const struct snap_sock *k)
+{
+	unsigned bit = (k->proto == 17 ? 65536u : 0u) + k->sport;
+	static const uint8_t zero[16];
+
+	if (!memcmp(k->dst, zero, 16) && !k->dport)
+		return false; /* no peer: a listener or an unconnected UDP socket */
+	return !(c->listening[bit / 8] & (1u << (bit % 8)));
+}
+
+bool canon_keep(const struct canon_ctx *c, enum snap_table t, uint32_t i)
+{
+	const struct snap_sock *k;
+
+	if (t != SNAP_SOCKS)
+		return true;
+	k = snap_at(c->s, SNAP_SOCKS, i);
+	/* TIME_WAIT sockets are closed connections the kernel keeps for 60 s: pure churn. */
+	if (k->proto == 6 && k->state == 6 && !c->o->include_time_wait)
+		return false;
+	/* The agent's own connections (to its server) are not part of the host's inventory. */
+	if (c->o->self_pid && k->pid == c->o->self_pid)
+		return false;
+	return true;
+}
+
+static void copy_name(char dst[16], const struct snapshot *s, uint32_t ifindex)
+{
+	const struct snap_link *l = ifindex ? snap_link_by_index(s, ifindex) : NULL;
+
+	memset(dst, 0, 16);
+	if (l && l->name)
+		strncpy(dst, snap_s(s, l->name), 15);
+}
+
+void canon_key(const struct canon_ctx *c, enum snap_table t, uint32_t i, uint8_t key[STATE_KEY_LEN])
+{
+	const struct snapshot *s = c->s;
+	const void *r = snap_at(s, t, i);
+
+	memset(key, 0, STATE_KEY_LEN);
+	switch (t) {
+	case SNAP_LINKS: {
+		const struct snap_link *l = r;
+		struct key_link *k = (void *)key;
+
+		k->ifindex = l->ifindex;
+		strncpy(k->name, snap_s(s, l->name), 15);
+		break;
+	}
+	case SNAP_ADDRS: {
+		const struct snap_addr *a = r;
+		struct key_addr *k = (void *)key;
+
+		k->family = a->family;
+		k->prefixlen = a->prefixlen;
+		k->ifindex = a->ifindex;
+		memcpy(k->addr, a->addr, 16);
+		copy_name(k->ifname, s, a->ifindex);
+		break;
+	}
+	case SNAP_NEIGH: {
+		const struct snap_neigh *n = r;
+		struct key_neigh *k = (void *)key;
+
+		k->family = n->family;
+		k->proxy = n->proxy;
+		k->ifindex = n->ifindex;
+		memcpy(k->dst, n->dst, 16);
+		copy_name(k->ifname, s, n->ifindex);
+		break;
+	}
+	case SNAP_ROUTES: {
+		const struct snap_route *rt = r;
+		struct key_route *k = (void *)key;
+
+		k->family = rt->family;
+		k->dst_len = rt->dst_len;
+		k->tos = rt->tos;
+		k->type = rt->type;
+		k->table = rt->table;
+		k->metric = rt->priority;
+		memcpy(k->dst, rt->dst, 16);
+		/* The kernel keeps several routes to one prefix apart by their next hop (IPv6 per
+		 * device, IPv4 `ip route append`): a single path's device and gateway are identity. */
+		if (!rt->nh_count) {
+			k->oif = rt->oif;
+			if (rt->gw_family) {
+				memcpy(k->gw, rt->gw, 16);
+				if (rt->gw_family != rt->family)
+					k->family |= KEY_ROUTE_GW6;
+			}
+		}
+		break;
+	}
+	case SNAP_SOCKS: {
+		const struct snap_sock *x = r;
+		struct key_sock *k = (void *)key;
+
+		k->proto = x->proto;
+		k->family = x->family;
+		k->ifindex = x->ifindex;
+		k->sport = x->sport;
+		k->dport = x->dport;
+		memcpy(k->src, x->src, 16);
+		memcpy(k->dst, x->dst, 16);
+		k->listener = !memcmp(x->dst, (uint8_t[16]){ 0 }, 16) && !x->dport;
+		/* connection_keying=flow: a client's ephemeral port changes with every connection; the
+		 * flow (local address to remote service) is what the inventory tracks. */
+		if (c->o->keying == KEYING_FLOW && canon_client_side(c, x)) {
+			k->flow = 1;
+			k->sport = 0;
+		}
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+/* Neighbour reachability moves REACHABLE -> STALE -> DELAY -> PROBE on its own every few minutes;
+ * those are one "dynamic" state for change detection (PERMANENT, NOARP, FAILED, INCOMPLETE stay). */
+static uint16_t nud_class(uint16_t st)
+{
+	const uint16_t dynamic = 0x02 | 0x04 | 0x08 | 0x10; /* REACHABLE STALE DELAY PROBE */
+
+	return (st & dynamic) ? (uint16_t)((st & ~dynamic) | 0x02) : st;
+}
+
+void canon_fps(const struct canon_ctx *c, enum snap_table t, uint32_t i, const uint8_t *key,
+	       uint64_t *id, uint64_t *content)
+{
+	const struct snapshot *s = c->s;
+	const void *r = snap_at(s, t, i);
+	uint64_t h = hash_mix(0x636f6e74656e74ull, t);
+
+	*id = hash64(key, STATE_KEY_LEN, 0x6964656e74ull + t);
+	switch (t) {
+	case SNAP_LINKS: {
+		struct snap_link l = *(const struct snap_link *)r;
+
+		h = hash_str(s, l.kind, h);
+		h = hash_str(s, l.alias, h);
+		l.name = l.kind = l.alias = 0;
+		h = hash64(&l, sizeof(l), h);
+		break;
+	}
+	case SNAP_ADDRS: {
+		struct snap_addr a = *(const struct snap_addr *)r;
+
+		h = hash_str(s, a.label, h);
+		a.label = 0;
+		h = hash64(&a, sizeof(a), h);
+		break;
+	}
+	case SNAP_NEIGH: {
+		struct snap_neigh n = *(const struct snap_neigh *)r;
+
+		n.state = nud_class(n.state);
+		h = hash64(&n, sizeof(n), h);
+		break;
+	}
+	case SNAP_ROUTES: {
+		struct snap_route rt = *(const struct snap_route *)r;
+
+		/* Source-specific routes: the source prefix is identity that the key has no room for. */
+		if (rt.src_len) {
+			*id = hash_mix(*id, rt.src_len);
+			*id = hash64(rt.src, 16, *id);
+		}
+		h = hash64((const struct snap_nexthop *)s->nh.v + rt.nh_first,
+			   rt.nh_count * sizeof(struct snap_nexthop), h);
+		rt.nh_first = 0;
+		h = hash64(&rt, sizeof(rt), h);
+		break;
+	}
+	case SNAP_SOCKS: {
+		struct snap_sock k = *(const struct snap_sock *)r;
+
+		h = hash_str(s, k.comm, h);
+		k.comm = 0;
+		/* The inode names one socket instance; a restarted service's listener is the same
+		 * listener (its new pid is the change). */
+		k.inode = 0;
+		if (((const struct key_sock *)key)->flow)
+			k.sport = 0;
+		h = hash64(&k, sizeof(k), h);
+		break;
+	}
+	default:
+		break;
+	}
+	*content = h;
+}

@@ -20,4 +20,35 @@ int canon_sort(struct snapshot *s, enum snap_table t);
 uint32_t canon_dedup(struct snapshot *s, enum snap_table t);
 uint64_t canon_fingerprint(const struct snapshot *s, enum snap_table t);
 
+
+/* Identity and content of a record for deltas. */
+#include <stdbool.h>
+#include "keys.h"
+
+enum canon_keying { KEYING_EXACT = 0, KEYING_FLOW = 1 };
+
+struct canon_opts {
+	enum canon_keying keying;
+	bool include_time_wait; /* TIME_WAIT sockets are left out by default */
+	uint32_t self_pid;      /* sockets of this process (the agent's own) are left out; 0 = none */
+};
+
+struct canon_ctx {
+	const struct snapshot *s;
+	const struct canon_opts *o;
+	uint8_t *listening; /* bitmap: (proto is UDP) * 65536 + port -> a listening socket exists */
+};
+
+int canon_ctx_init(struct canon_ctx *c, const struct snapshot *s, const struct canon_opts *o);
+void canon_ctx_free(struct canon_ctx *c);
+/* false when the record is left out of reports and state (noise control). */
+bool canon_keep(const struct canon_ctx *c, enum snap_table t, uint32_t i);
+/* The persisted key (STATE_KEY_LEN bytes, zero padded) and the two fingerprints of record i. The
+ * identity hashes the key plus identity fields that do not fit in it; the content hashes every
+ * non-volatile field outside the identity. */
+void canon_key(const struct canon_ctx *c, enum snap_table t, uint32_t i, uint8_t key[STATE_KEY_LEN]);
+void canon_fps(const struct canon_ctx *c, enum snap_table t, uint32_t i, const uint8_t *key,
+	       uint64_t *id, uint64_t *content);
+/* Is this socket a client-side connection (its local port is not a listening port here)? */
+bool canon_client_side(const struct canon_ctx *c, const struct snap_sock *k);
 #endif

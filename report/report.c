@@ -3,6 +3,7 @@
 #include "names.h"
 #include "../delta/snapshot.h"
 #include "../netlink/collect.h"
+#include "../delta/diff.h"
 
 #include <string.h>
 #include <sys/socket.h>
@@ -71,12 +72,18 @@ static void flag_arr(struct json_w *w, const char *csv)
 	json_arr_end(w);
 }
 
+/* Per-record selection of the delta (NULL: everything). */
+static const uint8_t *selection(const struct report_meta *m, enum snap_table t)
+{
+	return m->delta ? m->delta->t[t].send : NULL;
+}
+
 static const char *family_name(uint8_t f)
 {
 	return f == AF_INET ? "inet" : "inet6";
 }
 
-static void write_links(struct json_w *w, const struct snapshot *s)
+static void write_links(struct json_w *w, const struct snapshot *s, const uint8_t *sel)
 {
 	const struct snap_vec *v = &s->t[SNAP_LINKS];
 	char buf[256];
@@ -86,6 +93,8 @@ static void write_links(struct json_w *w, const struct snapshot *s)
 	for (uint32_t i = 0; i < v->n; i++) {
 		const struct snap_link *l = snap_at(s, SNAP_LINKS, i);
 
+		if (sel && !sel[i])
+			continue;
 		json_obj_begin(w);
 		key_u64(w, "ifindex", l->ifindex);
 		key_str(w, "name", snap_s(s, l->name));
@@ -113,7 +122,7 @@ static void write_links(struct json_w *w, const struct snapshot *s)
 	json_arr_end(w);
 }
 
-static void write_addresses(struct json_w *w, const struct snapshot *s, bool on,
+static void write_addresses(struct json_w *w, const struct snapshot *s, bool on, const uint8_t *sel,
 			    struct report_stats *rs)
 {
 	const struct snap_vec *v = &s->t[SNAP_ADDRS];
@@ -126,6 +135,8 @@ static void write_addresses(struct json_w *w, const struct snapshot *s, bool on,
 		const struct snap_addr *a = snap_at(s, SNAP_ADDRS, i);
 		const struct snap_link *l = snap_link_by_index(s, a->ifindex);
 
+		if (sel && !sel[i])
+			continue;
 		if (addr_unspecified(a->family, a->addr)) {
 			rs->addresses_unspecified++;
 			continue;
@@ -170,7 +181,7 @@ static void write_addresses(struct json_w *w, const struct snapshot *s, bool on,
 	json_arr_end(w);
 }
 
-static void write_neighbors(struct json_w *w, const struct snapshot *s, bool on,
+static void write_neighbors(struct json_w *w, const struct snapshot *s, bool on, const uint8_t *sel,
 			    struct report_stats *rs)
 {
 	const struct snap_vec *v = &s->t[SNAP_NEIGH];
@@ -181,6 +192,8 @@ static void write_neighbors(struct json_w *w, const struct snapshot *s, bool on,
 	for (uint32_t i = 0; on && i < v->n; i++) {
 		const struct snap_neigh *n = snap_at(s, SNAP_NEIGH, i);
 
+		if (sel && !sel[i])
+			continue;
 		if (addr_unspecified(n->family, n->dst)) {
 			rs->neighbors_unspecified++;
 			continue;
@@ -224,7 +237,7 @@ static void gateway(struct json_w *w, uint8_t fam, const uint8_t *gw, struct rep
 	}
 }
 
-static void write_routes(struct json_w *w, const struct snapshot *s, bool on,
+static void write_routes(struct json_w *w, const struct snapshot *s, bool on, const uint8_t *sel,
 			 struct report_stats *rs)
 {
 	const struct snap_vec *v = &s->t[SNAP_ROUTES];
@@ -237,6 +250,8 @@ static void write_routes(struct json_w *w, const struct snapshot *s, bool on,
 		const struct snap_route *r = snap_at(s, SNAP_ROUTES, i);
 		const struct snap_nexthop *first = r->nh_count ? &nh[r->nh_first] : NULL;
 
+		if (sel && !sel[i])
+			continue;
 		json_obj_begin(w);
 		json_key(w, "destination");
 		if (r->dst_len == 0)
@@ -332,7 +347,7 @@ static void write_socket(struct json_w *w, const struct snapshot *s, const struc
 /* PROTOCOL.md: an unspecified local_ip in `connections` makes the server reject the whole check-in,
  * so wildcard sockets are listed under the `listeners` extension instead. */
 static void write_sockets(struct json_w *w, const struct snapshot *s, bool on, bool wildcard,
-			  struct report_stats *rs)
+			  const uint8_t *sel, struct report_stats *rs)
 {
 	const struct snap_vec *v = &s->t[SNAP_SOCKS];
 
@@ -341,6 +356,8 @@ static void write_sockets(struct json_w *w, const struct snapshot *s, bool on, b
 	for (uint32_t i = 0; on && i < v->n; i++) {
 		const struct snap_sock *k = snap_at(s, SNAP_SOCKS, i);
 
+		if (sel && !sel[i])
+			continue;
 		if (addr_unspecified(k->family, k->src) != wildcard)
 			continue;
 		if (wildcard)
@@ -348,6 +365,157 @@ static void write_sockets(struct json_w *w, const struct snapshot *s, bool on, b
 		write_socket(w, s, k, rs);
 	}
 	json_arr_end(w);
+}
+
+static void removed_key(struct json_w *w, const struct snapshot *s, enum snap_table t,
+			const struct state_rec *rec)
+{
+	static const uint8_t zero[16];
+	char tbuf[16];
+
+	json_obj_begin(w);
+	switch (t) {
+	case SNAP_LINKS: {
+		const struct key_link *k = (const void *)rec->key;
+
+		key_u64(w, "ifindex", k->ifindex);
+		json_key(w, "name");
+		json_strn(w, k->name, strnlen(k->name, sizeof(k->name)));
+		break;
+	}
+	case SNAP_ADDRS: {
+		const struct key_addr *k = (const void *)rec->key;
+
+		json_key(w, "ip_address");
+		json_ip(w, k->family, k->addr);
+		key_u64(w, "prefix_length", k->prefixlen);
+		json_key(w, "interface");
+		json_strn(w, k->ifname, strnlen(k->ifname, sizeof(k->ifname)));
+		key_str(w, "family", family_name(k->family));
+		break;
+	}
+	case SNAP_NEIGH: {
+		const struct key_neigh *k = (const void *)rec->key;
+
+		json_key(w, "ip_address");
+		json_ip(w, k->family, k->dst);
+		json_key(w, "interface");
+		json_strn(w, k->ifname, strnlen(k->ifname, sizeof(k->ifname)));
+		json_key(w, "proxy");
+		json_bool(w, k->proxy);
+		key_str(w, "family", family_name(k->family));
+		break;
+	}
+	case SNAP_ROUTES: {
+		const struct key_route *k = (const void *)rec->key;
+		uint8_t fam = k->family & (uint8_t)~KEY_ROUTE_GW6;
+		uint8_t gwfam = (k->family & KEY_ROUTE_GW6) ? AF_INET6 : fam;
+
+		json_key(w, "destination");
+		if (k->dst_len == 0)
+			json_str(w, "default");
+		else
+			json_cidr(w, fam, k->dst, k->dst_len);
+		json_key(w, "gateway");
+		if (memcmp(k->gw, zero, 16))
+			json_ip(w, gwfam, k->gw);
+		else
+			json_null(w);
+		key_ifname(w, s, "interface", k->oif);
+		key_u64(w, "interface_index", k->oif);
+		key_str(w, "family", family_name(fam));
+		key_str(w, "table", name_table(k->table, tbuf, sizeof(tbuf)));
+		key_u64(w, "table_id", k->table);
+		key_str(w, "type", name_rtntype(k->type));
+		key_u64(w, "metric", k->metric);
+		key_u64(w, "tos", k->tos);
+		break;
+	}
+	case SNAP_SOCKS: {
+		const struct key_sock *k = (const void *)rec->key;
+
+		json_key(w, "local_ip");
+		json_ip(w, k->family, k->src);
+		json_key(w, "local_port");
+		if (k->flow)
+			json_null(w); /* flow-keyed: the ephemeral port is not part of the identity */
+		else
+			json_u64(w, k->sport);
+		json_key(w, "remote_ip");
+		json_ip(w, k->family, k->dst);
+		key_u64(w, "remote_port", k->dport);
+		key_str(w, "protocol", k->proto == 6 ? "tcp" : "udp");
+		key_str(w, "family", family_name(k->family));
+		key_ifname(w, s, "interface", k->ifindex);
+		if (k->ordinal)
+			key_u64(w, "ordinal", k->ordinal);
+		break;
+	}
+	default:
+		break;
+	}
+	json_obj_end(w);
+}
+
+/* Extension `removed`: per list, the identity keys that vanished since the acknowledged state. */
+static void write_removed(struct json_w *w, const struct snapshot *s, const struct report_meta *m)
+{
+	static const struct {
+		const char *list;
+		enum snap_table t;
+		int wildcard; /* sockets: -1 any, 0 connections, 1 listeners */
+	} lists[] = { { "links", SNAP_LINKS, -1 },	   { "addresses", SNAP_ADDRS, -1 },
+		      { "neighbors", SNAP_NEIGH, -1 },	   { "routes", SNAP_ROUTES, -1 },
+		      { "connections", SNAP_SOCKS, 0 }, { "listeners", SNAP_SOCKS, 1 } };
+	const struct delta *d = m->delta;
+
+	json_key(w, "removed");
+	json_obj_begin(w);
+	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++) {
+		const struct delta_table *dt = &d->t[lists[l].t];
+		const struct acked_table *pt = &d->prev->t[lists[l].t];
+
+		if (!(m->tables & (1u << lists[l].t)))
+			continue;
+		json_key(w, lists[l].list);
+		json_arr_begin(w);
+		for (uint32_t i = 0; i < dt->n_removed; i++) {
+			const struct state_rec *rec = &pt->r[dt->removed[i]];
+
+			if (lists[l].wildcard >= 0) {
+				const struct key_sock *k = (const void *)rec->key;
+
+				if (addr_unspecified(k->family, k->src) != (lists[l].wildcard == 1))
+					continue;
+			}
+			removed_key(w, s, lists[l].t, rec);
+		}
+		json_arr_end(w);
+	}
+	json_obj_end(w);
+}
+
+static void write_delta_stats(struct json_w *w, const struct report_meta *m)
+{
+	json_key(w, "delta");
+	json_obj_begin(w);
+	json_key(w, "full_snapshot");
+	json_bool(w, m->delta->full);
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		const struct delta_table *dt = &m->delta->t[t];
+
+		if (!(m->tables & (1u << t)))
+			continue;
+		json_key(w, snap_table_names[t]);
+		json_obj_begin(w);
+		key_u64(w, "added", dt->added);
+		key_u64(w, "changed", dt->changed);
+		key_u64(w, "removed", dt->n_removed);
+		key_u64(w, "unchanged", dt->unchanged);
+		key_u64(w, "filtered", dt->filtered);
+		json_obj_end(w);
+	}
+	json_obj_end(w);
 }
 
 static void write_time(struct json_w *w, time_t t)
@@ -412,6 +580,8 @@ static void write_metadata(struct json_w *w, const struct snapshot *s, const str
 	json_key(w, "stats");
 	json_obj_begin(w);
 	write_table_stats(w, s, m->tables | (1u << SNAP_LINKS));
+	if (m->delta)
+		write_delta_stats(w, m);
 	json_key(w, "strings_truncated");
 	json_bool(w, s->str_truncated);
 	if (c) {
@@ -473,12 +643,14 @@ int report_write(struct json_w *w, const struct snapshot *s, const struct report
 	key_str(w, "platform", "linux");
 	key_str(w, "platform_release", m->platform_release);
 	if (t & (1u << SNAP_LINKS))
-		write_links(w, s);
-	write_addresses(w, s, t & (1u << SNAP_ADDRS), rs);
-	write_neighbors(w, s, t & (1u << SNAP_NEIGH), rs);
-	write_routes(w, s, t & (1u << SNAP_ROUTES), rs);
-	write_sockets(w, s, t & (1u << SNAP_SOCKS), false, rs);
-	write_sockets(w, s, t & (1u << SNAP_SOCKS), true, rs);
+		write_links(w, s, selection(m, SNAP_LINKS));
+	write_addresses(w, s, t & (1u << SNAP_ADDRS), selection(m, SNAP_ADDRS), rs);
+	write_neighbors(w, s, t & (1u << SNAP_NEIGH), selection(m, SNAP_NEIGH), rs);
+	write_routes(w, s, t & (1u << SNAP_ROUTES), selection(m, SNAP_ROUTES), rs);
+	write_sockets(w, s, t & (1u << SNAP_SOCKS), false, selection(m, SNAP_SOCKS), rs);
+	write_sockets(w, s, t & (1u << SNAP_SOCKS), true, selection(m, SNAP_SOCKS), rs);
+	if (m->delta && !m->delta->full)
+		write_removed(w, s, m);
 	/* Last, so it can count what the lists above changed for the server. */
 	write_metadata(w, s, m, rs);
 	json_obj_end(w);

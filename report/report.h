@@ -15,6 +15,8 @@
 struct json_w;
 struct snapshot;
 struct collect_stats;
+struct delta;
+struct canon_ctx;
 
 #define REPORT_SCHEMA_VERSION 1
 
@@ -30,6 +32,10 @@ struct report_meta {
 	unsigned int tables; /* lists to fill (1 << SNAP_*); the four server lists are always present */
 	const struct collect_stats *collect;
 	bool identity_missing; /* no agent identity yet (dry run before enrollment) */
+	/* The delta to report: only records it marks are written, and its removals are listed under
+	 * `removed`. NULL writes every record (a full snapshot without noise control). */
+	const struct delta *delta;
+	const struct canon_ctx *canon;
 };
 
 struct report_stats {

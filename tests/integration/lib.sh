@@ -39,6 +39,10 @@ ns_new() {
 	ip netns del "$ns" 2>/dev/null || true
 	ip netns add "$ns" || return 1
 	NS_CREATED+=("$ns")
+	# No duplicate address detection in scratch namespaces: addresses would otherwise change from
+	# tentative to permanent a second or two after creation, in the middle of a test.
+	ip netns exec "$ns" sysctl -q -w net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0 ||
+		return 1
 	ip -n "$ns" link set lo up
 }
 

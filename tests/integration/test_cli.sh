@@ -74,11 +74,13 @@ assert all(c['pid'] is None for c in r['connections']+r['listeners'])
 	fi
 fi
 
-# an identity file that is not a UUID is reported and ignored, never trusted
-mkdir -p "$dir/state" && echo 'not-a-uuid' >"$dir/state/agent_uuid"
+# an identity file that is not a UUID is a hard error: never trusted, never replaced
+mkdir -p -m 0700 "$dir/state" && echo 'not-a-uuid' >"$dir/state/agent_uuid"
 $x "$NETINV" --dry-run --compact --state-dir "$dir/state" -o "$dir/s.json" 2>"$dir/s.err"
-grep -q "agent_uuid is not a UUID" "$dir/s.err" && grep -q '"agent_uuid":"00000000-0000-0000-0000-000000000000"' "$dir/s.json" &&
-	ok "bad identity file is reported and not used" || notok "bad identity: $(cat "$dir/s.err")"
+rc=$?
+[ "$rc" = 65 ] && grep -q "agent_uuid is not a UUID; refusing to replace it" "$dir/s.err" && [ "$(wc -l <"$dir/s.err")" = 1 ] &&
+	[ "$(cat "$dir/state/agent_uuid")" = not-a-uuid ] && ok "bad identity file: exit 65, one line, left as it is" ||
+	notok "bad identity: exit $rc $(cat "$dir/s.err")"
 echo 123e4567-e89b-42d3-a456-426614174000 >"$dir/state/agent_uuid"
 $x "$NETINV" --dry-run --compact --state-dir "$dir/state" -o "$dir/s.json" 2>/dev/null
 grep -q '"agent_uuid":"123e4567-e89b-42d3-a456-426614174000"' "$dir/s.json" && ! grep -q '"identity"' "$dir/s.json" &&

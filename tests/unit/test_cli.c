@@ -42,6 +42,22 @@ static void test_defaults_and_flags(void **state)
 	assert_int_equal(o.tables, (1u << SNAP_NEIGH) | (1u << SNAP_SOCKS));
 	assert_int_equal(parse(&o, err, "--version", NULL), 0);
 	assert_int_equal(o.mode, MODE_VERSION);
+	assert_int_equal(parse(&o, err, "--commit-dry-run", "--full", "--connection-keying", "flow",
+			       "--include-time-wait", "--gzip", "--import-from", "/x", NULL),
+			 0);
+	assert_int_equal(o.mode, MODE_COMMIT_DRY_RUN);
+	assert_true(o.full && o.flow_keying && o.include_time_wait && o.gzip);
+	assert_string_equal(o.import_dir, "/x");
+	assert_int_equal(parse(&o, err, "status", "--state-dir", "/tmp/s", NULL), 0);
+	assert_int_equal(o.mode, MODE_STATUS);
+	assert_string_equal(o.state_dir, "/tmp/s");
+	/* the environment names the state directory; a flag beats it */
+	setenv("NETINV_STATE_DIR", "/tmp/env", 1);
+	assert_int_equal(parse(&o, err, "--dry-run", NULL), 0);
+	assert_string_equal(o.state_dir, "/tmp/env");
+	assert_int_equal(parse(&o, err, "--dry-run", "--state-dir", "/tmp/flag", NULL), 0);
+	assert_string_equal(o.state_dir, "/tmp/flag");
+	unsetenv("NETINV_STATE_DIR");
 }
 
 static void test_errors_name_the_problem(void **state)
@@ -60,6 +76,10 @@ static void test_errors_name_the_problem(void **state)
 	assert_non_null(strstr(err, "--output"));
 	assert_int_equal(parse(&o, err, "--log-level", "loud", NULL), -1);
 	assert_non_null(strstr(err, "'loud'"));
+	assert_int_equal(parse(&o, err, "--connection-keying", "fuzzy", NULL), -1);
+	assert_non_null(strstr(err, "'fuzzy'"));
+	assert_int_equal(parse(&o, err, "--dry-run", "status", NULL), -1);
+	assert_non_null(strstr(err, "'status'"));
 	assert_int_equal(parse(&o, err, "--dry-run", "extra", NULL), -1);
 	assert_non_null(strstr(err, "'extra'"));
 	assert_null(strchr(err, '\n'));

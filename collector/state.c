@@ -1,0 +1,486 @@
+#include "state.h"
+#include "log.h"
+#include "util.h"
+#include "../delta/diff.h"
+#include "../delta/persist.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define ACKED_FILE "acked.state"
+#define ID_FILE    "agent_uuid"
+#define KEY_FILE   "api_key"
+#define LOCK_FILE  "lock"
+
+static enum state_err fail(char *err, size_t errlen, enum state_err e, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static enum state_err fail(char *err, size_t errlen, enum state_err e, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return e;
+}
+
+/* Leftovers of a run killed mid-write: ".NAME.tmp" files. Only with the exclusive lock held. */
+static void remove_stale_temps(struct state_dir *sd)
+{
+	int fd = dup(sd->dfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+
+		if (e->d_name[0] == '.' && n > 5 && !strcmp(e->d_name + n - 4, ".tmp"))
+			unlinkat(sd->dfd, e->d_name, 0);
+	}
+	closedir(d);
+}
+
+enum state_err state_open(struct state_dir *sd, const char *path, bool create, bool exclusive,
+			  char *err, size_t errlen)
+{
+	struct stat st;
+
+	memset(sd, 0, sizeof(*sd));
+	sd->dfd = sd->lockfd = -1;
+	sd->exclusive = exclusive;
+	snprintf(sd->path, sizeof(sd->path), "%s", path);
+	if (create && mkdir(path, 0700) < 0 && errno != EEXIST)
+		return fail(err, errlen, STATE_IO, "cannot create state directory %s: %s", path,
+			    strerror(errno));
+	sd->dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sd->dfd < 0) {
+		if (errno == ENOENT)
+			return STATE_ABSENT;
+		if (errno == ELOOP)
+			return fail(err, errlen, STATE_UNSAFE,
+				    "state directory %s is a symlink; refusing to follow it", path);
+		if (errno == ENOTDIR) {
+			/* O_DIRECTORY|O_NOFOLLOW on a symlink fails with ENOTDIR, not ELOOP */
+			if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+				return fail(err, errlen, STATE_UNSAFE,
+					    "state directory %s is a symlink; refusing to follow it",
+					    path);
+			return fail(err, errlen, STATE_UNSAFE, "state directory %s is not a directory",
+				    path);
+		}
+		return fail(err, errlen, STATE_IO, "cannot open state directory %s: %s", path,
+			    strerror(errno));
+	}
+	if (fstat(sd->dfd, &st) < 0)
+		return fail(err, errlen, STATE_IO, "cannot stat %s: %s", path, strerror(errno));
+	if (st.st_uid != geteuid())
+		return fail(err, errlen, STATE_UNSAFE, "state directory %s is owned by uid %u, not %u",
+			    path, (unsigned)st.st_uid, (unsigned)geteuid());
+	if (st.st_mode & 022)
+		return fail(err, errlen, STATE_UNSAFE,
+			    "state directory %s is writable by group or others (mode %04o); "
+			    "expected 0700",
+			    path, (unsigned)(st.st_mode & 07777));
+	sd->lockfd = openat(sd->dfd, LOCK_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (sd->lockfd < 0 && !exclusive)
+		sd->lockfd = openat(sd->dfd, LOCK_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (sd->lockfd < 0) {
+		if (!exclusive && (errno == ENOENT || errno == EROFS || errno == EACCES))
+			return STATE_OK; /* a read-only look at a directory we cannot write */
+		return fail(err, errlen, STATE_IO, "cannot open %s/%s: %s", path, LOCK_FILE,
+			    strerror(errno));
+	}
+	if (flock(sd->lockfd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0) {
+		char pid[32] = "";
+
+		if (errno != EWOULDBLOCK)
+			return fail(err, errlen, STATE_IO, "cannot lock %s/%s: %s", path, LOCK_FILE,
+				    strerror(errno));
+		if (pread(sd->lockfd, pid, sizeof(pid) - 1, 0) > 0)
+			pid[strcspn(pid, "\n")] = 0;
+		if (pid[0])
+			return fail(err, errlen, STATE_LOCKED,
+				    "another netinv run holds the lock on %s (pid %s); try again later",
+				    path, pid);
+		return fail(err, errlen, STATE_LOCKED,
+			    "another netinv run holds the lock on %s; try again later", path);
+	}
+	if (exclusive) {
+		char pid[32];
+		int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+
+		if (ftruncate(sd->lockfd, 0) == 0 && pwrite(sd->lockfd, pid, (size_t)n, 0) != n)
+			log_debug("cannot record our pid in the lock file");
+		remove_stale_temps(sd);
+	}
+	return STATE_OK;
+}
+
+void state_close(struct state_dir *sd)
+{
+	if (sd->lockfd >= 0)
+		close(sd->lockfd); /* releases the flock */
+	if (sd->dfd >= 0)
+		close(sd->dfd);
+	sd->dfd = sd->lockfd = -1;
+}
+
+/* ---- atomic writes ---- */
+
+struct wbuf {
+	int fd;
+	int err;
+	uint32_t crc;
+	size_t len;
+	uint8_t b[1 << 16];
+};
+
+static void wb_flush(struct wbuf *w)
+{
+	const uint8_t *p = w->b;
+	size_t n = w->len;
+
+	while (n && !w->err) {
+		ssize_t r = write(w->fd, p, n);
+
+		if (r < 0) {
+			if (errno != EINTR)
+				w->err = errno;
+			continue;
+		}
+		p += r;
+		n -= (size_t)r;
+	}
+	w->len = 0;
+}
+
+static void wb_put(struct wbuf *w, const void *p, size_t n, bool crc)
+{
+	if (crc)
+		w->crc = persist_crc(w->crc, p, n);
+	while (n) {
+		size_t room = sizeof(w->b) - w->len, c = n < room ? n : room;
+
+		memcpy(w->b + w->len, p, c);
+		w->len += c;
+		p = (const char *)p + c;
+		n -= c;
+		if (w->len == sizeof(w->b))
+			wb_flush(w);
+	}
+}
+
+typedef int (*fill_fn)(struct wbuf *w, void *arg);
+
+/* temp (O_EXCL, 0600) -> write -> fsync -> rename -> fsync(dir). Returns 0 or -errno; on failure
+ * the temp file is removed and the old file is untouched. */
+static int write_atomic(struct state_dir *sd, const char *name, fill_fn fill, void *arg)
+{
+	char tmp[300];
+	struct wbuf *w;
+	int r = 0;
+
+	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+	w = malloc(sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->err = 0;
+	w->len = 0;
+	w->crc = (uint32_t)crc32(0, Z_NULL, 0);
+	w->fd = openat(sd->dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (w->fd < 0 && errno == EEXIST) {
+		/* a leftover from a killed run (we hold the lock, nobody else writes) */
+		unlinkat(sd->dfd, tmp, 0);
+		w->fd = openat(sd->dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			       0600);
+	}
+	if (w->fd < 0) {
+		r = -errno;
+		free(w);
+		return r;
+	}
+	r = fill(w, arg);
+	if (!r) {
+		wb_flush(w);
+		r = -w->err;
+	}
+	if (!r && fsync(w->fd) < 0)
+		r = -errno;
+	if (close(w->fd) < 0 && !r)
+		r = -errno;
+	if (!r && renameat(sd->dfd, tmp, sd->dfd, name) < 0)
+		r = -errno;
+	if (r) {
+		unlinkat(sd->dfd, tmp, 0);
+		free(w);
+		return r;
+	}
+	free(w);
+	/* The rename is durable only once the directory is. If that fsync fails the new file is
+	 * already in place (and its data synced): say so, but it is not a failed write. */
+	if (fsync(sd->dfd) < 0)
+		log_warn("cannot fsync %s after replacing %s: %s; the new file is in place but may "
+			 "not survive a power loss",
+			 sd->path, name, strerror(errno));
+	return 0;
+}
+
+struct plain {
+	const void *p;
+	size_t n;
+};
+
+static int fill_plain(struct wbuf *w, void *arg)
+{
+	struct plain *pl = arg;
+
+	wb_put(w, pl->p, pl->n, false);
+	return 0;
+}
+
+int state_write_file(struct state_dir *sd, const char *name, const void *buf, size_t len)
+{
+	struct plain pl = { buf, len };
+
+	return write_atomic(sd, name, fill_plain, &pl);
+}
+
+/* ---- identity ---- */
+
+static bool owned_by_us(int dfd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_uid == geteuid();
+}
+
+enum state_err state_identity(struct state_dir *sd, char uuid[37], char *err, size_t errlen)
+{
+	char buf[64];
+	int r;
+
+	r = read_small_file(sd->dfd, ID_FILE, buf, sizeof(buf));
+	if (r == -ENOENT)
+		return STATE_ABSENT;
+	if (r < 0)
+		return fail(err, errlen, STATE_IDENTITY,
+			    "cannot read the agent identity %s/%s: %s; refusing to create another one",
+			    sd->path, ID_FILE, strerror(-r));
+	if (!owned_by_us(sd->dfd, ID_FILE))
+		return fail(err, errlen, STATE_IDENTITY,
+			    "the agent identity %s/%s is owned by another user; refusing to use it",
+			    sd->path, ID_FILE);
+	if (!valid_uuid(buf))
+		return fail(err, errlen, STATE_IDENTITY,
+			    "the agent identity %s/%s is not a UUID; refusing to replace it "
+			    "(restore it, or remove the state directory to enroll anew)",
+			    sd->path, ID_FILE);
+	memcpy(uuid, buf, 37);
+	return STATE_OK;
+}
+
+static void random_uuid(char out[37])
+{
+	uint8_t b[16];
+	size_t got = 0;
+
+	while (got < sizeof(b)) {
+		ssize_t r = getrandom(b + got, sizeof(b) - got, 0);
+
+		if (r > 0)
+			got += (size_t)r;
+	}
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+		 b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+		 b[14], b[15]);
+}
+
+/* The Python agent keeps agent_uuid, api_key and state.json (with the last sequence number). */
+static bool import_grapheon(struct state_dir *sd, const char *dir, char uuid[37], uint64_t *seq)
+{
+	char buf[512], js[65536];
+	int gfd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	bool ok = false;
+
+	if (gfd < 0)
+		return false;
+	if (read_small_file(gfd, "agent_uuid", buf, sizeof(buf)) < 0)
+		goto out;
+	for (char *p = buf; *p; p++)
+		if (*p >= 'A' && *p <= 'F')
+			*p = (char)(*p - 'A' + 'a');
+	if (!valid_uuid(buf)) {
+		log_warn("%s/agent_uuid is not a UUID; not importing it", dir);
+		goto out;
+	}
+	memcpy(uuid, buf, 37);
+	ok = true;
+	if (read_small_file(gfd, "api_key", buf, sizeof(buf)) == 0 && buf[0]) {
+		size_t n = strcspn(buf, " \t\r\n");
+
+		if (n && n < 256 && state_write_file(sd, KEY_FILE, buf, n) < 0)
+			log_warn("cannot store the imported agent key in %s", sd->path);
+	}
+	if (read_small_file(gfd, "state.json", js, sizeof(js)) == 0) {
+		cJSON *j = cJSON_ParseWithLength(js, strlen(js));
+		cJSON *s = j ? cJSON_GetObjectItemCaseSensitive(j, "sequence_number") : NULL;
+
+		if (j && !s)
+			s = cJSON_GetObjectItemCaseSensitive(j, "sequence");
+		if (cJSON_IsNumber(s) && s->valuedouble >= 0 && s->valuedouble < 9e15)
+			*seq = (uint64_t)s->valuedouble;
+		cJSON_Delete(j);
+	}
+out:
+	close(gfd);
+	return ok;
+}
+
+enum state_err state_create_identity(struct state_dir *sd, const char *import_dir, char uuid[37],
+				     uint64_t *imported_seq, bool *imported, char *err, size_t errlen)
+{
+	char line[40];
+	int r;
+
+	*imported = import_grapheon(sd, import_dir, uuid, imported_seq);
+	if (!*imported)
+		random_uuid(uuid);
+	snprintf(line, sizeof(line), "%s\n", uuid);
+	r = state_write_file(sd, ID_FILE, line, strlen(line));
+	if (r < 0)
+		return fail(err, errlen, STATE_IO, "cannot write the agent identity to %s: %s",
+			    sd->path, strerror(-r));
+	return STATE_OK;
+}
+
+/* ---- the acknowledged state ---- */
+
+enum state_err state_read_acked(struct state_dir *sd, struct acked_state *out, const char **corrupt,
+				char *err, size_t errlen)
+{
+	struct stat st;
+	uint8_t *buf;
+	size_t got = 0;
+	int fd, r;
+
+	memset(out, 0, sizeof(*out));
+	*corrupt = NULL;
+	fd = openat(sd->dfd, ACKED_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return STATE_ABSENT;
+		if (errno == ELOOP) {
+			*corrupt = "it is a symlink";
+			return STATE_OK;
+		}
+		return fail(err, errlen, STATE_IO, "cannot read %s/%s: %s", sd->path, ACKED_FILE,
+			    strerror(errno));
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		*corrupt = "not a regular file";
+		return STATE_OK;
+	}
+	if (st.st_uid != geteuid()) {
+		close(fd);
+		return fail(err, errlen, STATE_IO, "%s/%s is owned by uid %u, not %u; refusing it",
+			    sd->path, ACKED_FILE, (unsigned)st.st_uid, (unsigned)geteuid());
+	}
+	if ((uint64_t)st.st_size > PERSIST_HDR_LEN + 4 + (uint64_t)PERSIST_MAX_RECS * 5 * 64) {
+		close(fd);
+		*corrupt = "larger than any state netinv writes";
+		return STATE_OK;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return fail(err, errlen, STATE_IO, "out of memory reading %s", ACKED_FILE);
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = errno;
+			free(buf);
+			close(fd);
+			return fail(err, errlen, STATE_IO, "cannot read %s/%s: %s", sd->path,
+				    ACKED_FILE, strerror(r));
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	r = persist_decode(buf, got, out, corrupt);
+	free(buf);
+	if (r == -ENOMEM)
+		return fail(err, errlen, STATE_IO, "out of memory decoding %s", ACKED_FILE);
+	return STATE_OK;
+}
+
+struct commit_arg {
+	const struct delta *d;
+	const struct canon_ctx *c;
+	const struct persist_meta *m;
+};
+
+static int emit_rec(void *arg, enum snap_table t, const struct state_rec *r)
+{
+	(void)t;
+	wb_put(arg, r, sizeof(*r), true);
+	return ((struct wbuf *)arg)->err ? -1 : 0;
+}
+
+static int fill_acked(struct wbuf *w, void *arg)
+{
+	struct commit_arg *a = arg;
+	uint8_t hdr[PERSIST_HDR_LEN];
+
+	persist_header(hdr, a->m);
+	wb_put(w, hdr, sizeof(hdr), true);
+	delta_next_state(a->d, a->c, emit_rec, w);
+	if (!w->err) {
+		uint32_t crc = w->crc;
+
+		wb_put(w, &crc, 4, false);
+	}
+	return w->err ? -w->err : 0;
+}
+
+enum state_err state_commit(struct state_dir *sd, const struct delta *d, const struct canon_ctx *c,
+			    uint64_t sequence, int64_t accepted_at, uint32_t keying, char *err,
+			    size_t errlen)
+{
+	struct persist_meta m = { .sequence = sequence, .accepted_at = accepted_at, .keying = keying };
+	struct commit_arg a = { d, c, &m };
+	int r;
+
+	delta_next_counts(d, m.count);
+	r = write_atomic(sd, ACKED_FILE, fill_acked, &a);
+	if (r < 0)
+		return fail(err, errlen, STATE_IO,
+			    "cannot write the acknowledged state to %s: %s (the previous state is kept)",
+			    sd->path, strerror(-r));
+	return STATE_OK;
+}

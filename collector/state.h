@@ -1,0 +1,66 @@
+/*
+ * state: netinv's state directory (default /var/lib/netinv). Opened once per run, by fd, with
+ * O_NOFOLLOW: a symlinked directory, one owned by another user or writable by others is refused.
+ * A flock on "lock" keeps runs apart (exclusive for a run that may write, shared for a dry run); a
+ * second writer exits at once with "another run holds the lock". Every file is written the same way:
+ * a 0600 temp file created with O_EXCL|O_NOFOLLOW, written, fsynced, renamed over the old one, and
+ * the directory fsynced, so a crash at any point leaves the old or the new generation, never a mix.
+ *
+ * Files: agent_uuid (the identity, created once, never re-minted while the directory exists),
+ * acked.state (the acknowledged state, delta/persist format), lock.
+ */
+#ifndef NETINV_STATE_H
+#define NETINV_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct acked_state;
+struct delta;
+struct canon_ctx;
+
+struct state_dir {
+	int dfd;
+	int lockfd;
+	bool exclusive;
+	char path[4096];
+};
+
+enum state_err {
+	STATE_OK,
+	STATE_ABSENT,    /* the directory does not exist (dry run: no state yet) */
+	STATE_LOCKED,    /* another run holds the lock */
+	STATE_UNSAFE,    /* symlink, not a directory, wrong owner, group/world writable */
+	STATE_IO,        /* cannot create, read or write (message says why) */
+	STATE_IDENTITY,  /* identity file present but unusable: never replaced */
+};
+
+/* create: make the directory (0700) when missing. exclusive: lock for writing. The reason of any
+ * failure is one line in err. */
+enum state_err state_open(struct state_dir *sd, const char *path, bool create, bool exclusive,
+			  char *err, size_t errlen);
+void state_close(struct state_dir *sd);
+
+/* The identity: STATE_OK with uuid filled, STATE_ABSENT, or STATE_IDENTITY (unreadable, not a UUID,
+ * owned by another user: a hard error). */
+enum state_err state_identity(struct state_dir *sd, char uuid[37], char *err, size_t errlen);
+/* Create the identity (exclusive lock held, none present): imported from a Graphēon agent's state
+ * directory when one is there (its agent_uuid, api_key and sequence number), else random. */
+enum state_err state_create_identity(struct state_dir *sd, const char *import_dir, char uuid[37],
+				     uint64_t *imported_seq, bool *imported, char *err, size_t errlen);
+
+/* The acknowledged state: STATE_OK, STATE_ABSENT (no file), or STATE_IDENTITY never; a corrupt
+ * file gives STATE_OK with *corrupt set to the reason and an empty state (-> full snapshot). An
+ * unreadable one (permissions, another owner) is STATE_IO. */
+enum state_err state_read_acked(struct state_dir *sd, struct acked_state *out, const char **corrupt,
+				char *err, size_t errlen);
+/* Write the acknowledged state the delta leads to (what was marked sent). */
+enum state_err state_commit(struct state_dir *sd, const struct delta *d, const struct canon_ctx *c,
+			    uint64_t sequence, int64_t accepted_at, uint32_t keying, char *err,
+			    size_t errlen);
+
+/* Atomic replace of one small file. */
+int state_write_file(struct state_dir *sd, const char *name, const void *buf, size_t len);
+
+#endif

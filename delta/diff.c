@@ -1,0 +1,257 @@
+#include "diff.h"
+#include "hash.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* LSD radix sort on the 64-bit id, 16 bits a pass; stable, so equal ids keep snapshot order. */
+static int radix_sort(struct delta_ent *a, uint32_t n)
+{
+	struct delta_ent *tmp, *src = a, *dst;
+	uint32_t *count;
+
+	if (n < 2)
+		return 0;
+	tmp = malloc((size_t)n * sizeof(*tmp));
+	count = malloc(65536 * sizeof(*count));
+	if (!tmp || !count) {
+		free(tmp);
+		free(count);
+		return -ENOMEM;
+	}
+	dst = tmp;
+	for (int pass = 0; pass < 4; pass++) {
+		unsigned shift = (unsigned)pass * 16;
+		uint32_t sum = 0;
+
+		memset(count, 0, 65536 * sizeof(*count));
+		for (uint32_t i = 0; i < n; i++)
+			count[(src[i].id >> shift) & 0xffff]++;
+		for (uint32_t d = 0; d < 65536; d++) {
+			uint32_t c = count[d];
+
+			count[d] = sum;
+			sum += c;
+		}
+		for (uint32_t i = 0; i < n; i++)
+			dst[count[(src[i].id >> shift) & 0xffff]++] = src[i];
+		struct delta_ent *t = src;
+		src = dst;
+		dst = t;
+	}
+	/* four passes: the result is back in a */
+	free(tmp);
+	free(count);
+	return 0;
+}
+
+/* Records whose keys are identical (SO_REUSEPORT listeners, flow-keyed connections, IPv4 routes
+ * appended with the same next hop) get an ordinal mixed into their identity, in canonical order. */
+static int make_unique(struct delta_ent *a, uint32_t n)
+{
+	for (int round = 0; round < 4; round++) {
+		bool dup = false;
+
+		for (uint32_t i = 1; i < n; i++) {
+			uint32_t j = i;
+
+			if (a[i].id != a[i - 1].id)
+				continue;
+			while (j < n && a[j].id == a[i - 1].id) {
+				uint16_t ord = (uint16_t)(j - i + 1 + a[i - 1].ordinal);
+
+				a[j].ordinal = ord;
+				a[j].id = hash_mix(a[j].id, ord);
+				j++;
+			}
+			dup = true;
+			i = j;
+		}
+		if (!dup)
+			return 0;
+		if (radix_sort(a, n) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int build_table(struct delta_table *dt, const struct canon_ctx *c, enum snap_table t,
+		       const struct acked_table *prev)
+{
+	const struct snapshot *s = c->s;
+	uint32_t n = s->t[t].n, k = 0, p = 0, i = 0;
+	uint8_t key[STATE_KEY_LEN];
+
+	dt->cur = malloc((size_t)(n ? n : 1) * sizeof(*dt->cur));
+	dt->send = calloc(n ? n : 1, 1);
+	if (!dt->cur || !dt->send)
+		return -ENOMEM;
+	for (uint32_t r = 0; r < n; r++) {
+		struct delta_ent *e;
+
+		if (!canon_keep(c, t, r)) {
+			dt->filtered++;
+			continue;
+		}
+		e = &dt->cur[k++];
+		canon_key(c, t, r, key);
+		canon_fps(c, t, r, key, &e->id, &e->content);
+		e->idx = r;
+		e->ordinal = 0;
+		e->kind = DELTA_ADDED;
+		e->sent = 0;
+	}
+	dt->n = k;
+	if (radix_sort(dt->cur, k) < 0 || make_unique(dt->cur, k) < 0)
+		return -ENOMEM;
+	if (!prev) {
+		for (i = 0; i < k; i++)
+			dt->send[dt->cur[i].idx] = 1;
+		dt->added = k;
+		return 0;
+	}
+	dt->removed = malloc((size_t)(prev->n ? prev->n : 1) * sizeof(*dt->removed));
+	dt->removed_sent = calloc(prev->n ? prev->n : 1, 1);
+	if (!dt->removed || !dt->removed_sent)
+		return -ENOMEM;
+	/* merge-join, both sides ascending by id */
+	while (i < k || p < prev->n) {
+		if (p >= prev->n || (i < k && dt->cur[i].id < prev->r[p].id)) {
+			dt->cur[i].kind = DELTA_ADDED;
+			dt->send[dt->cur[i].idx] = 1;
+			dt->added++;
+			i++;
+		} else if (i >= k || prev->r[p].id < dt->cur[i].id) {
+			dt->removed[dt->n_removed++] = p;
+			p++;
+		} else {
+			if (dt->cur[i].content != prev->r[p].content) {
+				dt->cur[i].kind = DELTA_CHANGED;
+				dt->send[dt->cur[i].idx] = 1;
+				dt->changed++;
+			} else {
+				dt->cur[i].kind = DELTA_UNCHANGED;
+				dt->unchanged++;
+			}
+			i++;
+			p++;
+		}
+	}
+	return 0;
+}
+
+int delta_build(struct delta *d, const struct canon_ctx *c, const struct acked_state *prev)
+{
+	memset(d, 0, sizeof(*d));
+	if (prev && prev->keying != (uint32_t)c->o->keying)
+		prev = NULL; /* identities were made another way: nothing matches */
+	d->prev = prev;
+	d->full = prev == NULL;
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		int r = build_table(&d->t[t], c, (enum snap_table)t, prev ? &prev->t[t] : NULL);
+
+		if (r < 0) {
+			delta_free(d);
+			return r;
+		}
+	}
+	return 0;
+}
+
+void delta_free(struct delta *d)
+{
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		free(d->t[t].cur);
+		free(d->t[t].send);
+		free(d->t[t].removed);
+		free(d->t[t].removed_sent);
+	}
+	memset(d, 0, sizeof(*d));
+}
+
+void delta_mark_all_sent(struct delta *d)
+{
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		struct delta_table *dt = &d->t[t];
+
+		for (uint32_t i = 0; i < dt->n; i++)
+			dt->cur[i].sent = 1;
+		if (dt->n_removed)
+			memset(dt->removed_sent, 1, dt->n_removed);
+	}
+}
+
+static void cur_rec(const struct canon_ctx *c, enum snap_table t, const struct delta_ent *e,
+		    struct state_rec *out)
+{
+	out->id = e->id;
+	out->content = e->content;
+	canon_key(c, t, e->idx, out->key);
+	if (t == SNAP_SOCKS)
+		((struct key_sock *)out->key)->ordinal = e->ordinal;
+}
+
+int delta_next_state(const struct delta *d, const struct canon_ctx *c, delta_emit_fn emit, void *arg)
+{
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		const struct delta_table *dt = &d->t[t];
+		const struct acked_table *pt = d->prev ? &d->prev->t[t] : NULL;
+		uint32_t i = 0, p = 0, rm = 0, np = pt ? pt->n : 0;
+		struct state_rec rec;
+		int r = 0;
+
+		while (i < dt->n || p < np) {
+			if (p >= np || (i < dt->n && dt->cur[i].id < pt->r[p].id)) {
+				/* added: in the state once a report carried it */
+				if (dt->cur[i].sent) {
+					cur_rec(c, (enum snap_table)t, &dt->cur[i], &rec);
+					r = emit(arg, (enum snap_table)t, &rec);
+				}
+				i++;
+			} else if (i >= dt->n || pt->r[p].id < dt->cur[i].id) {
+				/* removed: gone from the state once a report said so */
+				bool sent = rm < dt->n_removed && dt->removed[rm] == p && dt->removed_sent[rm];
+
+				if (rm < dt->n_removed && dt->removed[rm] == p)
+					rm++;
+				if (!sent)
+					r = emit(arg, (enum snap_table)t, &pt->r[p]);
+				p++;
+			} else {
+				if (dt->cur[i].sent) {
+					cur_rec(c, (enum snap_table)t, &dt->cur[i], &rec);
+					r = emit(arg, (enum snap_table)t, &rec);
+				} else {
+					r = emit(arg, (enum snap_table)t, &pt->r[p]);
+				}
+				i++;
+				p++;
+			}
+			if (r)
+				return r;
+		}
+	}
+	return 0;
+}
+
+void delta_next_counts(const struct delta *d, uint32_t count[SNAP_NTABLES])
+{
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		const struct delta_table *dt = &d->t[t];
+		uint32_t np = d->prev ? d->prev->t[t].n : 0, added_sent = 0, removed_sent = 0;
+
+		for (uint32_t i = 0; i < dt->n; i++)
+			if (dt->cur[i].sent && dt->cur[i].kind == DELTA_ADDED)
+				added_sent++;
+		for (uint32_t i = 0; i < dt->n_removed; i++)
+			removed_sent += dt->removed_sent[i];
+		count[t] = np + added_sent - removed_sent;
+	}
+}
+
+void acked_free(struct acked_state *a)
+{
+	free(a->block);
+	memset(a, 0, sizeof(*a));
+}

@@ -1,0 +1,73 @@
+/*
+ * diff: the delta between the current snapshot and the acknowledged state. Every kept record gets
+ * its identity and content fingerprints (canon); records are radix-sorted by identity and
+ * merge-joined with the acknowledged state (sorted the same way on disk): added and changed records
+ * are marked for the report (sent in full), vanished ones are listed by their persisted key. No
+ * usable state means a full snapshot. The next acknowledged state is never materialised: it is the
+ * merge of the old state with whatever a report actually carried, walked in identity order by
+ * delta_next_state(), so a report split into parts can advance the state part by part.
+ */
+#ifndef NETINV_DIFF_H
+#define NETINV_DIFF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "snapshot.h"
+#include "canon.h"
+
+struct acked_table {
+	struct state_rec *r; /* strictly ascending by id */
+	uint32_t n;
+};
+
+/* The acknowledged state: what the server has accepted. */
+struct acked_state {
+	uint64_t sequence;    /* sequence number of the last accepted report */
+	int64_t accepted_at;  /* server time of that acceptance (unix seconds), 0 = never */
+	uint32_t keying;      /* enum canon_keying the identities were made with */
+	struct acked_table t[SNAP_NTABLES];
+	void *block;          /* one allocation behind every table */
+};
+
+enum delta_kind { DELTA_UNCHANGED, DELTA_ADDED, DELTA_CHANGED };
+
+struct delta_ent {
+	uint64_t id;
+	uint64_t content;
+	uint32_t idx;     /* snapshot record */
+	uint16_t ordinal; /* n-th record with the same key */
+	uint8_t kind;     /* enum delta_kind */
+	uint8_t sent;     /* carried by an accepted report */
+};
+
+struct delta_table {
+	struct delta_ent *cur; /* kept records, ascending by id */
+	uint32_t n;
+	uint32_t *removed;     /* indexes into the acknowledged table, ascending */
+	uint8_t *removed_sent;
+	uint32_t n_removed;
+	uint8_t *send;         /* per snapshot record: 1 = in the report */
+	uint32_t added, changed, unchanged, filtered;
+};
+
+struct delta {
+	struct delta_table t[SNAP_NTABLES];
+	const struct acked_state *prev; /* NULL: full snapshot */
+	bool full;
+};
+
+/* prev NULL (or made with another keying) gives a full snapshot. 0 or -ENOMEM. */
+int delta_build(struct delta *d, const struct canon_ctx *c, const struct acked_state *prev);
+void delta_free(struct delta *d);
+void delta_mark_all_sent(struct delta *d);
+
+typedef int (*delta_emit_fn)(void *arg, enum snap_table t, const struct state_rec *r);
+/* Walk the next acknowledged state, table by table in identity order. Returns the first non-zero
+ * emit result, else 0. */
+int delta_next_state(const struct delta *d, const struct canon_ctx *c, delta_emit_fn emit, void *arg);
+/* Record counts of the next state. */
+void delta_next_counts(const struct delta *d, uint32_t count[SNAP_NTABLES]);
+
+void acked_free(struct acked_state *a);
+
+#endif

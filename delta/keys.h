@@ -1,0 +1,67 @@
+/*
+ * keys: the persisted identity key of each record type. A record of the acknowledged state is
+ * 64 bytes: identity fingerprint (8), content fingerprint (8) and this 48-byte key, which is what a
+ * removal is reported with once the record itself is gone. Layouts are fixed, little-endian, zero
+ * padded; they are part of the state file format (version 1).
+ */
+#ifndef NETINV_KEYS_H
+#define NETINV_KEYS_H
+
+#include <stdint.h>
+
+#define STATE_KEY_LEN 48
+
+struct key_link {
+	uint32_t ifindex;
+	char name[16];
+};
+
+struct key_addr {
+	uint8_t family, prefixlen, pad[2];
+	uint32_t ifindex;
+	uint8_t addr[16];
+	char ifname[16];
+};
+
+struct key_neigh {
+	uint8_t family, proxy, pad[2];
+	uint32_t ifindex;
+	uint8_t dst[16];
+	char ifname[16];
+};
+
+struct key_route {
+	uint8_t family; /* | KEY_ROUTE_GW6 when an IPv4 route has an IPv6 next hop (RTA_VIA) */
+	uint8_t dst_len, tos, type;
+	uint32_t table, metric, oif; /* oif and gw are 0 for multipath: its hops are content */
+	uint8_t dst[16];
+	uint8_t gw[16];
+};
+#define KEY_ROUTE_GW6 0x80
+
+struct key_sock {
+	uint8_t proto, family;
+	uint8_t flow; /* client side keyed without its ephemeral local port */
+	uint8_t listener;
+	uint32_t ifindex;
+	uint16_t sport, dport;
+	uint16_t ordinal; /* n-th socket with the same key (SO_REUSEPORT, flow keying) */
+	uint8_t pad[2];
+	uint8_t src[16];
+	uint8_t dst[16];
+};
+
+_Static_assert(sizeof(struct key_link) <= STATE_KEY_LEN, "key_link");
+_Static_assert(sizeof(struct key_addr) <= STATE_KEY_LEN, "key_addr");
+_Static_assert(sizeof(struct key_neigh) <= STATE_KEY_LEN, "key_neigh");
+_Static_assert(sizeof(struct key_route) == STATE_KEY_LEN, "key_route");
+_Static_assert(sizeof(struct key_sock) == STATE_KEY_LEN, "key_sock");
+
+struct state_rec {
+	uint64_t id;
+	uint64_t content;
+	uint8_t key[STATE_KEY_LEN];
+};
+_Static_assert(sizeof(struct state_rec) == 64, "state_rec is 64 bytes on disk and in memory");
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * persist: the on-disk codec of the acknowledged state. Pure functions, no I/O: a 64-byte header
+ * (magic, version, header and record sizes, sequence number, acceptance time, keying, per-table
+ * counts), the records (64 bytes each: identity and content fingerprints and the removal key),
+ * tables in order and each strictly ascending by identity, and a CRC32 trailer over everything
+ * before it. Decoding trusts nothing: any wrong magic, version, size, count, order or checksum is an
+ * error with a reason, which the caller turns into "no state, send a full snapshot".
+ */
+#ifndef NETINV_PERSIST_H
+#define NETINV_PERSIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "diff.h"
+
+#define PERSIST_MAGIC   "NINVSTAT"
+#define PERSIST_VERSION 1
+#define PERSIST_HDR_LEN 64
+#define PERSIST_REC_LEN 64
+/* A bound on what a state file may claim, far above the snapshot caps. */
+#define PERSIST_MAX_RECS (1u << 24)
+
+struct persist_meta {
+	uint64_t sequence;
+	int64_t accepted_at;
+	uint32_t keying;
+	uint32_t count[SNAP_NTABLES];
+};
+
+/* Total file size for these counts (header + records + CRC). */
+uint64_t persist_size(const uint32_t count[SNAP_NTABLES]);
+void persist_header(uint8_t out[PERSIST_HDR_LEN], const struct persist_meta *m);
+/* zlib's CRC-32, continued over another piece. */
+uint32_t persist_crc(uint32_t crc, const void *p, size_t n);
+
+/* Decode a whole file image. 0, or -EBADMSG with *why set to a one-line reason; -ENOMEM. On
+ * success out owns one allocation (acked_free). */
+int persist_decode(const uint8_t *buf, size_t len, struct acked_state *out, const char **why);
+
+#endif

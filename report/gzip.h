@@ -1,0 +1,28 @@
+/*
+ * gzip: a JSON sink that deflates straight into a gzip stream (RFC 1952) written to a file
+ * descriptor, counting decoded and compressed bytes on the way (the server limits both). One
+ * fixed output buffer; nothing grows.
+ */
+#ifndef NETINV_GZIP_H
+#define NETINV_GZIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <zlib.h>
+
+struct gz_out {
+	z_stream z;
+	int fd;
+	int err;
+	uint64_t in_bytes;  /* decoded */
+	uint64_t out_bytes; /* compressed */
+	unsigned char buf[1 << 15];
+};
+
+int gz_init(struct gz_out *g, int fd, int level);
+/* json_flush_fn: ctx is the struct gz_out. */
+int gz_sink(void *ctx, const void *p, size_t n);
+/* Flush the stream's end and trailer; then release zlib's state. Returns 0 or -errno. */
+int gz_finish(struct gz_out *g);
+
+#endif

@@ -1,0 +1,522 @@
+/* Deltas and the persisted state. Property tests over random snapshots: the acknowledged state plus
+ * every emitted delta reconstructs the current snapshot's state exactly, whatever was added, changed,
+ * removed or reordered, also when only part of a delta was accepted; and the codec refuses every
+ * kind of damage. */
+#include "testutil.h"
+#include "../../delta/canon.h"
+#include "../../delta/diff.h"
+#include "../../delta/persist.h"
+
+#include <errno.h>
+#include <zlib.h>
+
+static uint64_t rng_state;
+
+static uint32_t rnd(uint32_t n)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return n ? (uint32_t)(rng_state % n) : 0;
+}
+
+/* A model record: a route, neighbour or socket with a few content fields that mutations change. */
+struct model {
+	uint8_t table;  /* SNAP_NEIGH, SNAP_ROUTES or SNAP_SOCKS */
+	uint32_t key;   /* identity */
+	uint32_t value; /* content */
+	bool alive;
+};
+
+#define MAXM 600
+
+static void build_snapshot(struct snapshot *s, const struct model *m, int n)
+{
+	int order[MAXM];
+
+	snap_init(s, NULL);
+	for (int l = 1; l <= 3; l++) {
+		struct snap_link *k = snap_push(s, SNAP_LINKS);
+		char name[8];
+
+		k->ifindex = (uint32_t)l;
+		snprintf(name, sizeof(name), "eth%d", l);
+		k->name = snap_str(s, name, strlen(name));
+		k->mtu = 1500;
+	}
+	/* arrival order is random: the delta must not depend on it */
+	for (int i = 0; i < n; i++)
+		order[i] = i;
+	for (int i = n - 1; i > 0; i--) {
+		int j = (int)rnd((uint32_t)i + 1), t = order[i];
+
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (int o = 0; o < n; o++) {
+		const struct model *x = &m[order[o]];
+
+		if (!x->alive)
+			continue;
+		if (x->table == SNAP_ROUTES) {
+			struct snap_route *r = snap_push(s, SNAP_ROUTES);
+
+			r->family = AF_INET;
+			r->table = 254;
+			r->type = 1;
+			r->dst_len = 24;
+			memcpy(r->dst, &x->key, 4);
+			r->oif = 1 + x->key % 3;
+			r->protocol = (uint8_t)x->value;
+			r->priority = x->key % 7;
+		} else if (x->table == SNAP_NEIGH) {
+			struct snap_neigh *nb = snap_push(s, SNAP_NEIGH);
+
+			nb->family = AF_INET6;
+			nb->ifindex = 1 + x->key % 3;
+			memcpy(nb->dst, &x->key, 4);
+			nb->state = 0x80; /* PERMANENT */
+			nb->has_lladdr = 1;
+			nb->lladdr_len = 6;
+			memcpy(nb->lladdr, &x->value, 4);
+		} else {
+			struct snap_sock *k = snap_push(s, SNAP_SOCKS);
+
+			k->family = AF_INET;
+			k->proto = 6;
+			k->state = 1;
+			k->sport = (uint16_t)(x->key & 0xffff);
+			k->dport = 443;
+			memcpy(k->src, "\x0a\x00\x00\x01", 4);
+			memcpy(k->dst, &x->key, 4);
+			k->uid = x->value;
+			/* every 50th key collides with its neighbour: identical keys need ordinals */
+			if (x->key % 50 == 0)
+				k->sport = 1;
+		}
+	}
+	for (int t = 0; t < SNAP_NTABLES; t++)
+		canon_sort(s, (enum snap_table)t);
+}
+
+/* In-memory "file": the state as delta_next_state emits it, encoded by the persist codec. */
+struct image {
+	uint8_t *buf;
+	size_t len, cap;
+	uint32_t count[SNAP_NTABLES];
+};
+
+static int emit(void *arg, enum snap_table t, const struct state_rec *r)
+{
+	struct image *im = arg;
+
+	if (im->len + sizeof(*r) > im->cap) {
+		im->cap = im->cap * 2 + 4096;
+		im->buf = realloc(im->buf, im->cap);
+	}
+	memcpy(im->buf + im->len, r, sizeof(*r));
+	im->len += sizeof(*r);
+	im->count[t]++;
+	return 0;
+}
+
+/* Encode the next state of d into a state file image and decode it back into out. */
+static void commit(const struct delta *d, const struct canon_ctx *c, uint64_t seq,
+		   struct acked_state *out)
+{
+	struct image recs = { 0 };
+	struct persist_meta m = { .sequence = seq, .keying = c->o->keying };
+	uint8_t *file;
+	size_t flen;
+	uint32_t crc, want[SNAP_NTABLES];
+	const char *why = NULL;
+
+	delta_next_state(d, c, emit, &recs);
+	delta_next_counts(d, want);
+	assert_memory_equal(want, recs.count, sizeof(want));
+	memcpy(m.count, recs.count, sizeof(m.count));
+	flen = persist_size(m.count);
+	file = malloc(flen);
+	persist_header(file, &m);
+	memcpy(file + PERSIST_HDR_LEN, recs.buf, recs.len);
+	crc = persist_crc((uint32_t)crc32(0, Z_NULL, 0), file, flen - 4);
+	memcpy(file + flen - 4, &crc, 4);
+	assert_int_equal(persist_decode(file, flen, out, &why), 0);
+	assert_int_equal(out->sequence, seq);
+	free(file);
+	free(recs.buf);
+}
+
+/* The state of a snapshot taken on its own (a full snapshot, all accepted). */
+static void full_state(const struct snapshot *s, const struct canon_ctx *c, struct acked_state *out)
+{
+	struct delta d;
+
+	assert_int_equal(delta_build(&d, c, NULL), 0);
+	assert_true(d.full);
+	delta_mark_all_sent(&d);
+	commit(&d, c, 1, out);
+	delta_free(&d);
+	(void)s;
+}
+
+static void assert_same_state(const struct acked_state *a, const struct acked_state *b)
+{
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		assert_int_equal(a->t[t].n, b->t[t].n);
+		for (uint32_t i = 0; i < a->t[t].n; i++) {
+			assert_int_equal(a->t[t].r[i].id, b->t[t].r[i].id);
+			assert_int_equal(a->t[t].r[i].content, b->t[t].r[i].content);
+			assert_memory_equal(a->t[t].r[i].key, b->t[t].r[i].key, STATE_KEY_LEN);
+		}
+	}
+}
+
+/* Reconstruct independently of delta_next_state: old state, minus removals, plus added/changed
+ * (taken from the full state of the current snapshot, by id). */
+static void check_reconstruct(const struct acked_state *old, const struct delta *d,
+			      const struct acked_state *cur_full, bool only_sent)
+{
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		const struct delta_table *dt = &d->t[t];
+		uint32_t expect_n = old->t[t].n, adds = 0;
+
+		/* every changed/unchanged record's id exists in old, every added one does not */
+		for (uint32_t i = 0; i < dt->n; i++) {
+			const struct delta_ent *e = &dt->cur[i];
+			bool in_old = false;
+
+			for (uint32_t p = 0; p < old->t[t].n; p++)
+				if (old->t[t].r[p].id == e->id) {
+					in_old = true;
+					if (e->kind == DELTA_UNCHANGED)
+						assert_int_equal(old->t[t].r[p].content, e->content);
+					else
+						assert_int_not_equal(old->t[t].r[p].content, e->content);
+				}
+			assert_int_equal(in_old, e->kind != DELTA_ADDED);
+			if (e->kind == DELTA_ADDED && (!only_sent || e->sent))
+				adds++;
+		}
+		for (uint32_t r = 0; r < dt->n_removed; r++) {
+			uint64_t id = old->t[t].r[dt->removed[r]].id;
+
+			for (uint32_t i = 0; i < cur_full->t[t].n; i++)
+				assert_int_not_equal(cur_full->t[t].r[i].id, id);
+			if (!only_sent || dt->removed_sent[r])
+				expect_n--;
+		}
+		if (!only_sent)
+			assert_int_equal(expect_n + adds, cur_full->t[t].n);
+	}
+}
+
+static void mutate(struct model *m, int *n)
+{
+	int ops = 1 + (int)rnd(40);
+
+	for (int k = 0; k < ops; k++) {
+		int i = (int)rnd((uint32_t)*n);
+
+		switch (rnd(4)) {
+		case 0: /* add */
+			if (*n < MAXM) {
+				m[*n] = (struct model){ .table = (uint8_t)(2 + rnd(3)),
+							.key = 100000 + rnd(1u << 20),
+							.value = rnd(5),
+							.alive = true };
+				(*n)++;
+			}
+			break;
+		case 1: /* change content */
+			m[i].value++;
+			break;
+		case 2: /* remove */
+			m[i].alive = false;
+			break;
+		default: /* revive */
+			m[i].alive = true;
+		}
+	}
+}
+
+static void test_property_reconstruct(void **state)
+{
+	struct canon_opts o = { .keying = KEYING_EXACT };
+	static struct model m[MAXM];
+	int n = 0;
+	struct acked_state acked;
+	struct snapshot s;
+	struct canon_ctx c;
+
+	(void)state;
+	rng_state = 0x9e3779b97f4a7c15ull;
+	for (; n < 200; n++)
+		m[n] = (struct model){ .table = (uint8_t)(2 + rnd(3)), .key = rnd(1u << 20),
+				       .value = rnd(5), .alive = true };
+	build_snapshot(&s, m, n);
+	canon_ctx_init(&c, &s, &o);
+	full_state(&s, &c, &acked);
+	canon_ctx_free(&c);
+	snap_free(&s);
+	for (int round = 0; round < 300; round++) {
+		struct acked_state cur_full, next;
+		struct delta d;
+		bool partial = round % 3 == 2;
+
+		mutate(m, &n);
+		build_snapshot(&s, m, n);
+		canon_ctx_init(&c, &s, &o);
+		full_state(&s, &c, &cur_full);
+		assert_int_equal(delta_build(&d, &c, &acked), 0);
+		assert_false(d.full);
+		check_reconstruct(&acked, &d, &cur_full, false);
+		if (partial) {
+			/* accept a random part: the state advances by exactly that part, and the next
+			 * delta against it carries the rest */
+			for (int t = 0; t < SNAP_NTABLES; t++) {
+				for (uint32_t i = 0; i < d.t[t].n; i++)
+					d.t[t].cur[i].sent = (uint8_t)rnd(2);
+				for (uint32_t i = 0; i < d.t[t].n_removed; i++)
+					d.t[t].removed_sent[i] = (uint8_t)rnd(2);
+			}
+			commit(&d, &c, (uint64_t)round + 2, &next);
+			check_reconstruct(&acked, &d, &cur_full, true);
+			delta_free(&d);
+			acked_free(&acked);
+			acked = next;
+			assert_int_equal(delta_build(&d, &c, &acked), 0);
+		}
+		delta_mark_all_sent(&d);
+		commit(&d, &c, (uint64_t)round + 2, &next);
+		assert_same_state(&next, &cur_full);
+		/* and a delta of an unchanged snapshot against it is empty */
+		delta_free(&d);
+		assert_int_equal(delta_build(&d, &c, &next), 0);
+		for (int t = 0; t < SNAP_NTABLES; t++) {
+			assert_int_equal(d.t[t].added + d.t[t].changed + d.t[t].n_removed, 0);
+			for (uint32_t i = 0; i < s.t[t].n; i++)
+				assert_int_equal(d.t[t].send[i], 0);
+		}
+		delta_free(&d);
+		acked_free(&acked);
+		acked_free(&cur_full);
+		acked = next;
+		canon_ctx_free(&c);
+		snap_free(&s);
+	}
+	acked_free(&acked);
+}
+
+/* Noise control: TIME_WAIT and the agent's own sockets are left out; flow keying ignores the
+ * ephemeral port of client connections but not of served ones. */
+static void test_noise_control(void **state)
+{
+	struct snapshot s;
+	struct canon_ctx c;
+	struct canon_opts o = { .keying = KEYING_FLOW, .self_pid = 4242 };
+	struct snap_sock *k;
+	uint8_t k1[STATE_KEY_LEN], k2[STATE_KEY_LEN];
+	uint64_t id1, id2, c1, c2;
+	struct delta d;
+
+	(void)state;
+	snap_init(&s, NULL);
+	k = snap_push(&s, SNAP_SOCKS); /* 0: a listener on 443 */
+	*k = (struct snap_sock){ .family = AF_INET, .proto = 6, .state = 10, .sport = 443 };
+	k = snap_push(&s, SNAP_SOCKS); /* 1: served connection on 443 */
+	*k = (struct snap_sock){ .family = AF_INET, .proto = 6, .state = 1, .sport = 443, .dport = 50001 };
+	memcpy(k->dst, "\x0a\x00\x00\x09", 4);
+	k = snap_push(&s, SNAP_SOCKS); /* 2: client connection, ephemeral port 40000 */
+	*k = (struct snap_sock){ .family = AF_INET, .proto = 6, .state = 1, .sport = 40000, .dport = 5432 };
+	memcpy(k->dst, "\x0a\x00\x00\x05", 4);
+	k = snap_push(&s, SNAP_SOCKS); /* 3: the same flow, another ephemeral port */
+	*k = (struct snap_sock){ .family = AF_INET, .proto = 6, .state = 1, .sport = 40777, .dport = 5432 };
+	memcpy(k->dst, "\x0a\x00\x00\x05", 4);
+	k = snap_push(&s, SNAP_SOCKS); /* 4: TIME_WAIT */
+	*k = (struct snap_sock){ .family = AF_INET, .proto = 6, .state = 6, .sport = 40100, .dport = 80 };
+	k = snap_push(&s, SNAP_SOCKS); /* 5: the agent's own connection */
+	*k = (struct snap_sock){ .family = AF_INET, .proto = 6, .state = 1, .sport = 40200, .dport = 443,
+				 .pid = 4242 };
+	canon_ctx_init(&c, &s, &o);
+	assert_true(canon_keep(&c, SNAP_SOCKS, 0));
+	assert_false(canon_keep(&c, SNAP_SOCKS, 4));
+	assert_false(canon_keep(&c, SNAP_SOCKS, 5));
+	assert_false(canon_client_side(&c, snap_at(&s, SNAP_SOCKS, 1)));
+	assert_true(canon_client_side(&c, snap_at(&s, SNAP_SOCKS, 2)));
+	canon_key(&c, SNAP_SOCKS, 2, k1);
+	canon_key(&c, SNAP_SOCKS, 3, k2);
+	canon_fps(&c, SNAP_SOCKS, 2, k1, &id1, &c1);
+	canon_fps(&c, SNAP_SOCKS, 3, k2, &id2, &c2);
+	assert_int_equal(id1, id2); /* same flow */
+	assert_int_equal(c1, c2);   /* the port is not content either */
+	canon_key(&c, SNAP_SOCKS, 1, k1);
+	assert_int_equal(((struct key_sock *)k1)->sport, 443);
+	/* the two flows get distinct identities through their ordinal */
+	assert_int_equal(delta_build(&d, &c, NULL), 0);
+	assert_int_equal(d.t[SNAP_SOCKS].filtered, 2);
+	assert_int_equal(d.t[SNAP_SOCKS].n, 4);
+	for (uint32_t i = 1; i < d.t[SNAP_SOCKS].n; i++)
+		assert_true(d.t[SNAP_SOCKS].cur[i - 1].id < d.t[SNAP_SOCKS].cur[i].id);
+	delta_free(&d);
+	canon_ctx_free(&c);
+	/* with TIME_WAIT included and exact keying, they count */
+	o = (struct canon_opts){ .keying = KEYING_EXACT, .include_time_wait = true };
+	canon_ctx_init(&c, &s, &o);
+	assert_true(canon_keep(&c, SNAP_SOCKS, 4));
+	canon_key(&c, SNAP_SOCKS, 2, k1);
+	canon_key(&c, SNAP_SOCKS, 3, k2);
+	assert_memory_not_equal(k1, k2, STATE_KEY_LEN);
+	canon_ctx_free(&c);
+	snap_free(&s);
+}
+
+/* A neighbour going REACHABLE -> STALE is not a change; going FAILED, or a new MAC, is. */
+static void test_neighbour_volatility(void **state)
+{
+	struct snapshot s;
+	struct canon_ctx c;
+	struct canon_opts o = { 0 };
+	struct snap_neigh *nb;
+	uint8_t key[STATE_KEY_LEN];
+	uint64_t id, c0, c1, c2, c3;
+
+	(void)state;
+	snap_init(&s, NULL);
+	nb = snap_push(&s, SNAP_NEIGH);
+	nb->family = AF_INET;
+	nb->state = 0x02;
+	nb->has_lladdr = 1;
+	nb->lladdr_len = 6;
+	canon_ctx_init(&c, &s, &o);
+	canon_key(&c, SNAP_NEIGH, 0, key);
+	canon_fps(&c, SNAP_NEIGH, 0, key, &id, &c0);
+	nb->state = 0x04; /* STALE */
+	canon_fps(&c, SNAP_NEIGH, 0, key, &id, &c1);
+	nb->state = 0x20; /* FAILED */
+	canon_fps(&c, SNAP_NEIGH, 0, key, &id, &c2);
+	nb->state = 0x04;
+	nb->lladdr[5] = 9;
+	canon_fps(&c, SNAP_NEIGH, 0, key, &id, &c3);
+	assert_int_equal(c0, c1);
+	assert_int_not_equal(c0, c2);
+	assert_int_not_equal(c0, c3);
+	canon_ctx_free(&c);
+	snap_free(&s);
+}
+
+static uint8_t *good_file(size_t *len)
+{
+	struct persist_meta m = { .sequence = 7, .count = { [SNAP_ROUTES] = 3 } };
+	size_t n = persist_size(m.count);
+	uint8_t *f = calloc(1, n);
+	uint32_t crc;
+
+	persist_header(f, &m);
+	for (int i = 0; i < 3; i++) {
+		struct state_rec r = { .id = (uint64_t)i * 10 + 1, .content = 5 };
+
+		memcpy(f + PERSIST_HDR_LEN + (size_t)i * 64, &r, 64);
+	}
+	crc = persist_crc((uint32_t)crc32(0, Z_NULL, 0), f, n - 4);
+	memcpy(f + n - 4, &crc, 4);
+	*len = n;
+	return f;
+}
+
+static void refix_crc(uint8_t *f, size_t n)
+{
+	uint32_t crc = persist_crc((uint32_t)crc32(0, Z_NULL, 0), f, n - 4);
+
+	memcpy(f + n - 4, &crc, 4);
+}
+
+static void expect_bad(uint8_t *f, size_t n, const char *reason_part)
+{
+	struct acked_state a;
+	const char *why = NULL;
+	uint8_t *copy = malloc(n ? n : 1);
+
+	memcpy(copy, f, n);
+	assert_int_equal(persist_decode(copy, n, &a, &why), -EBADMSG);
+	assert_non_null(why);
+	if (!strstr(why, reason_part))
+		fail_msg("reason '%s' does not mention '%s'", why, reason_part);
+	assert_null(a.block);
+	free(copy);
+}
+
+static void test_codec_refuses_damage(void **state)
+{
+	size_t n;
+	uint8_t *f = good_file(&n);
+	struct acked_state a;
+	const char *why;
+
+	(void)state;
+	assert_int_equal(n, 64 + 3 * 64 + 4); /* 64 bytes per record, plus header and CRC */
+	assert_int_equal(persist_decode(f, n, &a, &why), 0);
+	assert_int_equal(a.sequence, 7);
+	assert_int_equal(a.t[SNAP_ROUTES].n, 3);
+	assert_int_equal(a.t[SNAP_ROUTES].r[2].id, 21);
+	acked_free(&a);
+	/* truncated at every length */
+	for (size_t l = 0; l < n; l++) {
+		struct acked_state b;
+
+		assert_int_equal(persist_decode(f, l, &b, &why), -EBADMSG);
+	}
+	/* every single bit flipped */
+	for (size_t bit = 0; bit < n * 8; bit++) {
+		struct acked_state b;
+
+		f[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		assert_int_equal(persist_decode(f, n, &b, &why), -EBADMSG);
+		f[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+	}
+	memcpy(f, "XXXXXXXX", 8);
+	refix_crc(f, n);
+	expect_bad(f, n, "magic");
+	free(f);
+	f = good_file(&n);
+	f[8] = 2; /* version */
+	refix_crc(f, n);
+	expect_bad(f, n, "version");
+	free(f);
+	f = good_file(&n);
+	f[60] = 32; /* record size */
+	refix_crc(f, n);
+	expect_bad(f, n, "size");
+	free(f);
+	f = good_file(&n);
+	memset(f + 40 + 4 * SNAP_ROUTES, 0xff, 4); /* a count of 4 billion */
+	refix_crc(f, n);
+	expect_bad(f, n, "count");
+	free(f);
+	f = good_file(&n);
+	f[40 + 4 * SNAP_ROUTES] = 2; /* claims fewer records than it holds */
+	refix_crc(f, n);
+	expect_bad(f, n, "length");
+	free(f);
+	f = good_file(&n);
+	memcpy(f + PERSIST_HDR_LEN + 64, f + PERSIST_HDR_LEN, 8); /* duplicate id: out of order */
+	refix_crc(f, n);
+	expect_bad(f, n, "order");
+	free(f);
+	f = good_file(&n);
+	f[n - 1] ^= 1;
+	expect_bad(f, n, "checksum");
+	free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_property_reconstruct),
+		cmocka_unit_test(test_noise_control),
+		cmocka_unit_test(test_neighbour_volatility),
+		cmocka_unit_test(test_codec_refuses_damage),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
