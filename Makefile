@@ -30,7 +30,7 @@ CFLAGS += $(DEP_CFLAGS) -DNETINV_VERSION='"$(VERSION)"' \
 
 LIB_SRCS := netlink/nl.c netlink/attr.c netlink/link.c netlink/addr.c netlink/neigh.c \
 	    netlink/route.c netlink/sockdiag.c netlink/procmap.c netlink/collect.c \
-	    delta/snapshot.c delta/canon.c delta/hash.c delta/diff.c delta/persist.c \
+	    delta/snapshot.c delta/canon.c delta/hash.c delta/diff.c delta/persist.c delta/crc32c.c \
 	    report/json.c report/names.c report/report.c report/gzip.c
 APP_SRCS := collector/main.c collector/cli.c collector/log.c collector/run.c collector/util.c \
 	    collector/state.c
@@ -59,6 +59,9 @@ $(BUILD)/netinv: $(APP_OBJS) $(LIB_OBJS)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The version is compiled in: a new VERSION must rebuild what prints it.
+$(BUILD)/collector/main.o $(BUILD)/collector/run.o: VERSION
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(TEST_APP_OBJS) tests/unit/testutil.h
 	@mkdir -p $(dir $@)

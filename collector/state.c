@@ -16,7 +16,6 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #define ACKED_FILE "acked.state"
 #define ID_FILE    "agent_uuid"
@@ -203,7 +202,7 @@ static int write_atomic(struct state_dir *sd, const char *name, fill_fn fill, vo
 		return -ENOMEM;
 	w->err = 0;
 	w->len = 0;
-	w->crc = (uint32_t)crc32(0, Z_NULL, 0);
+	w->crc = 0;
 	w->fd = openat(sd->dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (w->fd < 0 && errno == EEXIST) {
 		/* a leftover from a killed run (we hold the lock, nobody else writes) */
@@ -432,8 +431,9 @@ enum state_err state_read_acked(struct state_dir *sd, struct acked_state *out, c
 		got += (size_t)n;
 	}
 	close(fd);
-	r = persist_decode(buf, got, out, corrupt);
-	free(buf);
+	r = persist_decode_owned(buf, got, out, corrupt, true);
+	if (r < 0)
+		free(buf);
 	if (r == -ENOMEM)
 		return fail(err, errlen, STATE_IO, "out of memory decoding %s", ACKED_FILE);
 	return STATE_OK;

@@ -12,10 +12,27 @@
 	} while (0)
 #define CMPB(x, y, n)                                                                              \
 	do {                                                                                       \
-		int c_ = memcmp((x), (y), (n));                                                    \
+		int c_ = (n) == 16 ? cmp16((x), (y)) : memcmp((x), (y), (n));                      \
 		if (c_)                                                                            \
 			return c_ < 0 ? -1 : 1;                                                    \
 	} while (0)
+
+/* memcmp order of two 16-byte addresses, as two big-endian integer compares (the canonical sort
+ * spends most of its time here). */
+static inline int cmp16(const uint8_t *a, const uint8_t *b)
+{
+	uint64_t x, y;
+
+	memcpy(&x, a, 8);
+	memcpy(&y, b, 8);
+	if (x != y)
+		return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
+	memcpy(&x, a + 8, 8);
+	memcpy(&y, b + 8, 8);
+	if (x != y)
+		return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
+	return 0;
+}
 #define CMPS(s, x, y)                                                                              \
 	do {                                                                                       \
 		if ((x) != (y)) {                                                                  \
@@ -166,15 +183,20 @@ int canon_sort(struct snapshot *s, enum snap_table t)
 {
 	struct snap_vec *v = &s->t[t];
 	struct sort_ctx c = { s, t };
+	bool equal = false;
 	uint32_t i;
 
-	for (i = 1; i < v->n; i++)
-		if (canon_cmp(s, t, snap_at(s, t, i - 1), snap_at(s, t, i)) > 0)
+	for (i = 1; i < v->n; i++) {
+		int r = canon_cmp(s, t, snap_at(s, t, i - 1), snap_at(s, t, i));
+
+		if (r > 0)
 			break;
+		equal |= r == 0;
+	}
 	if (i >= v->n)
-		return 0;
+		return equal; /* already in order (the kernel's order often is) */
 	qsort_r(v->v, v->n, v->size, qcmp, &c);
-	return 0;
+	return 1;
 }
 
 uint32_t canon_dedup(struct snapshot *s, enum snap_table t)
@@ -331,26 +353,26 @@ void canon_key(const struct canon_ctx *c, enum snap_table t, uint32_t i, uint8_t
 		strncpy(k->name, snap_s(s, l->name), 15);
 		break;
 	}
-	case SNAP_ADDRS: {
-		const struct snap_addr *a = r;
-		struct key_addr *k = (void *)key;
-
-		k->family = a->family;
-		k->prefixlen = a->prefixlen;
-		k->ifindex = a->ifindex;
-		memcpy(k->addr, a->addr, 16);
-		copy_name(k->ifname, s, a->ifindex);
-		break;
-	}
+	case SNAP_ADDRS:
 	case SNAP_NEIGH: {
-		const struct snap_neigh *n = r;
-		struct key_neigh *k = (void *)key;
+		struct key_ifaddr *k = (void *)key;
 
-		k->family = n->family;
-		k->proxy = n->proxy;
-		k->ifindex = n->ifindex;
-		memcpy(k->dst, n->dst, 16);
-		copy_name(k->ifname, s, n->ifindex);
+		if (t == SNAP_ADDRS) {
+			const struct snap_addr *a = r;
+
+			k->family = a->family;
+			k->aux = a->prefixlen;
+			k->ifindex = a->ifindex;
+			memcpy(k->addr, a->addr, 16);
+		} else {
+			const struct snap_neigh *n = r;
+
+			k->family = n->family;
+			k->aux = n->proxy;
+			k->ifindex = n->ifindex;
+			memcpy(k->addr, n->dst, 16);
+		}
+		copy_name(k->ifname, s, k->ifindex);
 		break;
 	}
 	case SNAP_ROUTES: {

@@ -14,7 +14,9 @@
 #include "snapshot.h"
 
 int canon_cmp(const struct snapshot *s, enum snap_table t, const void *a, const void *b);
-/* Sort table t; a table that is already in order (the kernel's dump order often is) costs one pass. */
+/* Sort table t; a table that is already in order (the kernel's dump order often is) costs one pass.
+ * Returns 1 when the table may hold identical records (canon_dedup is needed), 0 when the pass
+ * proved it does not. */
 int canon_sort(struct snapshot *s, enum snap_table t);
 /* Remove records identical to their predecessor in a sorted table; returns how many went. */
 uint32_t canon_dedup(struct snapshot *s, enum snap_table t);

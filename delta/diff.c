@@ -5,44 +5,58 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* LSD radix sort on the 64-bit id, 16 bits a pass; stable, so equal ids keep snapshot order. */
-static int radix_sort(struct delta_ent *a, uint32_t n)
+/* Sort by id, stably. Ids are uniform 64-bit hashes, so one counting pass on the top 16 bits leaves
+ * buckets of about n/65536 entries, finished by insertion sort; a run of equal ids (identical keys)
+ * costs one comparison per entry, since insertion sort stops at an equal neighbour. */
+static int sort_by_id(struct delta_ent *a, uint32_t n)
 {
-	struct delta_ent *tmp, *src = a, *dst;
-	uint32_t *count;
+	struct delta_ent *tmp;
+	uint32_t *start;
 
 	if (n < 2)
 		return 0;
+	if (n <= 64) {
+		for (uint32_t i = 1; i < n; i++) {
+			struct delta_ent e = a[i];
+			uint32_t j = i;
+
+			while (j && a[j - 1].id > e.id) {
+				a[j] = a[j - 1];
+				j--;
+			}
+			a[j] = e;
+		}
+		return 0;
+	}
 	tmp = malloc((size_t)n * sizeof(*tmp));
-	count = malloc(65536 * sizeof(*count));
-	if (!tmp || !count) {
+	start = calloc(65537, sizeof(*start));
+	if (!tmp || !start) {
 		free(tmp);
-		free(count);
+		free(start);
 		return -ENOMEM;
 	}
-	dst = tmp;
-	for (int pass = 0; pass < 4; pass++) {
-		unsigned shift = (unsigned)pass * 16;
-		uint32_t sum = 0;
+	for (uint32_t i = 0; i < n; i++)
+		start[(a[i].id >> 48) + 1]++;
+	for (uint32_t b = 1; b <= 65536; b++)
+		start[b] += start[b - 1];
+	for (uint32_t i = 0; i < n; i++)
+		tmp[start[a[i].id >> 48]++] = a[i];
+	/* start[b] is now the end of bucket b */
+	for (uint32_t b = 0, lo = 0; b < 65536; lo = start[b], b++) {
+		for (uint32_t i = lo + 1; i < start[b]; i++) {
+			struct delta_ent e = tmp[i];
+			uint32_t j = i;
 
-		memset(count, 0, 65536 * sizeof(*count));
-		for (uint32_t i = 0; i < n; i++)
-			count[(src[i].id >> shift) & 0xffff]++;
-		for (uint32_t d = 0; d < 65536; d++) {
-			uint32_t c = count[d];
-
-			count[d] = sum;
-			sum += c;
+			while (j > lo && tmp[j - 1].id > e.id) {
+				tmp[j] = tmp[j - 1];
+				j--;
+			}
+			tmp[j] = e;
 		}
-		for (uint32_t i = 0; i < n; i++)
-			dst[count[(src[i].id >> shift) & 0xffff]++] = src[i];
-		struct delta_ent *t = src;
-		src = dst;
-		dst = t;
 	}
-	/* four passes: the result is back in a */
+	memcpy(a, tmp, (size_t)n * sizeof(*a));
 	free(tmp);
-	free(count);
+	free(start);
 	return 0;
 }
 
@@ -70,7 +84,7 @@ static int make_unique(struct delta_ent *a, uint32_t n)
 		}
 		if (!dup)
 			return 0;
-		if (radix_sort(a, n) < 0)
+		if (sort_by_id(a, n) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -103,7 +117,7 @@ static int build_table(struct delta_table *dt, const struct canon_ctx *c, enum s
 		e->sent = 0;
 	}
 	dt->n = k;
-	if (radix_sort(dt->cur, k) < 0 || make_unique(dt->cur, k) < 0)
+	if (sort_by_id(dt->cur, k) < 0 || make_unique(dt->cur, k) < 0)
 		return -ENOMEM;
 	if (!prev) {
 		for (i = 0; i < k; i++)

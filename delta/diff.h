@@ -1,6 +1,6 @@
 /*
  * diff: the delta between the current snapshot and the acknowledged state. Every kept record gets
- * its identity and content fingerprints (canon); records are radix-sorted by identity and
+ * its identity and content fingerprints (canon); records are sorted by identity and
  * merge-joined with the acknowledged state (sorted the same way on disk): added and changed records
  * are marked for the report (sent in full), vanished ones are listed by their persisted key. No
  * usable state means a full snapshot. The next acknowledged state is never materialised: it is the

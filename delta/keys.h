@@ -16,18 +16,12 @@ struct key_link {
 	char name[16];
 };
 
-struct key_addr {
-	uint8_t family, prefixlen, pad[2];
+/* An address (aux = prefix length) or a neighbour (aux = 1 for a proxy entry) on an interface. */
+struct key_ifaddr {
+	uint8_t family, aux, pad[2];
 	uint32_t ifindex;
 	uint8_t addr[16];
-	char ifname[16];
-};
-
-struct key_neigh {
-	uint8_t family, proxy, pad[2];
-	uint32_t ifindex;
-	uint8_t dst[16];
-	char ifname[16];
+	char ifname[16]; /* the interface's name when the record was acknowledged */
 };
 
 struct key_route {
@@ -52,8 +46,7 @@ struct key_sock {
 };
 
 _Static_assert(sizeof(struct key_link) <= STATE_KEY_LEN, "key_link");
-_Static_assert(sizeof(struct key_addr) <= STATE_KEY_LEN, "key_addr");
-_Static_assert(sizeof(struct key_neigh) <= STATE_KEY_LEN, "key_neigh");
+_Static_assert(sizeof(struct key_ifaddr) <= STATE_KEY_LEN, "key_ifaddr");
 _Static_assert(sizeof(struct key_route) == STATE_KEY_LEN, "key_route");
 _Static_assert(sizeof(struct key_sock) == STATE_KEY_LEN, "key_sock");
 

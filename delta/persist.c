@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
+#include "crc32c.h"
 
 /* Header layout (little-endian, as every supported host is):
  *  0 magic[8]  8 version u32  12 header_len u32  16 sequence u64  24 accepted_at i64
@@ -44,17 +44,16 @@ void persist_header(uint8_t out[PERSIST_HDR_LEN], const struct persist_meta *m)
 
 uint32_t persist_crc(uint32_t crc, const void *p, size_t n)
 {
-	while (n) {
-		uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
-
-		crc = (uint32_t)crc32(crc, p, chunk);
-		p = (const char *)p + chunk;
-		n -= chunk;
-	}
-	return crc;
+	return crc32c(crc, p, n);
 }
 
 int persist_decode(const uint8_t *buf, size_t len, struct acked_state *out, const char **why)
+{
+	return persist_decode_owned(buf, len, out, why, false);
+}
+
+int persist_decode_owned(const uint8_t *buf, size_t len, struct acked_state *out, const char **why,
+			 bool take)
 {
 	struct hdr h;
 	uint64_t total = 0;
@@ -93,15 +92,20 @@ int persist_decode(const uint8_t *buf, size_t len, struct acked_state *out, cons
 		return -EBADMSG;
 	}
 	memcpy(&want, buf + len - 4, 4);
-	crc = persist_crc((uint32_t)crc32(0, Z_NULL, 0), buf, len - 4);
+	crc = persist_crc(0, buf, len - 4);
 	if (crc != want) {
 		*why = "checksum mismatch (corrupted)";
 		return -EBADMSG;
 	}
-	recs = malloc(total ? total * sizeof(*recs) : 1);
-	if (!recs)
-		return -ENOMEM;
-	memcpy(recs, buf + PERSIST_HDR_LEN, total * sizeof(*recs));
+	if (take) {
+		/* records start 64 bytes into a malloc'd block: aligned for their u64 fields */
+		recs = (struct state_rec *)(uintptr_t)(buf + PERSIST_HDR_LEN);
+	} else {
+		recs = malloc(total ? total * sizeof(*recs) : 1);
+		if (!recs)
+			return -ENOMEM;
+		memcpy(recs, buf + PERSIST_HDR_LEN, total * sizeof(*recs));
+	}
 	p = (const uint8_t *)recs;
 	for (int t = 0; t < SNAP_NTABLES; t++) {
 		struct acked_table *at = &out->t[t];
@@ -110,7 +114,8 @@ int persist_decode(const uint8_t *buf, size_t len, struct acked_state *out, cons
 		at->n = h.count[t];
 		for (uint32_t i = 1; i < at->n; i++) {
 			if (at->r[i - 1].id >= at->r[i].id) {
-				free(recs);
+				if (!take)
+					free(recs);
 				memset(out, 0, sizeof(*out));
 				*why = "records out of order";
 				return -EBADMSG;
@@ -118,7 +123,7 @@ int persist_decode(const uint8_t *buf, size_t len, struct acked_state *out, cons
 		}
 		p += (size_t)at->n * sizeof(struct state_rec);
 	}
-	out->block = recs;
+	out->block = take ? (void *)(uintptr_t)buf : (void *)recs;
 	out->sequence = h.sequence;
 	out->accepted_at = h.accepted_at;
 	out->keying = h.keying;

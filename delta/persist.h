@@ -3,12 +3,13 @@
  * (magic, version, header and record sizes, sequence number, acceptance time, keying, per-table
  * counts), the records (64 bytes each: identity and content fingerprints and the removal key),
  * tables in order and each strictly ascending by identity, and a CRC32 trailer over everything
- * before it. Decoding trusts nothing: any wrong magic, version, size, count, order or checksum is an
+ * before it (CRC-32C). Decoding trusts nothing: any wrong magic, version, size, count, order or checksum is an
  * error with a reason, which the caller turns into "no state, send a full snapshot".
  */
 #ifndef NETINV_PERSIST_H
 #define NETINV_PERSIST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "diff.h"
@@ -30,11 +31,15 @@ struct persist_meta {
 /* Total file size for these counts (header + records + CRC). */
 uint64_t persist_size(const uint32_t count[SNAP_NTABLES]);
 void persist_header(uint8_t out[PERSIST_HDR_LEN], const struct persist_meta *m);
-/* zlib's CRC-32, continued over another piece. */
+/* CRC-32C (delta/crc32c.h), continued over another piece; start with 0. */
 uint32_t persist_crc(uint32_t crc, const void *p, size_t n);
 
 /* Decode a whole file image. 0, or -EBADMSG with *why set to a one-line reason; -ENOMEM. On
  * success out owns one allocation (acked_free). */
 int persist_decode(const uint8_t *buf, size_t len, struct acked_state *out, const char **why);
+/* The same; with take, the records stay in buf (a malloc'd block) and out owns it on success (on
+ * failure buf is still the caller's). */
+int persist_decode_owned(const uint8_t *buf, size_t len, struct acked_state *out, const char **why,
+			 bool take);
 
 #endif

@@ -198,8 +198,7 @@ static void collect_table(struct collector *c, struct snapshot *s, enum snap_tab
 		memset(c->changed, 0, sizeof(c->changed));
 		c->mon_lost = false;
 		r = dump_table(c, s, t, &intr);
-		canon_sort(s, t);
-		dups = canon_dedup(s, t);
+		dups = canon_sort(s, t) ? canon_dedup(s, t) : 0;
 		ts->duplicates = dups;
 		if (r < 0 && r != -EINTR) {
 			/* A refused or broken dump: keep what arrived, say so, try again. */

@@ -383,26 +383,20 @@ static void removed_key(struct json_w *w, const struct snapshot *s, enum snap_ta
 		json_strn(w, k->name, strnlen(k->name, sizeof(k->name)));
 		break;
 	}
-	case SNAP_ADDRS: {
-		const struct key_addr *k = (const void *)rec->key;
+	case SNAP_ADDRS:
+	case SNAP_NEIGH: {
+		const struct key_ifaddr *k = (const void *)rec->key;
 
 		json_key(w, "ip_address");
 		json_ip(w, k->family, k->addr);
-		key_u64(w, "prefix_length", k->prefixlen);
+		if (t == SNAP_ADDRS) {
+			key_u64(w, "prefix_length", k->aux);
+		} else {
+			json_key(w, "proxy");
+			json_bool(w, k->aux);
+		}
 		json_key(w, "interface");
 		json_strn(w, k->ifname, strnlen(k->ifname, sizeof(k->ifname)));
-		key_str(w, "family", family_name(k->family));
-		break;
-	}
-	case SNAP_NEIGH: {
-		const struct key_neigh *k = (const void *)rec->key;
-
-		json_key(w, "ip_address");
-		json_ip(w, k->family, k->dst);
-		json_key(w, "interface");
-		json_strn(w, k->ifname, strnlen(k->ifname, sizeof(k->ifname)));
-		json_key(w, "proxy");
-		json_bool(w, k->proxy);
 		key_str(w, "family", family_name(k->family));
 		break;
 	}

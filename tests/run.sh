@@ -51,6 +51,7 @@ for BUILD in $BUILDS; do
 
 	echo "== fuzz driver"
 	"$BUILD"/tests/fuzz_driver -n "${FUZZ_ITERS:-200000}" tests/fixtures/*.nldump tests/fuzz/regressions/*.bin \
+		tests/fuzz/seeds/*.seed \
 		>"$log" 2>&1
 	rc=$?
 	sed 's/^/  /' "$log" | tail -5

@@ -86,14 +86,51 @@ def timed(ns, argv):
     return dt, ru.ru_maxrss  # KiB
 
 
-def measure(netinv, floor, runs, attribution, huge):
-    """Runs inside the namespace. Paired runs: netinv, the tools, the floor, in turn."""
+def measure(netinv, floor, runs, attribution, huge, steady=False):
+    """Runs inside the namespace. Paired runs: netinv, the tools, the floor, in turn.
+    steady: a baseline is acknowledged first and netinv reports the (empty) delta, gzipped, as a
+    steady-state run does; otherwise a full dry run with no state."""
     res = {"netinv": [], "tools": [], "floor": [], "netinv_rss": 0, "floor_rss": 0}
     procs = [] if attribution else ["--no-processes"]
     ss = ["ss", "-tunapH"] if attribution else ["ss", "-tunaH"]
     tools = [["ip", "-json", "route", "show"]] if huge else TOOLS + [ss]
-    mine = [netinv, "--dry-run", "--output", "/dev/null"] + procs + (["--only", "routes"] if huge else [])
-    fl = [floor] + procs + (["--only-routes"] if huge else [])
+    only = ["--only", "routes"] if huge else []
+    extra = {}
+    state = tempfile.mkdtemp(prefix="netinv-bench-state.")
+    try:
+        if steady:
+            t0 = time.perf_counter()
+            subprocess.run([netinv, "--commit-dry-run", "--output", "/dev/null", "--state-dir", state] + procs + only,
+                           check=True, stderr=subprocess.DEVNULL)
+            extra["baseline_commit_ms"] = (time.perf_counter() - t0) * 1000
+            recs = 0
+            out = subprocess.run([netinv, "status", "--state-dir", state], check=True, capture_output=True, text=True).stdout
+            for line in out.splitlines():
+                if line.startswith("  "):
+                    recs += int(line.split()[1])
+            size = os.stat(os.path.join(state, "acked.state")).st_size
+            extra.update(state_bytes=size, state_records=recs, bytes_per_record=size / max(recs, 1))
+            gz = os.path.join(state, "steady.gz")
+            subprocess.run([netinv, "--dry-run", "--gzip", "--output", gz, "--state-dir", state] + procs + only,
+                           check=True, stderr=subprocess.DEVNULL)
+            extra["steady_report_gzip_bytes"] = os.stat(gz).st_size
+            # a steady-state commit (sequence advances, records unchanged): the write + fsync cost
+            t0 = time.perf_counter()
+            subprocess.run([netinv, "--commit-dry-run", "--gzip", "--output", "/dev/null", "--state-dir", state] + procs + only,
+                           check=True, stderr=subprocess.DEVNULL)
+            extra["steady_commit_run_ms"] = (time.perf_counter() - t0) * 1000
+            mine = [netinv, "--dry-run", "--gzip", "--output", "/dev/null", "--state-dir", state] + procs + only
+        else:
+            mine = [netinv, "--dry-run", "--output", "/dev/null", "--state-dir", os.path.join(state, "none")] + procs + only
+        fl = [floor] + procs + (["--only-routes"] if huge else [])
+        rows = _pairs(res, runs, mine, tools, fl)
+    finally:
+        subprocess.run(["rm", "-rf", state])
+    rows.update(extra)
+    return rows
+
+
+def _pairs(res, runs, mine, tools, fl):
     for _ in range(runs):
         t, rss = timed(None, mine)
         res["netinv"].append(t)
@@ -115,10 +152,11 @@ def measure(netinv, floor, runs, attribution, huge):
     }
 
 
+
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--measure":
         netinv, floor, runs, attribution, huge = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] == "1", sys.argv[6] == "1"
-        print(json.dumps(measure(netinv, floor, runs, attribution, huge)))
+        print(json.dumps(measure(netinv, floor, runs, attribution, huge, sys.argv[7] == "1")))
         return
     netinv, floor = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     runs, scales, out = 15, ["small", "medium", "large", "huge"], None
@@ -139,15 +177,15 @@ def main():
             t0 = time.time()
             holder = build(ns, scale)
             print(f"{scale}: built in {time.time() - t0:.1f}s", file=sys.stderr, flush=True)
-            modes = [True] if scale == "huge" else [False, True]
-            for attribution in modes:
-                if scale == "huge":
-                    attribution = False
+            modes = [(False, False), (False, True)] if scale == "huge" else \
+                [(False, False), (True, False), (False, True), (True, True)]
+            for attribution, steady in modes:
                 r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, __file__, "--measure", netinv, floor,
                                     str(max(3, runs // 3) if scale == "huge" else runs), "1" if attribution else "0",
-                                    "1" if scale == "huge" else "0"], check=True, capture_output=True, text=True)
+                                    "1" if scale == "huge" else "0", "1" if steady else "0"],
+                                   check=True, capture_output=True, text=True)
                 m = json.loads(r.stdout)
-                m.update(scale=scale, attribution=attribution)
+                m.update(scale=scale, attribution=attribution, steady=steady)
                 rows.append(m)
                 print(json.dumps(m), file=sys.stderr, flush=True)
         finally:
@@ -159,11 +197,19 @@ def main():
     lines = [f"kernel {kernel}, {os.cpu_count()} CPUs; medians of paired runs; tools = "
              "`ip -json addr show; ip -json neigh show; ip -4/-6 -json route show table all; ss -tunaH` "
              "(`ss -tunapH` with attribution; `ip -json route show` for the 1M-route table)", "",
-             "| scale | attribution | netinv ms | ip+ss ms | speed-up (x) | dump-only floor ms | netinv / floor | netinv peak RSS MiB |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| scale | run | attribution | netinv ms | ip+ss ms | speed-up (x) | dump-only floor ms | netinv / floor | netinv peak RSS MiB |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for m in rows:
-        lines.append(f"| {m['scale']} | {'on' if m['attribution'] else 'off'} | {m['netinv_ms']:.1f} | {m['tools_ms']:.1f} | "
+        lines.append(f"| {m['scale']} | {'steady (delta, gzip)' if m['steady'] else 'full dry run'} | {'on' if m['attribution'] else 'off'} | "
+                     f"{m['netinv_ms']:.1f} | {m['tools_ms']:.1f} | "
                      f"{m['speedup']:.2f} | {m['floor_ms']:.1f} | {m['netinv_ms'] / m['floor_ms']:.2f} | {m['netinv_rss_mib']:.1f} |")
+    lines += ["", "| scale | attribution | state records | state bytes | bytes/record | no-change report gzip bytes | baseline commit run ms | steady commit run ms |",
+              "|---|---|---|---|---|---|---|---|"]
+    for m in rows:
+        if m["steady"]:
+            lines.append(f"| {m['scale']} | {'on' if m['attribution'] else 'off'} | {m['state_records']} | {m['state_bytes']} | "
+                         f"{m['bytes_per_record']:.2f} | {m['steady_report_gzip_bytes']} | {m['baseline_commit_ms']:.1f} | "
+                         f"{m['steady_commit_run_ms']:.1f} |")
     text = "\n".join(lines) + "\n"
     print(text)
     if out:

@@ -3,7 +3,8 @@
  * harness under each parser, then runs a fixed number of seeded mutations (bit flips, interesting
  * bytes, length fields rewritten, truncation, splices). Deterministic for a given seed, so a failure
  * reproduces. Files ending in .bin are raw harness inputs (saved crashes, tests/fuzz/regressions)
- * and are run once as they are. Usage: fuzz_driver [-n ITERATIONS] [-s SEED] FILE...
+ * and are run once as they are; files ending in .seed are raw harness inputs added to the pool that
+ * mutations start from (a state file for the decoder). Usage: fuzz_driver [-n ITERATIONS] [-s SEED] FILE...
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -59,6 +60,20 @@ int main(int argc, char **argv)
 			fclose(f);
 			continue;
 		}
+		if (nl > 5 && !strcmp(argv[i] + nl - 5, ".seed")) {
+			size_t got = fread(buf, 1, 1 << 16, f);
+
+			if (ndg == cap) {
+				cap = cap ? cap * 2 : 64;
+				dgs = realloc(dgs, cap * sizeof(*dgs));
+			}
+			dgs[ndg].p = malloc(got ? got : 1);
+			memcpy(dgs[ndg].p, buf, got);
+			dgs[ndg].n = got;
+			ndg++;
+			fclose(f);
+			continue;
+		}
 		while (fread(&l, 4, 1, f) == 1 && l < (1 << 16)) {
 			if (ndg == cap) {
 				cap = cap ? cap * 2 : 64;
@@ -89,7 +104,8 @@ int main(int argc, char **argv)
 		int muts = 1 + (int)(next() % 8);
 
 		memcpy(buf, d->p, n);
-		buf[0] = (uint8_t)next();
+		if (next() % 2 || (buf[0] & 7) != 7)
+			buf[0] = (uint8_t)next();
 		for (int k = 0; k < muts && n > 1; k++) {
 			size_t at = 1 + next() % (n - 1);
 

@@ -1,7 +1,9 @@
 /*
- * One libFuzzer harness for every netlink parser: the first byte picks the parser, the rest is a
- * received buffer that goes through the same walker as a live dump; whatever lands in the snapshot
- * is then sorted, deduplicated, fingerprinted and encoded as a report. Build with `make fuzz`
+ * One libFuzzer harness for every parser of outside input: the first byte picks the parser. For
+ * the netlink parsers the rest is a received buffer that goes through the same walker as a live
+ * dump; whatever lands in the snapshot is then sorted, deduplicated, fingerprinted, diffed and
+ * encoded as a report. A first byte with its low three bits set (0x07, 0x0f, ...) feeds the rest to
+ * the state file decoder instead. Build with `make fuzz`
  * (clang) for coverage-guided runs; tests/fuzz/driver.c runs it in CI without clang.
  */
 #include "../../netlink/nl.h"
@@ -13,6 +15,8 @@
 #include "../../netlink/sockdiag.h"
 #include "../../delta/snapshot.h"
 #include "../../delta/canon.h"
+#include "../../delta/diff.h"
+#include "../../delta/persist.h"
 #include "../../report/json.h"
 #include "../../report/names.h"
 #include "../../report/report.h"
@@ -47,6 +51,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
+	if ((data[0] & 7) == 7) {
+		struct acked_state a;
+		const char *why;
+
+		buf = malloc(size - 1 ? size - 1 : 1);
+		memcpy(buf, data + 1, size - 1);
+		if (persist_decode_owned(buf, size - 1, &a, &why, true) == 0)
+			acked_free(&a); /* owns buf now */
+		else
+			free(buf);
+		return 0;
+	}
 	names_init();
 	for (int t = 0; t < SNAP_NTABLES; t++)
 		lim.max[t] = 64;
@@ -65,6 +81,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		canon_sort(&s, (enum snap_table)t);
 		canon_dedup(&s, (enum snap_table)t);
 		canon_fingerprint(&s, (enum snap_table)t);
+	}
+	{
+		struct canon_opts co = { .keying = (data[0] & 0x80) ? KEYING_FLOW : KEYING_EXACT };
+		struct canon_ctx cc;
+		struct delta d;
+
+		if (canon_ctx_init(&cc, &s, &co) == 0) {
+			if (delta_build(&d, &cc, NULL) == 0) {
+				m.delta = &d;
+				m.canon = &cc;
+				json_init(&jw, wb, sizeof(wb), null_sink, NULL, false);
+				report_write(&jw, &s, &m, &rs);
+				json_finish(&jw);
+				m.delta = NULL;
+				delta_free(&d);
+			}
+			canon_ctx_free(&cc);
+		}
 	}
 	json_init(&jw, wb, sizeof(wb), null_sink, NULL, data[0] & 0x40);
 	report_write(&jw, &s, &m, &rs);
