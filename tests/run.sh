@@ -3,7 +3,8 @@
 # crashes, and the integration tests (network namespaces; root). The last line is
 # "N passed, N failed". Options: --unit-only. Environment: BUILDS (build dirs to test, default
 # "build"; `make test` passes the normal and the ASan+UBSan build), NETINV_VALGRIND=1 (unit tests and
-# one full netinv --dry-run under valgrind's memcheck, instead of the integration tests), FUZZ_ITERS.
+# full netinv runs (commit, delta, status) under valgrind's memcheck, instead of the integration
+# tests), FUZZ_ITERS.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
@@ -59,9 +60,15 @@ for BUILD in $BUILDS; do
 
 	if [ "${NETINV_VALGRIND:-0}" = 1 ]; then
 		echo "== netinv --dry-run under valgrind ($BUILD)"
-		valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-			"$NETINV" --dry-run --compact -o /dev/null >"$log" 2>&1
-		rc=$?
+		vst=$(mktemp -d /tmp/netinv-vg.XXXXXX)
+		rc=0
+		# a commit (creates identity and state), a delta run against it, and status
+		for args in "--commit-dry-run --gzip" "--dry-run" "status"; do
+			# shellcheck disable=SC2086
+			valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+				"$NETINV" $args --state-dir "$vst" -o /dev/null >>"$log" 2>&1 || rc=$?
+		done
+		rm -rf "$vst"
 		sed 's/^/  /' "$log" | tail -20
 		record "valgrind netinv ($BUILD)" "$rc"
 	elif [ "$unit_only" = 0 ]; then
