@@ -22,27 +22,29 @@ CFLAGS := $(filter-out -D_FORTIFY_SOURCE=2,$(CFLAGS)) -O1 -fsanitize=address,und
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-PKGS := libmnl libnl-3.0 libnl-route-3.0 zlib libcjson
+PKGS := libmnl libnl-3.0 libnl-route-3.0 zlib libcjson libcurl
 DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
 DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
-CFLAGS += $(DEP_CFLAGS) -DNETINV_VERSION='"$(VERSION)"' \
+CFLAGS += $(DEP_CFLAGS) -DNETINV_VERSION='"$(VERSION)"' -DNETINV_HTTP_VERSION='"$(VERSION)"' \
 	  -DLIBMNL_BUILD_VERSION='"$(shell $(PKG_CONFIG) --modversion libmnl)"'
 
 LIB_SRCS := netlink/nl.c netlink/attr.c netlink/link.c netlink/addr.c netlink/neigh.c \
 	    netlink/route.c netlink/sockdiag.c netlink/procmap.c netlink/collect.c \
 	    delta/snapshot.c delta/canon.c delta/hash.c delta/diff.c delta/persist.c delta/crc32c.c \
-	    report/json.c report/names.c report/report.c report/gzip.c
+	    report/json.c report/names.c report/report.c report/gzip.c \
+	    report/http.c report/proto.c
 APP_SRCS := collector/main.c collector/cli.c collector/log.c collector/run.c collector/util.c \
-	    collector/state.c
+	    collector/state.c collector/config.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 APP_OBJS := $(APP_SRCS:%.c=$(BUILD)/%.o)
 
 UNIT_TESTS := test_nl test_parsers test_malformed test_oracle test_json test_snapshot test_cli test_delta \
+	      test_proto \
 	      test_report
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 UNIT_LIBS := $(shell $(PKG_CONFIG) --libs cmocka libcjson) $(DEP_LIBS)
 TEST_APP_OBJS := $(BUILD)/collector/cli.o $(BUILD)/collector/log.o $(BUILD)/collector/util.o \
-		 $(BUILD)/collector/state.o
+		 $(BUILD)/collector/state.o $(BUILD)/collector/config.o
 
 .PHONY: all run test unit san valgrind bench fuzz install uninstall clean deps fixtures
 
@@ -61,7 +63,7 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 # The version is compiled in: a new VERSION must rebuild what prints it.
-$(BUILD)/collector/main.o $(BUILD)/collector/run.o: VERSION
+$(BUILD)/collector/main.o $(BUILD)/collector/run.o $(BUILD)/report/http.o $(BUILD)/report/proto.o: VERSION
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(TEST_APP_OBJS) tests/unit/testutil.h
 	@mkdir -p $(dir $@)

@@ -10,51 +10,69 @@
 
 void cli_usage(FILE *f)
 {
-	fputs("Usage: netinv [OPTIONS]\n"
-	      "       netinv status [--state-dir DIR]\n"
+	fputs("Usage: netinv [MODE] [OPTIONS]\n"
+	      "       netinv status | install-key FILE | --check-config\n"
 	      "\n"
 	      "Collect this host's network inventory (links, addresses, neighbours, routes in every\n"
-	      "table, TCP/UDP sockets with their processes) over netlink and report it.\n"
+	      "table, TCP/UDP sockets with their processes) over netlink and report what changed to\n"
+	      "the fleet server.\n"
 	      "\n"
-	      "Modes:\n"
+	      "Modes (default: register if needed, then check in when the policy says it is due):\n"
+	      "  --register-only       enroll with the enrollment key and stop (rollout)\n"
+	      "  --check-in-only       collect and check in now; error when not registered\n"
 	      "  --dry-run             collect and print the report that would be sent: the delta\n"
-	      "                        against the acknowledged state (nothing is written)\n"
+	      "                        against the acknowledged state (nothing is sent or written)\n"
 	      "  --commit-dry-run      as --dry-run, then record the report as acknowledged, as if\n"
 	      "                        a server had accepted it (testing and manual baselines)\n"
-	      "  status                identity, last accepted report, sequence number, state counts\n"
+	      "  status                identity, registration, key prefix, policy, last accepted\n"
+	      "                        report, sequence number, last error, state counts\n"
+	      "  install-key FILE      install an agent key rotated by an administrator\n"
+	      "  --check-config        validate and print the effective configuration (secrets\n"
+	      "                        redacted) with where each value came from\n"
 	      "  -h, --help            show this help\n"
 	      "  -V, --version         show the version and the libraries in use\n"
 	      "\n"
-	      "Options:\n"
-	      "  -o, --output FILE     write the report to FILE (mode 0600) instead of stdout\n"
-	      "  --pretty              indented JSON (the default when stdout is a terminal)\n"
-	      "  --compact             one-line JSON (the default otherwise)\n"
-	      "  --gzip                write the report gzip-compressed, as it would be sent\n"
+	      "Run options:\n"
+	      "  --force               check in now even if not due or backing off\n"
+	      "  --no-jitter           do not wait for the per-agent offset (never waits on a terminal)\n"
+	      "  --full                report everything, not the delta\n"
 	      "  --only LIST           collect only these tables, comma-separated:\n"
 	      "                        links, addresses, neighbors, routes, sockets\n"
 	      "  --no-processes        do not attribute sockets to processes (no /proc walk)\n"
-	      "  --full                report everything, not the delta\n"
-	      "  --connection-keying MODE  exact (default): a connection is its full 4-tuple;\n"
-	      "                        flow: client connections are keyed without their ephemeral\n"
-	      "                        local port, so reconnects are not reported as new\n"
-	      "  --include-time-wait   report TIME_WAIT sockets (left out by default)\n"
-	      "  --state-dir DIR       state directory (default $NETINV_STATE_DIR, else\n"
-	      "                        /var/lib/netinv)\n"
-	      "  --import-from DIR     Graphēon agent state to take the identity from on first run\n"
-	      "                        (default /var/lib/grapheon-agent)\n"
-	      "  --log-level LEVEL     error, warning, notice, info (default), debug\n"
+	      "  -o, --output FILE     write a dry run's report to FILE (mode 0600) instead of stdout\n"
+	      "  --pretty              indented JSON (the default when stdout is a terminal)\n"
+	      "  --compact             one-line JSON (the default otherwise)\n"
+	      "  --gzip                write the report gzip-compressed, as it would be sent\n"
+	      "  --config FILE         configuration file (default /etc/netinv/netinv.conf)\n"
+	      "\n"
+	      "Settings (flag > NETINV_* environment > config file > GRAPHEON_AGENT_* > default):\n",
+	      f);
+	for (int i = 0; i < CFG_N; i++) {
+		char left[64];
+
+		snprintf(left, sizeof(left), "%s%s", cfg_defs[i].flag,
+			 cfg_flag_is_switch((enum cfg_id)i) ? "" : " VALUE");
+		fprintf(f, "  %-26s %s [%s%s%s]\n", left, cfg_defs[i].help, cfg_defs[i].key,
+			*cfg_defs[i].def ? ", default " : "", cfg_defs[i].def);
+	}
+	fputs("\n"
+	      "Secrets are never given on the command line: the enrollment key is read from\n"
+	      "enrollment_key_file or the systemd credential enrollment_key.\n"
 	      "\n"
 	      "Examples:\n"
-	      "  netinv --dry-run                         full report, pretty on a terminal\n"
+	      "  netinv --register-only                   rollout: enroll, then wait for approval\n"
+	      "  netinv --check-in-only --force           collect and report now\n"
+	      "  netinv --dry-run                         the report, pretty on a terminal\n"
 	      "  netinv --dry-run --only addresses,routes\n"
-	      "  netinv --dry-run --compact -o /tmp/inventory.json\n"
-	      "  netinv --dry-run --full                  everything, ignoring the acknowledged state\n"
-	      "  netinv status\n"
+	      "  netinv --dry-run --full --compact -o /tmp/inventory.json\n"
+	      "  netinv install-key /root/new.key         after an administrator rotated the key\n"
 	      "  ip netns exec blue netinv --dry-run      inventory of another network namespace\n"
 	      "\n"
-	      "Exit status: 0 ok, 64 usage, 65 unusable identity file, 69 netlink unavailable,\n"
-	      "70 internal error, 73 cannot create the output or state file, 74 read/write error,\n"
-	      "75 another run holds the lock, 77 permission denied, 78 unsafe state directory.\n",
+	      "Exit status: 0 ok (also: registration pending, check-in not due), 64 usage,\n"
+	      "65 unusable identity or key file, 69 server or netlink unavailable, 70 internal error,\n"
+	      "73 cannot create the output or state file, 74 read/write error, 75 temporary failure\n"
+	      "(server error, timeout, another run holds the lock), 76 server protocol error,\n"
+	      "77 permission denied or refused by the server, 78 configuration error.\n",
 	      f);
 }
 
@@ -100,9 +118,10 @@ int cli_parse_tables(const char *list, unsigned int *out, char *err, size_t errl
 
 int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t errlen)
 {
-	enum { OPT_DRY = 256, OPT_PRETTY, OPT_COMPACT, OPT_ONLY, OPT_NOPROC, OPT_STATE, OPT_LOG,
-	       OPT_COMMIT, OPT_FULL, OPT_KEYING, OPT_TW, OPT_IMPORT, OPT_GZIP };
-	static const struct option opts[] = {
+	enum { OPT_DRY = 256, OPT_PRETTY, OPT_COMPACT, OPT_ONLY, OPT_NOPROC, OPT_COMMIT, OPT_FULL,
+	       OPT_GZIP, OPT_REGISTER, OPT_CHECKIN, OPT_FORCE, OPT_NOJITTER, OPT_CHECKCONF, OPT_CONFIG,
+	       OPT_SECRET, OPT_SETTING = 1000 };
+	static const struct option base[] = {
 		{ "dry-run", no_argument, NULL, OPT_DRY },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -111,60 +130,74 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t errle
 		{ "compact", no_argument, NULL, OPT_COMPACT },
 		{ "only", required_argument, NULL, OPT_ONLY },
 		{ "no-processes", no_argument, NULL, OPT_NOPROC },
-		{ "state-dir", required_argument, NULL, OPT_STATE },
-		{ "log-level", required_argument, NULL, OPT_LOG },
 		{ "commit-dry-run", no_argument, NULL, OPT_COMMIT },
 		{ "full", no_argument, NULL, OPT_FULL },
-		{ "connection-keying", required_argument, NULL, OPT_KEYING },
-		{ "include-time-wait", no_argument, NULL, OPT_TW },
-		{ "import-from", required_argument, NULL, OPT_IMPORT },
 		{ "gzip", no_argument, NULL, OPT_GZIP },
-		{ 0 },
+		{ "register-only", no_argument, NULL, OPT_REGISTER },
+		{ "check-in-only", no_argument, NULL, OPT_CHECKIN },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "no-jitter", no_argument, NULL, OPT_NOJITTER },
+		{ "check-config", no_argument, NULL, OPT_CHECKCONF },
+		{ "config", required_argument, NULL, OPT_CONFIG },
+		/* exact names, so getopt's prefix matching never turns a secret into another
+		 * option's value (and an error message that would print it) */
+		{ "enrollment-key", required_argument, NULL, OPT_SECRET },
+		{ "api-key", required_argument, NULL, OPT_SECRET },
+		{ "key", required_argument, NULL, OPT_SECRET },
 	};
+	struct option opts[sizeof(base) / sizeof(base[0]) + CFG_N + 1];
+	size_t nb = sizeof(base) / sizeof(base[0]), n = nb;
+	enum cli_mode mode = MODE_NONE;
 	int c;
 
 	memset(o, 0, sizeof(*o));
+	memcpy(opts, base, sizeof(base));
+	for (int i = 0; i < CFG_N; i++)
+		opts[n++] = (struct option){ cfg_defs[i].flag + 2,
+					     cfg_flag_is_switch((enum cfg_id)i) ? no_argument :
+										   required_argument,
+					     NULL, OPT_SETTING + i };
+	opts[n] = (struct option){ 0 };
 	o->tables = ALL_TABLES;
 	o->processes = true;
-	o->state_dir = getenv("NETINV_STATE_DIR");
-	if (!o->state_dir || !*o->state_dir)
-		o->state_dir = "/var/lib/netinv";
-	o->import_dir = "/var/lib/grapheon-agent";
-	o->log_level = LOG_LVL_INFO;
 	opterr = 0;
 	optind = 1;
+#define MODE(m)                                                                                    \
+	do {                                                                                       \
+		if (mode != MODE_NONE && mode != (m)) {                                            \
+			snprintf(err, errlen, "'%s' conflicts with another mode given before it",  \
+				 argv[optind - 1]);                                                \
+			return -1;                                                                 \
+		}                                                                                  \
+		mode = (m);                                                                        \
+	} while (0)
 	while ((c = getopt_long(argc, argv, ":hVo:", opts, NULL)) != -1) {
-		switch (c) {
-		case OPT_DRY:
-			o->mode = MODE_DRY_RUN;
-			break;
-		case OPT_COMMIT:
-			o->mode = MODE_COMMIT_DRY_RUN;
-			break;
-		case OPT_FULL:
-			o->full = true;
-			break;
-		case OPT_TW:
-			o->include_time_wait = true;
-			break;
-		case OPT_KEYING:
-			if (!strcmp(optarg, "flow")) {
-				o->flow_keying = true;
-			} else if (!strcmp(optarg, "exact")) {
-				o->flow_keying = false;
-			} else {
-				snprintf(err, errlen,
-					 "--connection-keying: unknown mode '%.32s' (expected exact or "
-					 "flow)",
-					 optarg);
+		if (c >= OPT_SETTING && c < OPT_SETTING + CFG_N) {
+			int id = c - OPT_SETTING;
+
+			/* enrollment keys never travel in argv: only a file naming them */
+			o->set[id] = cfg_flag_is_switch((enum cfg_id)id) ? "yes" : optarg;
+			if (!cfg_flag_is_switch((enum cfg_id)id) && !*optarg) {
+				snprintf(err, errlen, "%s: empty value", cfg_defs[id].flag);
 				return -1;
 			}
+			continue;
+		}
+		switch (c) {
+		case OPT_DRY:
+			MODE(MODE_DRY_RUN);
 			break;
-		case OPT_IMPORT:
-			o->import_dir = optarg;
+		case OPT_COMMIT:
+			MODE(MODE_COMMIT_DRY_RUN);
 			break;
-		case OPT_GZIP:
-			o->gzip = true;
+		case OPT_REGISTER:
+			MODE(MODE_REGISTER_ONLY);
+			break;
+		case OPT_CHECKIN:
+			MODE(MODE_CHECK_IN_ONLY);
+			break;
+		case OPT_CHECKCONF:
+			MODE(MODE_CHECK_CONFIG);
 			break;
 		case 'h':
 			o->mode = MODE_HELP;
@@ -179,11 +212,30 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t errle
 			}
 			o->output = optarg;
 			break;
+		case OPT_CONFIG:
+			if (!*optarg) {
+				snprintf(err, errlen, "--config: empty file name");
+				return -1;
+			}
+			o->config_path = optarg;
+			break;
 		case OPT_PRETTY:
 			o->format = FMT_PRETTY;
 			break;
 		case OPT_COMPACT:
 			o->format = FMT_COMPACT;
+			break;
+		case OPT_GZIP:
+			o->gzip = true;
+			break;
+		case OPT_FULL:
+			o->full = true;
+			break;
+		case OPT_FORCE:
+			o->force = true;
+			break;
+		case OPT_NOJITTER:
+			o->no_jitter = true;
 			break;
 		case OPT_ONLY:
 			if (cli_parse_tables(optarg, &o->tables, err, errlen) < 0)
@@ -192,37 +244,41 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t errle
 		case OPT_NOPROC:
 			o->processes = false;
 			break;
-		case OPT_STATE:
-			if (!*optarg) {
-				snprintf(err, errlen, "--state-dir: empty path");
-				return -1;
-			}
-			o->state_dir = optarg;
-			break;
-		case OPT_LOG:
-			if (log_parse_level(optarg, &o->log_level) < 0) {
-				snprintf(err, errlen,
-					 "--log-level: unknown level '%.32s' (expected error, warning, "
-					 "notice, info, debug)",
-					 optarg);
-				return -1;
-			}
-			break;
+		case OPT_SECRET:
+			snprintf(err, errlen,
+				 "secrets are not accepted on the command line (argv is visible to every "
+				 "user): put the key in a file and use --enrollment-key-file, or "
+				 "'netinv install-key FILE' for an agent key");
+			return -1;
 		case ':':
 			snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
 			return -1;
 		default:
-			snprintf(err, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
+			/* print the option's name only: "--x=value" could carry a secret */
+			snprintf(err, errlen, "unknown option '%.*s' (see --help)",
+				 (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
 			return -1;
 		}
 	}
-	if (optind < argc && !strcmp(argv[optind], "status") && o->mode == MODE_NONE) {
-		o->mode = MODE_STATUS;
-		optind++;
+#undef MODE
+	if (optind < argc && mode == MODE_NONE) {
+		if (!strcmp(argv[optind], "status")) {
+			mode = MODE_STATUS;
+			optind++;
+		} else if (!strcmp(argv[optind], "install-key")) {
+			if (optind + 1 >= argc) {
+				snprintf(err, errlen, "install-key needs the path of the key file");
+				return -1;
+			}
+			mode = MODE_INSTALL_KEY;
+			o->key_file = argv[optind + 1];
+			optind += 2;
+		}
 	}
 	if (optind < argc) {
 		snprintf(err, errlen, "unexpected argument '%.64s' (see --help)", argv[optind]);
 		return -1;
 	}
+	o->mode = mode;
 	return 0;
 }

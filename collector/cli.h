@@ -1,30 +1,43 @@
 /*
- * cli: argv to options. Validates every flag (unknown collectors, bad levels, missing values) and
- * reports the first problem as one line naming it; no side effects.
+ * cli: argv to options. Mode flags and output options are parsed here; every setting flag
+ * (--server-url, --state-dir, ...) comes from config's table and is handed to config_load, which
+ * applies one precedence to all of them. Validates every flag and reports the first problem as one
+ * line naming it; no side effects.
  */
 #ifndef NETINV_CLI_H
 #define NETINV_CLI_H
 
 #include <stdbool.h>
 #include <stdio.h>
-#include "log.h"
+#include "config.h"
 
-enum cli_mode { MODE_NONE, MODE_DRY_RUN, MODE_COMMIT_DRY_RUN, MODE_STATUS, MODE_HELP, MODE_VERSION };
+enum cli_mode {
+	MODE_NONE,          /* the timer's run: register if needed, then check in when due */
+	MODE_DRY_RUN,
+	MODE_COMMIT_DRY_RUN,
+	MODE_REGISTER_ONLY,
+	MODE_CHECK_IN_ONLY,
+	MODE_STATUS,
+	MODE_INSTALL_KEY,
+	MODE_CHECK_CONFIG,
+	MODE_HELP,
+	MODE_VERSION
+};
 enum cli_format { FMT_AUTO, FMT_PRETTY, FMT_COMPACT };
 
 struct cli_opts {
 	enum cli_mode mode;
 	enum cli_format format;
-	const char *output;    /* NULL = stdout */
-	const char *state_dir; /* flag > NETINV_STATE_DIR > /var/lib/netinv */
-	const char *import_dir; /* a Graphēon agent's state to take the identity from */
-	unsigned int tables;   /* 1 << SNAP_* */
+	const char *output;      /* NULL = stdout */
+	const char *config_path; /* --config; NULL = /etc/netinv/netinv.conf if present */
+	const char *set[CFG_N];  /* setting flags given */
+	const char *key_file;    /* install-key FILE */
+	unsigned int tables;     /* 1 << SNAP_* */
 	bool processes;
-	bool full;             /* ignore the acknowledged state: full snapshot */
-	bool flow_keying;      /* connection_keying=flow */
-	bool include_time_wait;
-	bool gzip;             /* write the report gzip-compressed, as it would be sent */
-	enum log_level log_level;
+	bool full;               /* ignore the acknowledged state: full snapshot */
+	bool gzip;               /* write the report gzip-compressed, as it would be sent */
+	bool force;              /* check in now, whatever the cadence or backoff says */
+	bool no_jitter;
 };
 
 /* 0, or -1 with a one-line reason in err. */

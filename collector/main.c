@@ -7,7 +7,10 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
 #include <netlink/version.h>
+#include <zlib.h>
 
 #ifndef NETINV_VERSION
 #define NETINV_VERSION "0.0.0"
@@ -17,7 +20,8 @@
 #endif
 
 enum { EX_OK_ = 0, EX_USAGE_ = 64, EX_DATAERR_ = 65, EX_UNAVAILABLE_ = 69, EX_SOFTWARE_ = 70,
-       EX_CANTCREAT_ = 73, EX_IOERR_ = 74, EX_TEMPFAIL_ = 75, EX_NOPERM_ = 77, EX_CONFIG_ = 78 };
+       EX_CANTCREAT_ = 73, EX_IOERR_ = 74, EX_TEMPFAIL_ = 75, EX_PROTOCOL_ = 76, EX_NOPERM_ = 77,
+       EX_CONFIG_ = 78 };
 
 static int exit_code(enum run_outcome o)
 {
@@ -40,6 +44,12 @@ static int exit_code(enum run_outcome o)
 		return EX_CONFIG_;
 	case RUN_DATAERR:
 		return EX_DATAERR_;
+	case RUN_TEMPFAIL:
+		return EX_TEMPFAIL_;
+	case RUN_PROTOCOL:
+		return EX_PROTOCOL_;
+	case RUN_CONFIG:
+		return EX_CONFIG_;
 	case RUN_SOFTWARE:
 	default:
 		return EX_SOFTWARE_;
@@ -52,37 +62,58 @@ static void version(void)
 	printf("libmnl %s (build)\n", LIBMNL_BUILD_VERSION);
 	printf("libnl %d.%d.%d (runtime), %s (build)\n", nl_ver_maj, nl_ver_min, nl_ver_mic,
 	       LIBNL_STRING);
+	printf("%s\n", curl_version());
+	printf("zlib %s, cJSON %s\n", zlibVersion(), cJSON_Version());
 }
 
 int main(int argc, char **argv)
 {
 	struct cli_opts o;
-	char err[256];
+	struct config cfg;
+	enum log_level lvl = LOG_LVL_INFO;
+	enum run_outcome out;
+	char err[512];
 
 	if (cli_parse(argc, argv, &o, err, sizeof(err)) < 0) {
 		log_setup(LOG_LVL_INFO);
 		log_error("%s", err);
 		return EX_USAGE_;
 	}
-	log_setup(o.log_level);
-	switch (o.mode) {
-	case MODE_HELP:
+	if (o.mode == MODE_HELP) {
 		cli_usage(stdout);
 		return EX_OK_;
-	case MODE_VERSION:
+	}
+	if (o.mode == MODE_VERSION) {
 		version();
 		return EX_OK_;
-	case MODE_DRY_RUN:
-		return exit_code(run_report(&o, false));
-	case MODE_COMMIT_DRY_RUN:
-		return exit_code(run_report(&o, true));
-	case MODE_STATUS:
-		return exit_code(run_status(&o));
-	case MODE_NONE:
-	default:
-		log_error("no mode given: netinv %s collects with --dry-run (fleet server check-ins "
-			  "are not in this version); see --help",
-			  NETINV_VERSION);
-		return EX_USAGE_;
 	}
+	log_setup(LOG_LVL_INFO);
+	if (config_load(&cfg, o.config_path, o.set, err, sizeof(err)) < 0) {
+		log_error("configuration: %s", err);
+		config_free(&cfg);
+		return EX_CONFIG_;
+	}
+	log_parse_level(cfg_str(&cfg, CFG_LOG_LEVEL), &lvl);
+	log_setup(lvl);
+	switch (o.mode) {
+	case MODE_DRY_RUN:
+		out = run_report(&o, &cfg, false);
+		break;
+	case MODE_COMMIT_DRY_RUN:
+		out = run_report(&o, &cfg, true);
+		break;
+	case MODE_STATUS:
+		out = run_status(&o, &cfg);
+		break;
+	case MODE_INSTALL_KEY:
+		out = run_install_key(&o, &cfg);
+		break;
+	case MODE_CHECK_CONFIG:
+		out = run_check_config(&o, &cfg);
+		break;
+	default:
+		out = run_agent(&o, &cfg);
+	}
+	config_free(&cfg);
+	return exit_code(out);
 }

@@ -484,3 +484,142 @@ enum state_err state_commit(struct state_dir *sd, const struct delta *d, const s
 			    sd->path, strerror(-r));
 	return STATE_OK;
 }
+
+/* ---- enrollment bookkeeping ---- */
+
+int state_key_valid(const char *key)
+{
+	size_t n = strlen(key);
+
+	if (!n || n > 256)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)key[i] <= 0x20 || (unsigned char)key[i] >= 0x7f)
+			return -1;
+	return 0;
+}
+
+enum state_err state_read_key(struct state_dir *sd, char *key, size_t cap, char *err, size_t errlen)
+{
+	int r = read_small_file(sd->dfd, KEY_FILE, key, cap);
+
+	if (r == -ENOENT)
+		return STATE_ABSENT;
+	if (r < 0)
+		return fail(err, errlen, STATE_IDENTITY, "cannot read the agent key %s/%s: %s", sd->path,
+			    KEY_FILE, strerror(-r));
+	if (!owned_by_us(sd->dfd, KEY_FILE))
+		return fail(err, errlen, STATE_IDENTITY,
+			    "the agent key %s/%s is owned by another user; refusing to use it", sd->path,
+			    KEY_FILE);
+	key[strcspn(key, "\r\n")] = 0;
+	if (state_key_valid(key) < 0)
+		return fail(err, errlen, STATE_IDENTITY,
+			    "the agent key %s/%s is not a printable token; install a new one with "
+			    "'netinv install-key FILE'",
+			    sd->path, KEY_FILE);
+	return STATE_OK;
+}
+
+enum state_err state_write_key(struct state_dir *sd, const char *key, char *err, size_t errlen)
+{
+	char line[300];
+	int r;
+
+	snprintf(line, sizeof(line), "%s\n", key);
+	r = state_write_file(sd, KEY_FILE, line, strlen(line));
+	explicit_bzero(line, sizeof(line));
+	if (r < 0)
+		return fail(err, errlen, STATE_IO, "cannot store the agent key in %s: %s", sd->path,
+			    strerror(-r));
+	return STATE_OK;
+}
+
+#define STATUS_FILE "agent.status"
+
+void state_read_status(struct state_dir *sd, struct agent_status *as)
+{
+	static char buf[8192];
+	char *line, *save = NULL;
+
+	memset(as, 0, sizeof(*as));
+	policy_defaults(&as->policy);
+	if (read_small_file(sd->dfd, STATUS_FILE, buf, sizeof(buf)) < 0)
+		return;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *v = strchr(line, '=');
+		uint64_t n = 0;
+		bool num;
+
+		if (!v)
+			continue;
+		*v++ = 0;
+		num = parse_u64(v, 0, INT64_MAX, &n) == 0;
+		if (!strcmp(line, "registration") && (!strcmp(v, "pending") || !strcmp(v, "active")))
+			snprintf(as->registration, sizeof(as->registration), "%s", v);
+		else if (!strcmp(line, "agent_id") && strlen(v) < sizeof(as->agent_id))
+			snprintf(as->agent_id, sizeof(as->agent_id), "%s", v);
+		else if (!strcmp(line, "last_error"))
+			snprintf(as->last_error, sizeof(as->last_error), "%s", v);
+		else if (!strcmp(line, "server_peer") && strlen(v) < sizeof(as->server_peer))
+			snprintf(as->server_peer, sizeof(as->server_peer), "%s", v);
+		else if (!num)
+			continue;
+		else if (!strcmp(line, "server_time"))
+			as->server_time = (int64_t)n;
+		else if (!strcmp(line, "last_checkin"))
+			as->last_checkin = (int64_t)n;
+		else if (!strcmp(line, "failures") && n < 1000)
+			as->failures = (unsigned)n;
+		else if (!strcmp(line, "next_attempt"))
+			as->next_attempt = (int64_t)n;
+		else if (!strcmp(line, "part_budget") && n >= 16384 && n <= 10485760)
+			as->part_budget = (unsigned)n;
+		else if (!strcmp(line, "last_error_at"))
+			as->last_error_at = (int64_t)n;
+		else if (!strcmp(line, "policy_interval") && n >= 60 && n <= 86400)
+			as->policy.interval = (unsigned)n, as->have_policy = true;
+		else if (!strcmp(line, "policy_jitter") && n <= 3600)
+			as->policy.jitter = (unsigned)n;
+		else if (!strcmp(line, "policy_command_timeout") && n >= 1 && n <= 300)
+			as->policy.cmd_timeout = (unsigned)n;
+		else if (!strcmp(line, "policy_max_report_bytes") && n >= 16384 && n <= 10485760)
+			as->policy.max_report = (unsigned)n;
+		else if (!strcmp(line, "policy_enabled") && n < 16)
+			for (int i = 0; i < POLICY_COMMANDS; i++)
+				as->policy.enabled[i] = (n >> i) & 1;
+	}
+}
+
+enum state_err state_write_status(struct state_dir *sd, const struct agent_status *as, char *err,
+				  size_t errlen)
+{
+	char buf[2048], le[256];
+	unsigned en = 0;
+	int n, r;
+
+	for (int i = 0; i < POLICY_COMMANDS; i++)
+		en |= (unsigned)as->policy.enabled[i] << i;
+	snprintf(le, sizeof(le), "%s", as->last_error);
+	for (char *p = le; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	n = snprintf(buf, sizeof(buf),
+		     "registration=%s\nagent_id=%s\nserver_time=%lld\nlast_checkin=%lld\n"
+		     "failures=%u\nnext_attempt=%lld\npart_budget=%u\nlast_error=%s\n"
+		     "last_error_at=%lld\nserver_peer=%s\n",
+		     as->registration, as->agent_id, (long long)as->server_time,
+		     (long long)as->last_checkin, as->failures, (long long)as->next_attempt,
+		     as->part_budget, le, (long long)as->last_error_at, as->server_peer);
+	if (as->have_policy)
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+			      "policy_interval=%u\npolicy_jitter=%u\npolicy_command_timeout=%u\n"
+			      "policy_max_report_bytes=%u\npolicy_enabled=%u\n",
+			      as->policy.interval, as->policy.jitter, as->policy.cmd_timeout,
+			      as->policy.max_report, en);
+	r = state_write_file(sd, STATUS_FILE, buf, (size_t)n);
+	if (r < 0)
+		return fail(err, errlen, STATE_IO, "cannot write %s/%s: %s", sd->path, STATUS_FILE,
+			    strerror(-r));
+	return STATE_OK;
+}

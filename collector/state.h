@@ -63,4 +63,33 @@ enum state_err state_commit(struct state_dir *sd, const struct delta *d, const s
 /* Atomic replace of one small file. */
 int state_write_file(struct state_dir *sd, const char *name, const void *buf, size_t len);
 
+
+
+/* ---- enrollment bookkeeping ---- */
+#include "../report/proto.h"
+
+struct agent_status {
+	char registration[16];  /* "", "pending", "active" */
+	char agent_id[65];      /* the server's id for this agent */
+	bool have_policy;
+	struct policy policy;   /* cached from the last successful reply */
+	int64_t server_time;    /* of the last accepted reply */
+	int64_t last_checkin;   /* local time of the last accepted check-in */
+	unsigned failures;      /* consecutive temporary failures */
+	int64_t next_attempt;   /* backing off until (local time), 0 = not */
+	unsigned part_budget;   /* decoded bytes per check-in after a 413, 0 = the policy's */
+	char last_error[256];
+	int64_t last_error_at;
+	char server_peer[64];   /* "IP port" of the fleet server as last connected to */
+};
+
+/* agent.status: KEY=VALUE lines; a missing file is an empty status, damaged lines are skipped. */
+void state_read_status(struct state_dir *sd, struct agent_status *as);
+enum state_err state_write_status(struct state_dir *sd, const struct agent_status *as, char *err,
+				  size_t errlen);
+/* The agent key: STATE_OK, STATE_ABSENT, or STATE_IDENTITY for a key file that is unusable. */
+enum state_err state_read_key(struct state_dir *sd, char *key, size_t cap, char *err, size_t errlen);
+enum state_err state_write_key(struct state_dir *sd, const char *key, char *err, size_t errlen);
+/* A key must be a printable token without spaces: 0 or -1. */
+int state_key_valid(const char *key);
 #endif

@@ -326,6 +326,9 @@ bool canon_keep(const struct canon_ctx *c, enum snap_table t, uint32_t i)
 	/* The agent's own connections (to its server) are not part of the host's inventory. */
 	if (c->o->self_pid && k->pid == c->o->self_pid)
 		return false;
+	if (c->o->peer_family && k->family == c->o->peer_family && k->dport == c->o->peer_port &&
+	    !memcmp(k->dst, c->o->peer_addr, 16))
+		return false;
 	return true;
 }
 

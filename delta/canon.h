@@ -33,6 +33,11 @@ struct canon_opts {
 	enum canon_keying keying;
 	bool include_time_wait; /* TIME_WAIT sockets are left out by default */
 	uint32_t self_pid;      /* sockets of this process (the agent's own) are left out; 0 = none */
+	/* connections to the fleet server (as last seen by curl) are the agent's own too, also the
+	 * ones a previous run left closing; peer_family 0 = none */
+	uint8_t peer_family;
+	uint8_t peer_addr[16];
+	uint16_t peer_port;
 };
 
 struct canon_ctx {

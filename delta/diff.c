@@ -155,7 +155,8 @@ static int build_table(struct delta_table *dt, const struct canon_ctx *c, enum s
 	return 0;
 }
 
-int delta_build(struct delta *d, const struct canon_ctx *c, const struct acked_state *prev)
+int delta_build(struct delta *d, const struct canon_ctx *c, const struct acked_state *prev,
+		unsigned int tables)
 {
 	memset(d, 0, sizeof(*d));
 	if (prev && prev->keying != (uint32_t)c->o->keying)
@@ -163,7 +164,18 @@ int delta_build(struct delta *d, const struct canon_ctx *c, const struct acked_s
 	d->prev = prev;
 	d->full = prev == NULL;
 	for (int t = 0; t < SNAP_NTABLES; t++) {
-		int r = build_table(&d->t[t], c, (enum snap_table)t, prev ? &prev->t[t] : NULL);
+		int r;
+
+		if (!(tables & (1u << t))) {
+			d->t[t].carried = true;
+			d->t[t].send = calloc(c->s->t[t].n ? c->s->t[t].n : 1, 1);
+			if (!d->t[t].send) {
+				delta_free(d);
+				return -ENOMEM;
+			}
+			continue;
+		}
+		r = build_table(&d->t[t], c, (enum snap_table)t, prev ? &prev->t[t] : NULL);
 
 		if (r < 0) {
 			delta_free(d);

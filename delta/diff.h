@@ -48,6 +48,7 @@ struct delta_table {
 	uint32_t n_removed;
 	uint8_t *send;         /* per snapshot record: 1 = in the report */
 	uint32_t added, changed, unchanged, filtered;
+	bool carried;          /* not collected this run: the acknowledged records stay as they are */
 };
 
 struct delta {
@@ -56,8 +57,11 @@ struct delta {
 	bool full;
 };
 
-/* prev NULL (or made with another keying) gives a full snapshot. 0 or -ENOMEM. */
-int delta_build(struct delta *d, const struct canon_ctx *c, const struct acked_state *prev);
+/* prev NULL (or made with another keying) gives a full snapshot. Tables outside the mask (1 <<
+ * SNAP_*) were not collected: nothing is reported for them and their acknowledged records carry
+ * over untouched. 0 or -ENOMEM. */
+int delta_build(struct delta *d, const struct canon_ctx *c, const struct acked_state *prev,
+		unsigned int tables);
 void delta_free(struct delta *d);
 void delta_mark_all_sent(struct delta *d);
 

@@ -72,6 +72,40 @@ static void flag_arr(struct json_w *w, const char *csv)
 	json_arr_end(w);
 }
 
+/* Budgeting a part: write a record, and take it back when it passed the budget. */
+struct jsave {
+	size_t len;
+	bool first;
+};
+
+static inline bool part_skip(const struct report_meta *m)
+{
+	return m->part && m->part->more;
+}
+
+static inline void part_save(const struct json_w *w, struct jsave *sv)
+{
+	sv->len = w->len;
+	sv->first = w->first[w->depth];
+}
+
+/* After a record: true when it is kept. */
+static inline bool part_keep(struct json_w *w, const struct report_meta *m, const struct jsave *sv)
+{
+	if (!m->part || !m->part->budget || w->total + w->len <= m->part->budget)
+		return true;
+	w->len = sv->len;
+	w->first[w->depth] = sv->first;
+	m->part->more = true;
+	return false;
+}
+
+static inline void part_mark(const struct report_meta *m, enum snap_table t, uint32_t i)
+{
+	if (m->part)
+		m->part->incl[t][i] = 1;
+}
+
 /* Per-record selection of the delta (NULL: everything). */
 static const uint8_t *selection(const struct report_meta *m, enum snap_table t)
 {
@@ -83,18 +117,21 @@ static const char *family_name(uint8_t f)
 	return f == AF_INET ? "inet" : "inet6";
 }
 
-static void write_links(struct json_w *w, const struct snapshot *s, const uint8_t *sel)
+static void write_links(struct json_w *w, const struct snapshot *s, const uint8_t *sel,
+			const struct report_meta *m)
 {
 	const struct snap_vec *v = &s->t[SNAP_LINKS];
 	char buf[256];
+	struct jsave sv;
 
 	json_key(w, "links");
 	json_arr_begin(w);
 	for (uint32_t i = 0; i < v->n; i++) {
 		const struct snap_link *l = snap_at(s, SNAP_LINKS, i);
 
-		if (sel && !sel[i])
+		if ((sel && !sel[i]) || part_skip(m))
 			continue;
+		part_save(w, &sv);
 		json_obj_begin(w);
 		key_u64(w, "ifindex", l->ifindex);
 		key_str(w, "name", snap_s(s, l->name));
@@ -118,16 +155,20 @@ static void write_links(struct json_w *w, const struct snapshot *s, const uint8_
 		else
 			json_null(w);
 		json_obj_end(w);
+		if (part_keep(w, m, &sv))
+			part_mark(m, SNAP_LINKS, i);
 	}
 	json_arr_end(w);
 }
 
 static void write_addresses(struct json_w *w, const struct snapshot *s, bool on, const uint8_t *sel,
+			    const struct report_meta *m,
 			    struct report_stats *rs)
 {
 	const struct snap_vec *v = &s->t[SNAP_ADDRS];
 	char buf[256];
 	uint32_t last_flags = UINT32_MAX;
+	struct jsave sv;
 
 	json_key(w, "addresses");
 	json_arr_begin(w);
@@ -135,12 +176,14 @@ static void write_addresses(struct json_w *w, const struct snapshot *s, bool on,
 		const struct snap_addr *a = snap_at(s, SNAP_ADDRS, i);
 		const struct snap_link *l = snap_link_by_index(s, a->ifindex);
 
-		if (sel && !sel[i])
+		if ((sel && !sel[i]) || part_skip(m))
 			continue;
 		if (addr_unspecified(a->family, a->addr)) {
 			rs->addresses_unspecified++;
+			part_mark(m, SNAP_ADDRS, i); /* never sent, so carried */
 			continue;
 		}
+		part_save(w, &sv);
 		json_obj_begin(w);
 		json_key(w, "ip_address");
 		json_ip(w, a->family, a->addr);
@@ -177,27 +220,33 @@ static void write_addresses(struct json_w *w, const struct snapshot *s, bool on,
 		else
 			json_null(w);
 		json_obj_end(w);
+		if (part_keep(w, m, &sv))
+			part_mark(m, SNAP_ADDRS, i);
 	}
 	json_arr_end(w);
 }
 
 static void write_neighbors(struct json_w *w, const struct snapshot *s, bool on, const uint8_t *sel,
+			    const struct report_meta *m,
 			    struct report_stats *rs)
 {
 	const struct snap_vec *v = &s->t[SNAP_NEIGH];
 	char buf[128];
+	struct jsave sv;
 
 	json_key(w, "neighbors");
 	json_arr_begin(w);
 	for (uint32_t i = 0; on && i < v->n; i++) {
 		const struct snap_neigh *n = snap_at(s, SNAP_NEIGH, i);
 
-		if (sel && !sel[i])
+		if ((sel && !sel[i]) || part_skip(m))
 			continue;
 		if (addr_unspecified(n->family, n->dst)) {
 			rs->neighbors_unspecified++;
+			part_mark(m, SNAP_NEIGH, i);
 			continue;
 		}
+		part_save(w, &sv);
 		json_obj_begin(w);
 		json_key(w, "ip_address");
 		json_ip(w, n->family, n->dst);
@@ -220,6 +269,8 @@ static void write_neighbors(struct json_w *w, const struct snapshot *s, bool on,
 		json_key(w, "proxy");
 		json_bool(w, n->proxy);
 		json_obj_end(w);
+		if (part_keep(w, m, &sv))
+			part_mark(m, SNAP_NEIGH, i);
 	}
 	json_arr_end(w);
 }
@@ -238,11 +289,13 @@ static void gateway(struct json_w *w, uint8_t fam, const uint8_t *gw, struct rep
 }
 
 static void write_routes(struct json_w *w, const struct snapshot *s, bool on, const uint8_t *sel,
+			    const struct report_meta *m,
 			 struct report_stats *rs)
 {
 	const struct snap_vec *v = &s->t[SNAP_ROUTES];
 	const struct snap_nexthop *nh = s->nh.v;
 	char tbuf[16];
+	struct jsave sv;
 
 	json_key(w, "routes");
 	json_arr_begin(w);
@@ -250,8 +303,9 @@ static void write_routes(struct json_w *w, const struct snapshot *s, bool on, co
 		const struct snap_route *r = snap_at(s, SNAP_ROUTES, i);
 		const struct snap_nexthop *first = r->nh_count ? &nh[r->nh_first] : NULL;
 
-		if (sel && !sel[i])
+		if ((sel && !sel[i]) || part_skip(m))
 			continue;
+		part_save(w, &sv);
 		json_obj_begin(w);
 		json_key(w, "destination");
 		if (r->dst_len == 0)
@@ -306,6 +360,8 @@ static void write_routes(struct json_w *w, const struct snapshot *s, bool on, co
 			json_arr_end(w);
 		}
 		json_obj_end(w);
+		if (part_keep(w, m, &sv))
+			part_mark(m, SNAP_ROUTES, i);
 	}
 	json_arr_end(w);
 }
@@ -347,22 +403,27 @@ static void write_socket(struct json_w *w, const struct snapshot *s, const struc
 /* PROTOCOL.md: an unspecified local_ip in `connections` makes the server reject the whole check-in,
  * so wildcard sockets are listed under the `listeners` extension instead. */
 static void write_sockets(struct json_w *w, const struct snapshot *s, bool on, bool wildcard,
-			  const uint8_t *sel, struct report_stats *rs)
+			  const uint8_t *sel, const struct report_meta *m, struct report_stats *rs)
 {
 	const struct snap_vec *v = &s->t[SNAP_SOCKS];
+	struct jsave sv;
 
 	json_key(w, wildcard ? "listeners" : "connections");
 	json_arr_begin(w);
 	for (uint32_t i = 0; on && i < v->n; i++) {
 		const struct snap_sock *k = snap_at(s, SNAP_SOCKS, i);
 
-		if (sel && !sel[i])
+		if ((sel && !sel[i]) || part_skip(m))
 			continue;
 		if (addr_unspecified(k->family, k->src) != wildcard)
 			continue;
-		if (wildcard)
-			rs->listeners++;
+		part_save(w, &sv);
 		write_socket(w, s, k, rs);
+		if (part_keep(w, m, &sv)) {
+			part_mark(m, SNAP_SOCKS, i);
+			if (wildcard)
+				rs->listeners++;
+		}
 	}
 	json_arr_end(w);
 }
@@ -475,14 +536,20 @@ static void write_removed(struct json_w *w, const struct snapshot *s, const stru
 		json_arr_begin(w);
 		for (uint32_t i = 0; i < dt->n_removed; i++) {
 			const struct state_rec *rec = &pt->r[dt->removed[i]];
+			struct jsave sv;
 
+			if (dt->removed_sent[i] || part_skip(m))
+				continue;
 			if (lists[l].wildcard >= 0) {
 				const struct key_sock *k = (const void *)rec->key;
 
 				if (addr_unspecified(k->family, k->src) != (lists[l].wildcard == 1))
 					continue;
 			}
+			part_save(w, &sv);
 			removed_key(w, s, lists[l].t, rec);
+			if (part_keep(w, m, &sv) && m->part)
+				m->part->rincl[lists[l].t][i] = 1;
 		}
 		json_arr_end(w);
 	}
@@ -565,6 +632,14 @@ static void write_metadata(struct json_w *w, const struct snapshot *s, const str
 	json_key(w, "metadata");
 	json_obj_begin(w);
 	key_str(w, "collector", "netinv");
+	if (m->part) {
+		json_key(w, "part");
+		json_obj_begin(w);
+		key_u64(w, "index", m->part->index);
+		json_key(w, "final");
+		json_bool(w, !m->part->more);
+		json_obj_end(w);
+	}
 	if (m->identity_missing) {
 		json_key(w, "identity");
 		json_str(w, "none");
@@ -637,12 +712,12 @@ int report_write(struct json_w *w, const struct snapshot *s, const struct report
 	key_str(w, "platform", "linux");
 	key_str(w, "platform_release", m->platform_release);
 	if (t & (1u << SNAP_LINKS))
-		write_links(w, s, selection(m, SNAP_LINKS));
-	write_addresses(w, s, t & (1u << SNAP_ADDRS), selection(m, SNAP_ADDRS), rs);
-	write_neighbors(w, s, t & (1u << SNAP_NEIGH), selection(m, SNAP_NEIGH), rs);
-	write_routes(w, s, t & (1u << SNAP_ROUTES), selection(m, SNAP_ROUTES), rs);
-	write_sockets(w, s, t & (1u << SNAP_SOCKS), false, selection(m, SNAP_SOCKS), rs);
-	write_sockets(w, s, t & (1u << SNAP_SOCKS), true, selection(m, SNAP_SOCKS), rs);
+		write_links(w, s, selection(m, SNAP_LINKS), m);
+	write_addresses(w, s, t & (1u << SNAP_ADDRS), selection(m, SNAP_ADDRS), m, rs);
+	write_neighbors(w, s, t & (1u << SNAP_NEIGH), selection(m, SNAP_NEIGH), m, rs);
+	write_routes(w, s, t & (1u << SNAP_ROUTES), selection(m, SNAP_ROUTES), m, rs);
+	write_sockets(w, s, t & (1u << SNAP_SOCKS), false, selection(m, SNAP_SOCKS), m, rs);
+	write_sockets(w, s, t & (1u << SNAP_SOCKS), true, selection(m, SNAP_SOCKS), m, rs);
 	if (m->delta && !m->delta->full)
 		write_removed(w, s, m);
 	/* Last, so it can count what the lists above changed for the server. */

@@ -20,6 +20,15 @@ struct canon_ctx;
 
 #define REPORT_SCHEMA_VERSION 1
 
+/* Splitting a report into parts that each fit the server's limits. */
+struct report_part {
+	size_t budget;                      /* decoded bytes for this part, 0 = no limit */
+	uint8_t *incl[5];                   /* out: per snapshot record, carried by this part */
+	uint8_t *rincl[5];                  /* out: per removal, carried by this part */
+	bool more;                          /* out: something did not fit: another part follows */
+	unsigned index;                     /* 0-based */
+};
+
 struct report_meta {
 	const char *agent_uuid;
 	const char *hostname;
@@ -36,6 +45,10 @@ struct report_meta {
 	 * `removed`. NULL writes every record (a full snapshot without noise control). */
 	const struct delta *delta;
 	const struct canon_ctx *canon;
+	/* With a part: records already carried (delta removed_sent, send cleared) are skipped, and
+	 * writing stops before the budget is passed. The writer must buffer the whole part (its
+	 * sink never flushes) so a record that does not fit can be taken back. */
+	struct report_part *part;
 };
 
 struct report_stats {

@@ -88,7 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct delta d;
 
 		if (canon_ctx_init(&cc, &s, &co) == 0) {
-			if (delta_build(&d, &cc, NULL) == 0) {
+			if (delta_build(&d, &cc, NULL, (1u << SNAP_NTABLES) - 1) == 0) {
 				m.delta = &d;
 				m.canon = &cc;
 				json_init(&jw, wb, sizeof(wb), null_sink, NULL, false);

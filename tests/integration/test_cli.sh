@@ -29,8 +29,8 @@ expect() {
 expect 64 "unknown option '--bogus'" -- --bogus
 expect 64 "unknown table 'routez'" -- --dry-run --only routez
 expect 64 "'--output' needs a value" -- --dry-run --output
-expect 64 "unknown level 'loud'" -- --dry-run --log-level loud
-expect 64 "no mode given" --
+expect 78 "unknown level 'loud'" -- --dry-run --log-level loud
+NETINV_SERVER_URL= expect 78 "no server_url configured" --
 expect 64 "unexpected argument 'now'" -- --dry-run now
 expect 73 "cannot create $dir/missing/r.json" -- --dry-run -o "$dir/missing/r.json"
 

@@ -1,9 +1,12 @@
-/* Command line: every bad input gets one line naming what was wrong. */
+/* Command line and configuration: every bad input gets one line naming what was wrong; every
+ * setting follows flag > NETINV_* > netinv.conf > GRAPHEON_AGENT_* > grapheon-agent.env > default. */
 #include "testutil.h"
 #include "../../collector/cli.h"
+#include "../../collector/config.h"
 #include "../../collector/util.h"
 
 #include <errno.h>
+#include <unistd.h>
 
 static int parse(struct cli_opts *o, char *err, ...)
 {
@@ -19,45 +22,47 @@ static int parse(struct cli_opts *o, char *err, ...)
 	return cli_parse(argc, argv, o, err, 256);
 }
 
-static void test_defaults_and_flags(void **state)
+static void test_modes_and_flags(void **state)
 {
 	struct cli_opts o;
 	char err[256];
 
 	(void)state;
+	assert_int_equal(parse(&o, err, NULL), 0);
+	assert_int_equal(o.mode, MODE_NONE);
 	assert_int_equal(parse(&o, err, "--dry-run", NULL), 0);
 	assert_int_equal(o.mode, MODE_DRY_RUN);
 	assert_int_equal(o.tables, (1u << SNAP_NTABLES) - 1);
 	assert_true(o.processes);
-	assert_string_equal(o.state_dir, "/var/lib/netinv");
 	assert_int_equal(parse(&o, err, "--dry-run", "--only", "addresses,routes", "--no-processes",
-			       "-o", "/tmp/x", "--compact", "--log-level", "debug", NULL),
+			       "-o", "/tmp/x", "--compact", "--log-level", "debug", "--full", "--gzip",
+			       NULL),
 			 0);
 	assert_int_equal(o.tables, (1u << SNAP_ADDRS) | (1u << SNAP_ROUTES));
 	assert_false(o.processes);
 	assert_string_equal(o.output, "/tmp/x");
 	assert_int_equal(o.format, FMT_COMPACT);
-	assert_int_equal(o.log_level, LOG_LVL_DEBUG);
-	assert_int_equal(parse(&o, err, "--only", "neighbours,sockets", NULL), 0);
-	assert_int_equal(o.tables, (1u << SNAP_NEIGH) | (1u << SNAP_SOCKS));
-	assert_int_equal(parse(&o, err, "--version", NULL), 0);
-	assert_int_equal(o.mode, MODE_VERSION);
-	assert_int_equal(parse(&o, err, "--commit-dry-run", "--full", "--connection-keying", "flow",
-			       "--include-time-wait", "--gzip", "--import-from", "/x", NULL),
-			 0);
-	assert_int_equal(o.mode, MODE_COMMIT_DRY_RUN);
-	assert_true(o.full && o.flow_keying && o.include_time_wait && o.gzip);
-	assert_string_equal(o.import_dir, "/x");
+	assert_string_equal(o.set[CFG_LOG_LEVEL], "debug");
+	assert_true(o.full && o.gzip);
+	assert_int_equal(parse(&o, err, "--register-only", NULL), 0);
+	assert_int_equal(o.mode, MODE_REGISTER_ONLY);
+	assert_int_equal(parse(&o, err, "--check-in-only", "--force", "--no-jitter", NULL), 0);
+	assert_int_equal(o.mode, MODE_CHECK_IN_ONLY);
+	assert_true(o.force && o.no_jitter);
 	assert_int_equal(parse(&o, err, "status", "--state-dir", "/tmp/s", NULL), 0);
 	assert_int_equal(o.mode, MODE_STATUS);
-	assert_string_equal(o.state_dir, "/tmp/s");
-	/* the environment names the state directory; a flag beats it */
-	setenv("NETINV_STATE_DIR", "/tmp/env", 1);
-	assert_int_equal(parse(&o, err, "--dry-run", NULL), 0);
-	assert_string_equal(o.state_dir, "/tmp/env");
-	assert_int_equal(parse(&o, err, "--dry-run", "--state-dir", "/tmp/flag", NULL), 0);
-	assert_string_equal(o.state_dir, "/tmp/flag");
-	unsetenv("NETINV_STATE_DIR");
+	assert_string_equal(o.set[CFG_STATE_DIR], "/tmp/s");
+	assert_int_equal(parse(&o, err, "install-key", "/tmp/k", NULL), 0);
+	assert_int_equal(o.mode, MODE_INSTALL_KEY);
+	assert_string_equal(o.key_file, "/tmp/k");
+	assert_int_equal(parse(&o, err, "--check-config", "--config", "/tmp/c", NULL), 0);
+	assert_int_equal(o.mode, MODE_CHECK_CONFIG);
+	assert_string_equal(o.config_path, "/tmp/c");
+	assert_int_equal(parse(&o, err, "--allow-insecure-http", "--include-time-wait", NULL), 0);
+	assert_string_equal(o.set[CFG_ALLOW_INSECURE_HTTP], "yes");
+	assert_string_equal(o.set[CFG_INCLUDE_TIME_WAIT], "yes");
+	assert_int_equal(parse(&o, err, "--version", NULL), 0);
+	assert_int_equal(o.mode, MODE_VERSION);
 }
 
 static void test_errors_name_the_problem(void **state)
@@ -70,18 +75,24 @@ static void test_errors_name_the_problem(void **state)
 	assert_non_null(strstr(err, "'bogus'"));
 	assert_int_equal(parse(&o, err, "--only", "", NULL), -1);
 	assert_non_null(strstr(err, "empty"));
-	assert_int_equal(parse(&o, err, "--frobnicate", NULL), -1);
-	assert_non_null(strstr(err, "--frobnicate"));
+	assert_int_equal(parse(&o, err, "--frobnicate=secret", NULL), -1);
+	assert_non_null(strstr(err, "'--frobnicate'"));
+	assert_null(strstr(err, "secret"));
 	assert_int_equal(parse(&o, err, "--output", NULL), -1);
 	assert_non_null(strstr(err, "--output"));
-	assert_int_equal(parse(&o, err, "--log-level", "loud", NULL), -1);
-	assert_non_null(strstr(err, "'loud'"));
-	assert_int_equal(parse(&o, err, "--connection-keying", "fuzzy", NULL), -1);
-	assert_non_null(strstr(err, "'fuzzy'"));
-	assert_int_equal(parse(&o, err, "--dry-run", "status", NULL), -1);
-	assert_non_null(strstr(err, "'status'"));
+	assert_int_equal(parse(&o, err, "--dry-run", "--register-only", NULL), -1);
+	assert_non_null(strstr(err, "conflicts"));
 	assert_int_equal(parse(&o, err, "--dry-run", "extra", NULL), -1);
 	assert_non_null(strstr(err, "'extra'"));
+	assert_int_equal(parse(&o, err, "install-key", NULL), -1);
+	assert_non_null(strstr(err, "install-key needs"));
+	/* secrets never ride in argv, and a refused one is not echoed */
+	assert_int_equal(parse(&o, err, "--enrollment-key", "gaek_TOPSECRET", NULL), -1);
+	assert_non_null(strstr(err, "not accepted on the command line"));
+	assert_null(strstr(err, "TOPSECRET"));
+	assert_int_equal(parse(&o, err, "--api-key", "gpak_TOPSECRET", NULL), -1);
+	assert_null(strstr(err, "TOPSECRET"));
+	assert_int_equal(parse(&o, err, "--server-url", "", NULL), -1);
 	assert_null(strchr(err, '\n'));
 }
 
@@ -104,12 +115,234 @@ static void test_parse_u64_strict(void **state)
 	assert_false(valid_uuid("123e4567e89b-42d3-a456-426614174000-"));
 }
 
+/* A valid value of setting i, different for each layer. */
+static const char *sample(int i, int layer, char *buf)
+{
+	static const char *const keying[] = { "flow", "exact", "flow", "exact", "flow" };
+	static const char *const lvl[] = { "debug", "error", "warning", "notice", "debug" };
+	static const char *const yn[] = { "yes", "no", "yes", "no", "yes" };
+
+	switch (i) {
+	case CFG_SERVER_URL:
+		sprintf(buf, "https://layer%d.example/", layer);
+		return buf;
+	case CFG_TIMEOUT:
+	case CFG_CONNECT_TIMEOUT:
+		sprintf(buf, "%d", 11 + layer);
+		return buf;
+	case CFG_LOG_LEVEL:
+		return lvl[layer];
+	case CFG_CONNECTION_KEYING:
+		return keying[layer];
+	case CFG_ALLOW_INSECURE_HTTP:
+	case CFG_INCLUDE_TIME_WAIT:
+		return yn[layer];
+	case CFG_API_KEY_HEADER:
+		sprintf(buf, "X-Layer-%d", layer);
+		return buf;
+	case CFG_PIN_PUBKEY:
+		sprintf(buf, "sha256//LAYER%dAAAA=", layer);
+		return buf;
+	case CFG_STATE_DIR:
+	case CFG_ENROLLMENT_KEY_FILE:
+	case CFG_CA_FILE:
+	case CFG_IMPORT_FROM:
+		sprintf(buf, "/layer%d/%s", layer, cfg_defs[i].key);
+		return buf;
+	default:
+		sprintf(buf, "layer%d-%s", layer, cfg_defs[i].key);
+		return buf;
+	}
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Each config test gets a scratch directory, removed by the teardown even when the test fails. */
+static char tmpdir[64];
+
+static int mk_tmp(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/netinv-cfg.XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int rm_tmp(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	config_grapheon_env_file = GRAPHEON_ENV_FILE;
+	for (int i = 0; i < CFG_N; i++) {
+		unsetenv(cfg_defs[i].env);
+		if (cfg_defs[i].genv)
+			unsetenv(cfg_defs[i].genv);
+	}
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* For every setting and every pair of layers: the higher layer wins, and each layer alone is
+ * used when it is the highest present. Layers: 0 grapheon-agent.env, 1 GRAPHEON_AGENT_* env,
+ * 2 netinv.conf, 3 NETINV_* env, 4 flag. */
+static void test_precedence_every_setting(void **state)
+{
+	char *dir = tmpdir, conf[300], genv[300], err[512], buf[5][300];
+
+	(void)state;
+	snprintf(conf, sizeof(conf), "%s/netinv.conf", dir);
+	snprintf(genv, sizeof(genv), "%s/grapheon-agent.env", dir);
+	config_grapheon_env_file = genv;
+	for (int i = 0; i < CFG_N; i++) {
+		bool has_g = cfg_defs[i].genv != NULL;
+
+		for (int mask = 0; mask < 32; mask++) {
+			const char *flags[CFG_N] = { 0 };
+			struct config c;
+			char text[600];
+			int top = -1;
+
+			if (!has_g && (mask & 3))
+				continue;
+			for (int l = 0; l < 5; l++)
+				if (mask & (1 << l)) {
+					const char *v = sample(i, l, buf[l]);
+
+					if (v != buf[l])
+						snprintf(buf[l], sizeof(buf[l]), "%s", v);
+					top = l;
+				}
+			unlink(genv);
+			unlink(conf);
+			unsetenv(cfg_defs[i].env);
+			if (has_g)
+				unsetenv(cfg_defs[i].genv);
+			if (mask & 1) {
+				snprintf(text, sizeof(text), "# the Python agent's file\nOTHER=1\n%s=\"%s\"\n",
+					 cfg_defs[i].genv, buf[0]);
+				write_file(genv, text);
+			}
+			if (mask & 2)
+				setenv(cfg_defs[i].genv, buf[1], 1);
+			/* netinv.conf accepts both spellings: alternate them */
+			if (mask & 4) {
+				snprintf(text, sizeof(text), "  %s = %s  \n",
+					 (mask & 8) ? cfg_defs[i].key : cfg_defs[i].env, buf[2]);
+				write_file(conf, text);
+			}
+			if (mask & 8)
+				setenv(cfg_defs[i].env, buf[3], 1);
+			if (mask & 16)
+				flags[i] = buf[4];
+			if (config_load(&c, (mask & 4) ? conf : NULL, flags, err, sizeof(err)) < 0)
+				fail_msg("setting %s mask %d: %s", cfg_defs[i].key, mask, err);
+			if (top < 0) {
+				assert_string_equal(cfg_str(&c, (enum cfg_id)i), cfg_defs[i].def);
+				assert_string_equal(c.source[i], "default");
+			} else if (strcmp(cfg_str(&c, (enum cfg_id)i), buf[top])) {
+				fail_msg("setting %s mask %d: got '%s' from %s, want layer %d '%s'",
+					 cfg_defs[i].key, mask, cfg_str(&c, (enum cfg_id)i), c.source[i], top,
+					 buf[top]);
+			}
+			config_free(&c);
+		}
+		unsetenv(cfg_defs[i].env);
+		if (has_g)
+			unsetenv(cfg_defs[i].genv);
+	}
+}
+
+static void test_config_errors(void **state)
+{
+	char *dir = tmpdir, conf[300], err[512], key[300];
+	struct config c;
+	FILE *f;
+
+	(void)state;
+	snprintf(conf, sizeof(conf), "%s/netinv.conf", dir);
+	config_grapheon_env_file = "/nonexistent";
+	f = fopen(conf, "w");
+	fputs("server_url=https://ok.example\nserverurl=x\n", f);
+	fclose(f);
+	assert_int_equal(config_load(&c, conf, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":2: unknown setting 'serverurl'"));
+	config_free(&c);
+	f = fopen(conf, "w");
+	fputs("timeout=0\n", f);
+	fclose(f);
+	assert_int_equal(config_load(&c, conf, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "timeout"));
+	assert_non_null(strstr(err, ":1"));
+	config_free(&c);
+	f = fopen(conf, "w");
+	fputs("just words\n", f);
+	fclose(f);
+	assert_int_equal(config_load(&c, conf, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "expected KEY=VALUE"));
+	config_free(&c);
+	/* a file named with --config must exist */
+	assert_int_equal(config_load(&c, "/nonexistent/netinv.conf", NULL, err, sizeof(err)), -1);
+	config_free(&c);
+	/* plain http only to loopback */
+	setenv("NETINV_SERVER_URL", "http://192.0.2.1/", 1);
+	assert_int_equal(config_load(&c, NULL, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "plain http"));
+	config_free(&c);
+	setenv("NETINV_SERVER_URL", "http://[::1]:8080/", 1);
+	assert_int_equal(config_load(&c, NULL, NULL, err, sizeof(err)), 0);
+	config_free(&c);
+	setenv("NETINV_SERVER_URL", "http://127.0.0.9/", 1);
+	assert_int_equal(config_load(&c, NULL, NULL, err, sizeof(err)), 0);
+	config_free(&c);
+	setenv("NETINV_SERVER_URL", "https://user:pw@host/", 1);
+	assert_int_equal(config_load(&c, NULL, NULL, err, sizeof(err)), -1);
+	assert_null(strstr(err, "pw"));
+	config_free(&c);
+	unsetenv("NETINV_SERVER_URL");
+	/* the enrollment key: from its file, cleaned, and never printed */
+	snprintf(key, sizeof(key), "%s/ek", dir);
+	f = fopen(key, "w");
+	fputs("gaek_SECRETSECRETSECRET\n", f);
+	fclose(f);
+	setenv("NETINV_ENROLLMENT_KEY_FILE", key, 1);
+	assert_int_equal(config_load(&c, NULL, NULL, err, sizeof(err)), 0);
+	assert_string_equal(config_enrollment_key(&c, err, sizeof(err)), "gaek_SECRETSECRETSECRET");
+	{
+		char out[8192] = "";
+		FILE *m = fmemopen(out, sizeof(out) - 1, "w");
+
+		config_print(&c, m);
+		fclose(m);
+		assert_null(strstr(out, "SECRET"));
+		assert_non_null(strstr(out, "<redacted>"));
+	}
+	config_free(&c);
+	f = fopen(key, "w");
+	fputs("gaek_with space\n", f);
+	fclose(f);
+	assert_int_equal(config_load(&c, NULL, NULL, err, sizeof(err)), 0);
+	assert_null(config_enrollment_key(&c, err, sizeof(err)));
+	assert_non_null(strstr(err, "printable"));
+	assert_null(strstr(err, "with space"));
+	config_free(&c);
+	unsetenv("NETINV_ENROLLMENT_KEY_FILE");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults_and_flags),
+		cmocka_unit_test(test_modes_and_flags),
 		cmocka_unit_test(test_errors_name_the_problem),
 		cmocka_unit_test(test_parse_u64_strict),
+		cmocka_unit_test_setup_teardown(test_precedence_every_setting, mk_tmp, rm_tmp),
+		cmocka_unit_test_setup_teardown(test_config_errors, mk_tmp, rm_tmp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,8 @@
 #include <errno.h>
 #include "../../delta/crc32c.h"
 
+#define ALL ((1u << SNAP_NTABLES) - 1)
+
 static uint64_t rng_state;
 
 static uint32_t rnd(uint32_t n)
@@ -152,7 +154,7 @@ static void full_state(const struct snapshot *s, const struct canon_ctx *c, stru
 {
 	struct delta d;
 
-	assert_int_equal(delta_build(&d, c, NULL), 0);
+	assert_int_equal(delta_build(&d, c, NULL, ALL), 0);
 	assert_true(d.full);
 	delta_mark_all_sent(&d);
 	commit(&d, c, 1, out);
@@ -268,7 +270,7 @@ static void test_property_reconstruct(void **state)
 		build_snapshot(&s, m, n);
 		canon_ctx_init(&c, &s, &o);
 		full_state(&s, &c, &cur_full);
-		assert_int_equal(delta_build(&d, &c, &acked), 0);
+		assert_int_equal(delta_build(&d, &c, &acked, ALL), 0);
 		assert_false(d.full);
 		check_reconstruct(&acked, &d, &cur_full, false);
 		if (partial) {
@@ -285,14 +287,14 @@ static void test_property_reconstruct(void **state)
 			delta_free(&d);
 			acked_free(&acked);
 			acked = next;
-			assert_int_equal(delta_build(&d, &c, &acked), 0);
+			assert_int_equal(delta_build(&d, &c, &acked, ALL), 0);
 		}
 		delta_mark_all_sent(&d);
 		commit(&d, &c, (uint64_t)round + 2, &next);
 		assert_same_state(&next, &cur_full);
 		/* and a delta of an unchanged snapshot against it is empty */
 		delta_free(&d);
-		assert_int_equal(delta_build(&d, &c, &next), 0);
+		assert_int_equal(delta_build(&d, &c, &next, ALL), 0);
 		for (int t = 0; t < SNAP_NTABLES; t++) {
 			assert_int_equal(d.t[t].added + d.t[t].changed + d.t[t].n_removed, 0);
 			for (uint32_t i = 0; i < s.t[t].n; i++)
@@ -306,6 +308,48 @@ static void test_property_reconstruct(void **state)
 		snap_free(&s);
 	}
 	acked_free(&acked);
+}
+
+/* A table that was not collected (--only, or disabled by policy) reports nothing and keeps its
+ * acknowledged records: it must not turn into a list of removals. */
+static void test_uncollected_table_carries_over(void **state)
+{
+	struct canon_opts o = { .keying = KEYING_EXACT };
+	static struct model m[MAXM];
+	struct acked_state acked, next;
+	struct snapshot s, only;
+	struct canon_ctx c, c2;
+	struct delta d;
+
+	(void)state;
+	rng_state = 42;
+	for (int i = 0; i < 90; i++)
+		m[i] = (struct model){ .table = (uint8_t)(2 + i % 3), .key = (uint32_t)i * 7919, .alive = true };
+	build_snapshot(&s, m, 90);
+	canon_ctx_init(&c, &s, &o);
+	full_state(&s, &c, &acked);
+	assert_int_equal(acked.t[SNAP_NEIGH].n, 30);
+	/* now only routes are collected: the neighbour and socket tables are empty in the snapshot */
+	snap_init(&only, NULL);
+	for (uint32_t i = 0; i < s.t[SNAP_ROUTES].n; i++)
+		*(struct snap_route *)snap_push(&only, SNAP_ROUTES) =
+			*(struct snap_route *)snap_at(&s, SNAP_ROUTES, i);
+	canon_ctx_init(&c2, &only, &o);
+	assert_int_equal(delta_build(&d, &c2, &acked, 1u << SNAP_ROUTES), 0);
+	assert_true(d.t[SNAP_NEIGH].carried);
+	assert_int_equal(d.t[SNAP_NEIGH].n_removed, 0);
+	assert_int_equal(d.t[SNAP_SOCKS].n_removed, 0);
+	assert_int_equal(d.t[SNAP_ROUTES].added + d.t[SNAP_ROUTES].changed + d.t[SNAP_ROUTES].n_removed, 0);
+	delta_mark_all_sent(&d);
+	commit(&d, &c2, 2, &next);
+	assert_same_state(&next, &acked);
+	delta_free(&d);
+	acked_free(&acked);
+	acked_free(&next);
+	canon_ctx_free(&c);
+	canon_ctx_free(&c2);
+	snap_free(&s);
+	snap_free(&only);
 }
 
 /* Noise control: TIME_WAIT and the agent's own sockets are left out; flow keying ignores the
@@ -353,7 +397,7 @@ static void test_noise_control(void **state)
 	canon_key(&c, SNAP_SOCKS, 1, k1);
 	assert_int_equal(((struct key_sock *)k1)->sport, 443);
 	/* the two flows get distinct identities through their ordinal */
-	assert_int_equal(delta_build(&d, &c, NULL), 0);
+	assert_int_equal(delta_build(&d, &c, NULL, ALL), 0);
 	assert_int_equal(d.t[SNAP_SOCKS].filtered, 2);
 	assert_int_equal(d.t[SNAP_SOCKS].n, 4);
 	for (uint32_t i = 1; i < d.t[SNAP_SOCKS].n; i++)
@@ -531,6 +575,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crc32c),
 		cmocka_unit_test(test_property_reconstruct),
+		cmocka_unit_test(test_uncollected_table_carries_over),
 		cmocka_unit_test(test_noise_control),
 		cmocka_unit_test(test_neighbour_volatility),
 		cmocka_unit_test(test_codec_refuses_damage),

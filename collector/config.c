@@ -1,0 +1,489 @@
+#include "config.h"
+#include "log.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *config_grapheon_env_file = GRAPHEON_ENV_FILE;
+
+enum cfg_type { CT_STR, CT_PATH, CT_URL, CT_UINT, CT_BOOL, CT_LOG, CT_KEYING, CT_HEADER, CT_PINS };
+
+const struct cfg_def cfg_defs[CFG_N] = {
+	[CFG_STATE_DIR] = { "state_dir", "NETINV_STATE_DIR", NULL, "--state-dir", CT_PATH,
+			    "/var/lib/netinv", 0, 0, "state directory" },
+	[CFG_SERVER_URL] = { "server_url", "NETINV_SERVER_URL", "GRAPHEON_AGENT_SERVER_URL",
+			     "--server-url", CT_URL, "", 0, 0, "fleet server base URL" },
+	[CFG_ENROLLMENT_KEY_FILE] = { "enrollment_key_file", "NETINV_ENROLLMENT_KEY_FILE",
+				      "GRAPHEON_AGENT_ENROLLMENT_KEY_FILE", "--enrollment-key-file",
+				      CT_PATH, "", 0, 0, "file holding the enrollment key" },
+	[CFG_DISPLAY_NAME] = { "display_name", "NETINV_DISPLAY_NAME", "GRAPHEON_AGENT_DISPLAY_NAME",
+			       "--display-name", CT_STR, "", 0, 128, "name shown on the server" },
+	[CFG_SITE_NAME] = { "site_name", "NETINV_SITE_NAME", "GRAPHEON_AGENT_SITE_NAME",
+			    "--site-name", CT_STR, "", 0, 128, "site reported at registration" },
+	[CFG_HOSTNAME] = { "hostname", "NETINV_HOSTNAME", "GRAPHEON_AGENT_HOSTNAME", "--hostname",
+			   CT_STR, "", 0, 253, "hostname override" },
+	[CFG_TIMEOUT] = { "timeout", "NETINV_TIMEOUT", "GRAPHEON_AGENT_TIMEOUT", "--timeout", CT_UINT,
+			  "30", 1, 600, "total seconds for one request" },
+	[CFG_CONNECT_TIMEOUT] = { "connect_timeout", "NETINV_CONNECT_TIMEOUT", NULL,
+				  "--connect-timeout", CT_UINT, "10", 1, 120,
+				  "seconds to establish a connection" },
+	[CFG_CA_FILE] = { "ca_file", "NETINV_CA_FILE", "GRAPHEON_AGENT_CA_FILE", "--ca-file", CT_PATH,
+			  "", 0, 0, "CA bundle to verify the server with" },
+	[CFG_PIN_PUBKEY] = { "pin_pubkey", "NETINV_PIN_PUBKEY", NULL, "--pin-pubkey", CT_PINS, "", 0,
+			     0, "pinned server public keys (sha256//...;sha256//...)" },
+	[CFG_API_KEY_HEADER] = { "api_key_header", "NETINV_API_KEY_HEADER",
+				 "GRAPHEON_AGENT_API_KEY_HEADER", "--api-key-header", CT_HEADER,
+				 "X-Agent-Api-Key", 1, 64, "header carrying the agent key" },
+	[CFG_LOG_LEVEL] = { "log_level", "NETINV_LOG_LEVEL", "GRAPHEON_AGENT_LOG_LEVEL",
+			    "--log-level", CT_LOG, "info", 0, 0, "error, warning, notice, info, debug" },
+	[CFG_PROXY] = { "proxy", "NETINV_PROXY", "GRAPHEON_AGENT_PROXY", "--proxy", CT_STR, "", 0,
+			512, "proxy URL (else the https_proxy environment)" },
+	[CFG_ALLOW_INSECURE_HTTP] = { "allow_insecure_http", "NETINV_ALLOW_INSECURE_HTTP", NULL,
+				      "--allow-insecure-http", CT_BOOL, "no", 0, 0,
+				      "allow plain http to a non-loopback server" },
+	[CFG_CONNECTION_KEYING] = { "connection_keying", "NETINV_CONNECTION_KEYING", NULL,
+				    "--connection-keying", CT_KEYING, "exact", 0, 0,
+				    "exact or flow" },
+	[CFG_INCLUDE_TIME_WAIT] = { "include_time_wait", "NETINV_INCLUDE_TIME_WAIT", NULL,
+				    "--include-time-wait", CT_BOOL, "no", 0, 0,
+				    "report TIME_WAIT sockets" },
+	[CFG_IMPORT_FROM] = { "import_from", "NETINV_IMPORT_FROM", NULL, "--import-from", CT_PATH,
+			      "/var/lib/grapheon-agent", 0, 0,
+			      "Graphēon agent state to take the identity from" },
+};
+
+bool cfg_flag_is_switch(enum cfg_id id)
+{
+	return cfg_defs[id].type == CT_BOOL;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "on"))
+		*out = true;
+	else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "off"))
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+static bool is_loopback_host(const char *h)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	char buf[64];
+	size_t n = strlen(h);
+
+	if (!strcasecmp(h, "localhost"))
+		return true;
+	if (h[0] == '[' && n > 2 && n < sizeof(buf)) {
+		memcpy(buf, h + 1, n - 2);
+		buf[n - 2] = 0;
+		h = buf;
+	}
+	if (inet_pton(AF_INET, h, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, h, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return false;
+}
+
+int config_check_url(const char *url, bool allow_insecure, char *err, size_t errlen)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *user = NULL;
+	int r = -1;
+
+	if (!u)
+		return -1;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+		snprintf(err, errlen, "server_url '%.100s' is not a valid URL", url);
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
+		snprintf(err, errlen, "server_url must not carry credentials");
+		goto out;
+	}
+	if (!strcasecmp(scheme, "https")) {
+		r = 0;
+	} else if (!strcasecmp(scheme, "http")) {
+		if (allow_insecure || is_loopback_host(host))
+			r = 0;
+		else
+			snprintf(err, errlen,
+				 "server_url '%.100s' is plain http to a non-loopback host; use https "
+				 "(or allow_insecure_http=yes)",
+				 url);
+	} else {
+		snprintf(err, errlen, "server_url '%.100s': scheme must be https", url);
+	}
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(user);
+	curl_url_cleanup(u);
+	return r;
+}
+
+static int check_value(enum cfg_id id, const char *v, char *err, size_t errlen)
+{
+	const struct cfg_def *d = &cfg_defs[id];
+	uint64_t n;
+	bool b;
+	enum log_level lvl;
+
+	for (const char *p = v; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			snprintf(err, errlen, "%s: control character in the value", d->key);
+			return -1;
+		}
+	switch (d->type) {
+	case CT_STR:
+		if (d->max && strlen(v) > d->max) {
+			snprintf(err, errlen, "%s: longer than %u characters", d->key, d->max);
+			return -1;
+		}
+		return 0;
+	case CT_PATH:
+		if (*v && v[0] != '/') {
+			/* never echo what was given for the key file: it may be the key itself */
+			if (id == CFG_ENROLLMENT_KEY_FILE)
+				snprintf(err, errlen, "%s: not an absolute path", d->key);
+			else
+				snprintf(err, errlen, "%s: '%.100s' is not an absolute path", d->key, v);
+			return -1;
+		}
+		return 0;
+	case CT_URL:
+		return 0; /* checked with allow_insecure_http once everything is known */
+	case CT_UINT:
+		if (parse_u64(v, d->min, d->max, &n) < 0) {
+			snprintf(err, errlen, "%s: '%.32s' is not a whole number from %u to %u", d->key, v,
+				 d->min, d->max);
+			return -1;
+		}
+		return 0;
+	case CT_BOOL:
+		if (parse_bool(v, &b) < 0) {
+			snprintf(err, errlen, "%s: '%.32s' is not yes or no", d->key, v);
+			return -1;
+		}
+		return 0;
+	case CT_LOG:
+		if (log_parse_level(v, &lvl) < 0) {
+			snprintf(err, errlen,
+				 "%s: unknown level '%.32s' (expected error, warning, notice, info, "
+				 "debug)",
+				 d->key, v);
+			return -1;
+		}
+		return 0;
+	case CT_KEYING:
+		if (strcmp(v, "exact") && strcmp(v, "flow")) {
+			snprintf(err, errlen, "%s: unknown mode '%.32s' (expected exact or flow)", d->key,
+				 v);
+			return -1;
+		}
+		return 0;
+	case CT_HEADER:
+		if (!*v || strlen(v) > d->max)
+			goto bad_header;
+		for (const char *p = v; *p; p++)
+			if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+				goto bad_header;
+		return 0;
+bad_header:
+		snprintf(err, errlen, "%s: '%.64s' is not a valid header name", d->key, v);
+		return -1;
+	case CT_PINS:
+		/* libcurl's CURLOPT_PINNEDPUBLICKEY: sha256//<base64>[;sha256//<base64>...] */
+		for (const char *p = v; *p;) {
+			const char *e = strchr(p, ';');
+			size_t l = e ? (size_t)(e - p) : strlen(p);
+
+			if (l < 9 || strncmp(p, "sha256//", 8)) {
+				snprintf(err, errlen, "%s: each pin must be sha256//<base64>", d->key);
+				return -1;
+			}
+			for (size_t i = 8; i < l; i++)
+				if (!isalnum((unsigned char)p[i]) && !strchr("+/=", p[i])) {
+					snprintf(err, errlen, "%s: pin is not base64", d->key);
+					return -1;
+				}
+			p += l + (e ? 1 : 0);
+		}
+		return 0;
+	}
+	return 0;
+}
+
+static int set(struct config *c, enum cfg_id id, const char *v, const char *source, bool copy,
+	       char *err, size_t errlen)
+{
+	if (check_value(id, v, err, errlen) < 0) {
+		size_t n = strlen(err);
+
+		snprintf(err + n, errlen - n, " (%s)", source);
+		return -1;
+	}
+	if (copy) {
+		char *d = strdup(v);
+
+		if (!d) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		free(c->owned[id]);
+		c->owned[id] = d;
+		v = d;
+	}
+	c->val[id] = v;
+	snprintf(c->source[id], sizeof(c->source[id]), "%s", source);
+	return 0;
+}
+
+static int key_lookup(const char *k, bool grapheon_only)
+{
+	for (int i = 0; i < CFG_N; i++) {
+		if (grapheon_only) {
+			if (cfg_defs[i].genv && !strcmp(k, cfg_defs[i].genv))
+				return i;
+			continue;
+		}
+		if (!strcmp(k, cfg_defs[i].key) || !strcmp(k, cfg_defs[i].env))
+			return i;
+	}
+	return -1;
+}
+
+/* KEY=VALUE lines. grapheon: the Python agent's file, where only GRAPHEON_AGENT_* names count and
+ * anything else is that program's business. */
+static int load_file(struct config *c, const char *path, bool must_exist, bool grapheon,
+		     char *err, size_t errlen)
+{
+	static char buf[CFG_MAX_FILE + 1];
+	char *line, *save = NULL, src[96];
+	int lineno = 0, r;
+
+	r = read_small_file(AT_FDCWD, path, buf, sizeof(buf));
+	if (r == -ENOENT && !must_exist)
+		return 0;
+	if (r < 0) {
+		snprintf(err, errlen, "cannot read %s: %s", path,
+			 r == -EFBIG ? "larger than 64 KiB" : strerror(-r));
+		return -1;
+	}
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *k = line, *v, *eq;
+		size_t vl;
+		int id;
+
+		lineno++;
+		while (isspace((unsigned char)*k))
+			k++;
+		if (!*k || *k == '#' || *k == ';')
+			continue;
+		if (!strncmp(k, "export ", 7))
+			k += 7;
+		eq = strchr(k, '=');
+		if (!eq) {
+			if (grapheon)
+				continue;
+			snprintf(err, errlen, "%s:%d: expected KEY=VALUE", path, lineno);
+			return -1;
+		}
+		*eq = 0;
+		v = eq + 1;
+		for (char *e = eq - 1; e >= k && isspace((unsigned char)*e); e--)
+			*e = 0;
+		while (isspace((unsigned char)*v))
+			v++;
+		vl = strlen(v);
+		while (vl && isspace((unsigned char)v[vl - 1]))
+			v[--vl] = 0;
+		if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
+			v[vl - 1] = 0;
+			v++;
+		}
+		if (grapheon && !strcmp(k, "GRAPHEON_AGENT_ENROLLMENT_KEY")) {
+			if (!c->enrollment_key && *v) {
+				c->enrollment_key = strdup(v);
+				snprintf(c->key_source, sizeof(c->key_source), "%s", path);
+			}
+			continue;
+		}
+		id = key_lookup(k, grapheon);
+		if (id < 0) {
+			if (grapheon || !strncmp(k, "GRAPHEON_AGENT_", 15) ||
+			    !strcmp(k, "NETINV_ENROLLMENT_KEY") || !strncmp(k, "NETINV_EXEC", 11) ||
+			    !strncmp(k, "exec_", 5))
+				continue; /* another reader's setting */
+			snprintf(err, errlen, "%s:%d: unknown setting '%.64s'", path, lineno, k);
+			return -1;
+		}
+		snprintf(src, sizeof(src), "%.80s:%d", path, lineno);
+		if (set(c, (enum cfg_id)id, v, src, true, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int config_load(struct config *c, const char *config_path, const char *const flags[CFG_N],
+		char *err, size_t errlen)
+{
+	const char *gk;
+
+	memset(c, 0, sizeof(*c));
+	for (int i = 0; i < CFG_N; i++) {
+		c->val[i] = cfg_defs[i].def;
+		snprintf(c->source[i], sizeof(c->source[i]), "default");
+	}
+	/* lowest first: each later source overrides */
+	if (load_file(c, config_grapheon_env_file, false, true, err, errlen) < 0)
+		return -1;
+	for (int i = 0; i < CFG_N; i++) {
+		const char *v = cfg_defs[i].genv ? getenv(cfg_defs[i].genv) : NULL;
+		char src[96];
+
+		snprintf(src, sizeof(src), "environment %s", cfg_defs[i].genv ? cfg_defs[i].genv : "");
+		if (v && set(c, (enum cfg_id)i, v, src, false, err, errlen) < 0)
+			return -1;
+	}
+	if (load_file(c, config_path ? config_path : CONFIG_FILE_DEFAULT, config_path != NULL, false,
+		      err, errlen) < 0)
+		return -1;
+	for (int i = 0; i < CFG_N; i++) {
+		const char *v = getenv(cfg_defs[i].env);
+		char src[96];
+
+		snprintf(src, sizeof(src), "environment %s", cfg_defs[i].env);
+		if (v && set(c, (enum cfg_id)i, v, src, false, err, errlen) < 0)
+			return -1;
+	}
+	for (int i = 0; i < CFG_N; i++) {
+		char src[96];
+
+		snprintf(src, sizeof(src), "flag %s", cfg_defs[i].flag ? cfg_defs[i].flag : "");
+		if (flags && flags[i] && set(c, (enum cfg_id)i, flags[i], src, false, err, errlen) < 0)
+			return -1;
+	}
+	if (*cfg_str(c, CFG_SERVER_URL) &&
+	    config_check_url(cfg_str(c, CFG_SERVER_URL), cfg_bool(c, CFG_ALLOW_INSECURE_HTTP), err,
+			     errlen) < 0)
+		return -1;
+	gk = getenv("GRAPHEON_AGENT_ENROLLMENT_KEY");
+	if (gk && *gk) {
+		free(c->enrollment_key);
+		c->enrollment_key = strdup(gk);
+		snprintf(c->key_source, sizeof(c->key_source), "environment GRAPHEON_AGENT_ENROLLMENT_KEY");
+	}
+	return 0;
+}
+
+void config_free(struct config *c)
+{
+	for (int i = 0; i < CFG_N; i++)
+		free(c->owned[i]);
+	if (c->enrollment_key) {
+		explicit_bzero(c->enrollment_key, strlen(c->enrollment_key));
+		free(c->enrollment_key);
+	}
+	memset(c, 0, sizeof(*c));
+}
+
+const char *cfg_str(const struct config *c, enum cfg_id id)
+{
+	return c->val[id] ? c->val[id] : "";
+}
+
+unsigned cfg_uint(const struct config *c, enum cfg_id id)
+{
+	uint64_t v = 0;
+
+	parse_u64(cfg_str(c, id), 0, UINT32_MAX, &v);
+	return (unsigned)v;
+}
+
+bool cfg_bool(const struct config *c, enum cfg_id id)
+{
+	bool b = false;
+
+	parse_bool(cfg_str(c, id), &b);
+	return b;
+}
+
+/* Enrollment keys look like gaek_ + 43 URL-safe base64 characters; accept any printable token so a
+ * server with another format still works, but refuse what cannot be a header value. */
+static int clean_key(char *k, char *err, size_t errlen, const char *where)
+{
+	size_t n = strcspn(k, "\r\n");
+
+	k[n] = 0;
+	while (n && (k[n - 1] == ' ' || k[n - 1] == '\t'))
+		k[--n] = 0;
+	if (!n || n > 256) {
+		snprintf(err, errlen, "the enrollment key in %s is %s", where, n ? "too long" : "empty");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)k[i] <= 0x20 || (unsigned char)k[i] >= 0x7f) {
+			snprintf(err, errlen, "the enrollment key in %s has a character that is not printable ASCII",
+				 where);
+			return -1;
+		}
+	return 0;
+}
+
+const char *config_enrollment_key(struct config *c, char *err, size_t errlen)
+{
+	const char *file = cfg_str(c, CFG_ENROLLMENT_KEY_FILE), *cred = getenv("CREDENTIALS_DIRECTORY");
+	char buf[512], path[4200];
+	int r;
+
+	if (*file) {
+		r = read_small_file(AT_FDCWD, file, buf, sizeof(buf));
+		if (r < 0) {
+			snprintf(err, errlen, "cannot read the enrollment key file %s: %s", file,
+				 strerror(-r));
+			return NULL;
+		}
+		snprintf(c->key_source, sizeof(c->key_source), "%s", file);
+	} else if (cred && *cred && (snprintf(path, sizeof(path), "%s/enrollment_key", cred),
+				     read_small_file(AT_FDCWD, path, buf, sizeof(buf)) == 0)) {
+		snprintf(c->key_source, sizeof(c->key_source), "systemd credential enrollment_key");
+	} else if (c->enrollment_key) {
+		snprintf(buf, sizeof(buf), "%s", c->enrollment_key);
+	} else {
+		snprintf(err, errlen,
+			 "no enrollment key: set enrollment_key_file (or the systemd credential "
+			 "enrollment_key)");
+		return NULL;
+	}
+	if (clean_key(buf, err, errlen, c->key_source) < 0)
+		return NULL;
+	free(c->enrollment_key);
+	c->enrollment_key = strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return c->enrollment_key;
+}
+
+void config_print(const struct config *c, FILE *f)
+{
+	for (int i = 0; i < CFG_N; i++)
+		fprintf(f, "%-20s = %-40s # %s\n", cfg_defs[i].key, cfg_str(c, (enum cfg_id)i),
+			c->source[i]);
+	fprintf(f, "%-20s = %-40s # %s\n", "enrollment_key",
+		c->enrollment_key ? "<redacted>" : "(not loaded)",
+		c->enrollment_key ? c->key_source : "read from enrollment_key_file when registering");
+}

@@ -1,0 +1,183 @@
+#include "http.h"
+
+#include <ctype.h>
+#include <stddef.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct http {
+	CURL *c;
+	struct http_opts o;
+	struct http_resp *r;
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct http *h = arg;
+	size_t len = size * n;
+
+	if (h->r->len + len > HTTP_MAX_BODY) {
+		h->r->too_large = true;
+		return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+	}
+	memcpy(h->r->body + h->r->len, p, len);
+	h->r->len += len;
+	h->r->body[h->r->len] = 0;
+	return len;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct http *h = arg;
+	size_t len = size * n;
+
+	if (len > 12 && !strncasecmp(p, "Retry-After:", 12)) {
+		char v[32] = "";
+		size_t l = len - 12 < sizeof(v) - 1 ? len - 12 : sizeof(v) - 1;
+		char *e;
+		long s;
+
+		memcpy(v, p + 12, l);
+		s = strtol(v, &e, 10);
+		/* delta-seconds only; an HTTP-date is rare from API servers and treated as absent */
+		if (e != v && s >= 0 && s < 7 * 86400)
+			h->r->retry_after = s;
+	}
+	return len;
+}
+
+/* curl's trace with every occurrence of the secret replaced: headers and bodies both. */
+static int on_debug(CURL *c, curl_infotype t, char *data, size_t size, void *arg)
+{
+	struct http *h = arg;
+	const char *tag = t == CURLINFO_TEXT ? "*" : t == CURLINFO_HEADER_OUT ? ">" :
+			 t == CURLINFO_HEADER_IN ? "<" : NULL;
+	char line[1024];
+	size_t n;
+
+	(void)c;
+	if (!tag)
+		return 0; /* bodies are not traced */
+	n = size < sizeof(line) - 1 ? size : sizeof(line) - 1;
+	memcpy(line, data, n);
+	line[n] = 0;
+	if (h->o.secret && *h->o.secret) {
+		size_t sl = strlen(h->o.secret);
+
+		for (char *p = strstr(line, h->o.secret); p; p = strstr(p, h->o.secret))
+			memset(p, '*', sl);
+	}
+	/* and any key-like token, whatever its header is called */
+	for (char *p = line; (p = strstr(p, "_")) != NULL; p++) {
+		if (p - line >= 4 && (!strncmp(p - 4, "gpak", 4) || !strncmp(p - 4, "gaek", 4)))
+			for (char *q = p + 1; isalnum((unsigned char)*q) || *q == '-' || *q == '_'; q++)
+				*q = '*';
+	}
+	fprintf(stderr, "netinv: curl: %s %s", tag, line);
+	if (n && line[n - 1] != '\n')
+		fputc('\n', stderr);
+	return 0;
+}
+
+struct http *http_new(const struct http_opts *o, char *err, size_t errlen)
+{
+	static int global;
+	struct http *h;
+
+	if (!global) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			snprintf(err, errlen, "cannot initialise libcurl");
+			return NULL;
+		}
+		global = 1;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h || !(h->c = curl_easy_init())) {
+		free(h);
+		snprintf(err, errlen, "cannot initialise libcurl");
+		return NULL;
+	}
+	h->o = *o;
+	curl_easy_setopt(h->c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h->c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h->c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h->c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h->c, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(h->c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	curl_easy_setopt(h->c, CURLOPT_CONNECTTIMEOUT, (long)o->connect_timeout);
+	curl_easy_setopt(h->c, CURLOPT_TIMEOUT, (long)o->total_timeout);
+	/* a server that stops sending mid-reply: under 64 bytes/s for 15 s aborts */
+	curl_easy_setopt(h->c, CURLOPT_LOW_SPEED_LIMIT, 64L);
+	curl_easy_setopt(h->c, CURLOPT_LOW_SPEED_TIME, 15L);
+	if (o->ca_file && *o->ca_file)
+		curl_easy_setopt(h->c, CURLOPT_CAINFO, o->ca_file);
+	if (o->pin_pubkey && *o->pin_pubkey)
+		curl_easy_setopt(h->c, CURLOPT_PINNEDPUBLICKEY, o->pin_pubkey);
+	if (o->proxy && *o->proxy)
+		curl_easy_setopt(h->c, CURLOPT_PROXY, o->proxy);
+	curl_easy_setopt(h->c, CURLOPT_USERAGENT, "netinv/" NETINV_HTTP_VERSION);
+	curl_easy_setopt(h->c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h->c, CURLOPT_WRITEDATA, h);
+	curl_easy_setopt(h->c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h->c, CURLOPT_HEADERDATA, h);
+	if (o->verbose) {
+		curl_easy_setopt(h->c, CURLOPT_DEBUGFUNCTION, on_debug);
+		curl_easy_setopt(h->c, CURLOPT_DEBUGDATA, h);
+		curl_easy_setopt(h->c, CURLOPT_VERBOSE, 1L);
+	}
+	return h;
+}
+
+void http_free(struct http *h)
+{
+	if (!h)
+		return;
+	curl_easy_cleanup(h->c);
+	free(h);
+}
+
+int http_post(struct http *h, const char *url, const char *const *headers, const void *body,
+	      size_t len, struct http_resp *r)
+{
+	struct curl_slist *hl = NULL;
+	char ebuf[CURL_ERROR_SIZE] = "";
+	CURLcode cc;
+
+	memset(r, 0, offsetof(struct http_resp, body));
+	r->body[0] = 0;
+	r->len = 0;
+	r->retry_after = -1;
+	h->r = r;
+	for (const char *const *p = headers; p && *p; p++)
+		hl = curl_slist_append(hl, *p);
+	/* no "Expect: 100-continue" round trip for small bodies */
+	hl = curl_slist_append(hl, "Expect:");
+	curl_easy_setopt(h->c, CURLOPT_URL, url);
+	curl_easy_setopt(h->c, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(h->c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(h->c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(h->c, CURLOPT_ERRORBUFFER, ebuf);
+	cc = curl_easy_perform(h->c);
+	curl_easy_getinfo(h->c, CURLINFO_RESPONSE_CODE, &r->status);
+	{
+		char *ip = NULL;
+
+		if (curl_easy_getinfo(h->c, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip)
+			snprintf(r->peer_ip, sizeof(r->peer_ip), "%s", ip);
+		curl_easy_getinfo(h->c, CURLINFO_PRIMARY_PORT, &r->peer_port);
+	}
+	curl_easy_setopt(h->c, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hl);
+	r->curl_code = (int)cc;
+	if (cc != CURLE_OK) {
+		if (r->too_large)
+			snprintf(r->error, sizeof(r->error), "the reply was larger than %d bytes",
+				 HTTP_MAX_BODY);
+		else
+			snprintf(r->error, sizeof(r->error), "%s", ebuf[0] ? ebuf : curl_easy_strerror(cc));
+		return -1; /* a body cut short is not a reply to act on */
+	}
+	return 0;
+}

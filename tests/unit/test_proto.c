@@ -1,0 +1,170 @@
+/* Replies of the fleet server: every status to its own outcome, hostile bodies refused, policy
+ * ranges enforced with the cached value kept, the naive UTC server time understood. */
+#include "testutil.h"
+#include "../../report/proto.h"
+
+static struct proto_reply R;
+static struct policy P;
+
+#define REG(status, body, havekey) proto_parse_register(status, body, strlen(body), havekey, &P, &R)
+#define CHK(status, body) proto_parse_checkin(status, body, strlen(body), &P, &R)
+
+static int setup(void **state)
+{
+	(void)state;
+	policy_defaults(&P);
+	return 0;
+}
+
+static void test_register(void **state)
+{
+	(void)state;
+	REG(200, "{\"status\":\"pending\",\"approval_required\":true,\"api_key\":null,\"agent\":{\"id\":7},"
+		 "\"policy\":null,\"server_time\":\"2026-11-23T10:00:00.123456\"}", false);
+	assert_int_equal(R.outcome, PROTO_PENDING);
+	assert_string_equal(R.agent_id, "7");
+	assert_int_equal(R.server_time, 1795428000);
+	assert_false(R.have_policy);
+	REG(200, "{\"status\":\"active\",\"api_key\":\"gpak_abc\",\"agent\":{\"id\":\"a-1\"},"
+		 "\"policy\":{\"checkin_interval_seconds\":600,\"jitter_seconds\":0,\"new_key\":1}}", false);
+	assert_int_equal(R.outcome, PROTO_ACTIVE);
+	assert_string_equal(R.api_key, "gpak_abc");
+	assert_string_equal(R.agent_id, "a-1");
+	assert_true(R.have_policy);
+	assert_int_equal(R.policy.interval, 600);
+	assert_int_equal(R.policy.jitter, 0);
+	assert_int_equal(R.policy.max_report, 262144); /* absent: kept */
+	/* active without a key: fine when one is stored, a lost key otherwise */
+	REG(200, "{\"status\":\"active\",\"api_key\":null,\"agent\":{\"id\":9}}", true);
+	assert_int_equal(R.outcome, PROTO_ACTIVE);
+	REG(200, "{\"status\":\"active\",\"api_key\":null,\"agent\":{\"id\":9}}", false);
+	assert_int_equal(R.outcome, PROTO_KEY_LOST);
+	assert_non_null(strstr(R.message, "/api/agents/9/rotate-api-key"));
+	assert_non_null(strstr(R.message, "install-key"));
+	REG(401, "{\"detail\":\"Invalid or inactive enrollment key\"}", false);
+	assert_int_equal(R.outcome, PROTO_UNAUTHORIZED);
+	assert_non_null(strstr(R.message, "enrollment key"));
+	REG(403, "{\"detail\":\"Enrollment key expired\"}", false);
+	assert_int_equal(R.outcome, PROTO_FORBIDDEN);
+	assert_non_null(strstr(R.message, "expired"));
+	REG(409, "{}", false);
+	assert_int_equal(R.outcome, PROTO_CONFLICT);
+	assert_non_null(strstr(R.message, "another enrollment key"));
+	REG(422, "{\"detail\":\"Validation failed\",\"errors\":[{\"field\":\"agent_uuid\",\"message\":\"required\"}]}",
+	    false);
+	assert_int_equal(R.outcome, PROTO_INVALID);
+	assert_non_null(strstr(R.message, "agent_uuid: required"));
+	REG(503, "<html>busy</html>", false);
+	assert_int_equal(R.outcome, PROTO_TEMPORARY);
+	/* hostile or broken 200s */
+	REG(200, "not json", false);
+	assert_int_equal(R.outcome, PROTO_BAD_REPLY);
+	REG(200, "{\"status\":\"approved\"}", false);
+	assert_int_equal(R.outcome, PROTO_BAD_REPLY);
+	REG(200, "{\"status\":\"active\",\"api_key\":\"gpak with space\"}", false);
+	assert_int_equal(R.outcome, PROTO_BAD_REPLY);
+	REG(200, "{\"status\":7}", false);
+	assert_int_equal(R.outcome, PROTO_BAD_REPLY);
+	REG(302, "", false);
+	assert_int_equal(R.outcome, PROTO_BAD_REPLY);
+	REG(200, "[]", false);
+	assert_int_equal(R.outcome, PROTO_BAD_REPLY);
+}
+
+static void test_checkin(void **state)
+{
+	(void)state;
+	CHK(200, "{\"status\":\"accepted\",\"server_time\":\"2026-11-23T10:00:00\",\"policy\":"
+		 "{\"max_report_bytes\":16384,\"enabled_commands\":{\"ss_tunap\":false,\"zz\":true}}}");
+	assert_int_equal(R.outcome, PROTO_ACCEPTED);
+	assert_int_equal(R.policy.max_report, 16384);
+	assert_false(R.policy.enabled[3]);
+	assert_true(R.policy.enabled[0]);
+	assert_int_equal(policy_tables(&R.policy) & (1u << SNAP_SOCKS), 0);
+	/* out-of-range values are refused, the cached ones kept, and said */
+	P.interval = 1234;
+	CHK(200, "{\"status\":\"accepted\",\"policy\":{\"checkin_interval_seconds\":5,"
+		 "\"jitter_seconds\":99999,\"max_report_bytes\":1.5,\"command_timeout_seconds\":\"x\"}}");
+	assert_int_equal(R.outcome, PROTO_ACCEPTED);
+	assert_int_equal(R.policy.interval, 1234);
+	assert_int_equal(R.policy.jitter, 300);
+	assert_int_equal(R.policy.max_report, 262144);
+	assert_non_null(strstr(R.policy_warnings, "checkin_interval_seconds out of range"));
+	assert_non_null(strstr(R.policy_warnings, "jitter_seconds"));
+	policy_defaults(&P);
+	CHK(401, "{\"detail\":\"Invalid API key\"}");
+	assert_int_equal(R.outcome, PROTO_UNAUTHORIZED);
+	assert_non_null(strstr(R.message, "install-key"));
+	CHK(403, "{\"detail\":\"Agent pending\"}");
+	assert_int_equal(R.outcome, PROTO_FORBIDDEN);
+	assert_non_null(strstr(R.message, "Agent pending"));
+	CHK(409, "{}");
+	assert_int_equal(R.outcome, PROTO_CONFLICT);
+	CHK(413, "{\"detail\":\"decoded report too large\"}");
+	assert_int_equal(R.outcome, PROTO_TOO_LARGE);
+	assert_non_null(strstr(R.message, "decoded report too large"));
+	CHK(415, "{}");
+	assert_int_equal(R.outcome, PROTO_ENCODING);
+	CHK(400, "{\"detail\":\"body is not gzip\"}");
+	assert_int_equal(R.outcome, PROTO_ENCODING);
+	assert_non_null(strstr(R.message, "netinv bug"));
+	CHK(429, "");
+	assert_int_equal(R.outcome, PROTO_RATE_LIMITED);
+	CHK(500, "");
+	assert_int_equal(R.outcome, PROTO_TEMPORARY);
+	CHK(200, "{\"status\":\"rejected\"}");
+	assert_int_equal(R.outcome, PROTO_BAD_REPLY);
+	/* control characters from the server never reach a log line raw */
+	CHK(403, "{\"detail\":\"line one\\nline two\\u0007\"}");
+	assert_null(strchr(R.message, '\n'));
+	assert_null(strchr(R.message, '\a'));
+}
+
+static void test_time(void **state)
+{
+	(void)state;
+	assert_int_equal(proto_parse_time("1970-01-01T00:00:00"), 0);
+	assert_int_equal(proto_parse_time("2026-11-23T10:00:00Z"), 1795428000);
+	assert_int_equal(proto_parse_time("2026-11-23T12:00:00+02:00"), 1795428000);
+	assert_int_equal(proto_parse_time("2026-11-23T10:00:00.999999"), 1795428000);
+	assert_int_equal(proto_parse_time("yesterday"), -1);
+	assert_int_equal(proto_parse_time("2026-11-23T10:00:00junk"), -1);
+}
+
+static void test_register_body(void **state)
+{
+	struct register_req q = { .enrollment_key = "gaek_k", .agent_uuid = "u", .hostname = "h\"x",
+				  .platform_release = "6.1", .agent_version = "0.3.0" };
+	char buf[1024], tiny[600];
+	size_t n;
+
+	(void)state;
+	n = proto_register_body(&q, buf, sizeof(buf));
+	assert_true(n > 0);
+	buf[n] = 0;
+	assert_non_null(strstr(buf, "\"enrollment_key\":\"gaek_k\""));
+	assert_non_null(strstr(buf, "\"hostname\":\"h\\\"x\""));
+	assert_non_null(strstr(buf, "\"platform\":\"linux\""));
+	assert_null(strstr(buf, "display_name"));
+	/* a body that does not fit is refused, not truncated */
+	{
+		char big[700];
+
+		memset(big, 'a', sizeof(big) - 1);
+		big[sizeof(big) - 1] = 0;
+		q.display_name = big;
+		assert_int_equal(proto_register_body(&q, tiny, sizeof(tiny)), 0);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_register),
+		cmocka_unit_test(test_checkin),
+		cmocka_unit_test(test_time),
+		cmocka_unit_test(test_register_body),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
