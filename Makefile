@@ -46,7 +46,7 @@ UNIT_LIBS := $(shell $(PKG_CONFIG) --libs cmocka libcjson) $(DEP_LIBS)
 TEST_APP_OBJS := $(BUILD)/collector/cli.o $(BUILD)/collector/log.o $(BUILD)/collector/util.o \
 		 $(BUILD)/collector/state.o $(BUILD)/collector/config.o
 
-.PHONY: all run test unit san valgrind bench fuzz install uninstall clean deps fixtures
+.PHONY: all run demo test unit san valgrind bench fuzz install uninstall clean deps fixtures
 
 all: $(BUILD)/netinv
 
@@ -89,6 +89,11 @@ $(BUILD)/tests/nlrecord: tests/tools/nlrecord.c $(LIB_OBJS)
 
 unit: $(UNIT_BINS) $(BUILD)/tests/fuzz_driver $(BUILD)/netinv $(BUILD)/tests/nlrecord \
 	$(BUILD)/tests/faultinj.so
+
+# register -> approve -> check in against the bundled loopback server, in a scratch namespace (root)
+demo: deps
+	$(MAKE) all
+	NETINV=$(CURDIR)/$(BUILD)/netinv tests/integration/demo.sh
 
 # README command 2 (and CI): install what is missing, build normally and with ASan+UBSan, run the
 # whole suite (unit, fuzz driver, namespace integration) against both builds.

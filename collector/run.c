@@ -109,6 +109,14 @@ static enum run_outcome load_state(const struct config *cfg, bool commit, struct
 		if (rs->acked.sequence > rs->base_seq)
 			rs->base_seq = rs->acked.sequence;
 	}
+	{
+		/* a no-change check-in advances the sequence in agent.status only */
+		struct agent_status as;
+
+		state_read_status(&rs->sd, &as);
+		if (as.last_sequence > rs->base_seq)
+			rs->base_seq = as.last_sequence;
+	}
 	return RUN_OK;
 }
 
@@ -670,13 +678,17 @@ static enum run_outcome do_checkin(struct agent *a)
 					carried = true;
 				}
 		}
-		if (state_commit(&a->st.sd, &h.d, &h.cc, m.sequence_number, (int64_t)time(NULL),
+		/* A part that carried no record leaves the records as they are: only the sequence
+		 * advances, in agent.status (a large state is not rewritten every quiet run). */
+		if ((carried || h.d.full || !a->st.have_acked) &&
+		    state_commit(&a->st.sd, &h.d, &h.cc, m.sequence_number, (int64_t)time(NULL),
 				 (uint32_t)h.copts.keying, err, sizeof(err)) != STATE_OK) {
 			log_error("%s", err);
 			out = RUN_CANTCREAT;
 			break;
 		}
 		a->st.base_seq = m.sequence_number;
+		a->as.last_sequence = m.sequence_number;
 		learn(a, r);
 		a->as.last_checkin = (int64_t)time(NULL);
 		a->as.failures = 0;
@@ -905,8 +917,11 @@ enum run_outcome run_status(const struct cli_opts *o, struct config *cfg)
 		printf("last error:       %s\n", as.last_error);
 	}
 	if (st.have_acked) {
-		print_time("last accepted:", st.acked.accepted_at);
-		printf("sequence number:  %llu\n", (unsigned long long)st.acked.sequence);
+		print_time("last accepted:", as.last_checkin > st.acked.accepted_at ? as.last_checkin :
+								    st.acked.accepted_at);
+		printf("sequence number:  %llu\n",
+		       (unsigned long long)(as.last_sequence > st.acked.sequence ? as.last_sequence :
+										  st.acked.sequence));
 		printf("connection keying: %s\n", st.acked.keying == KEYING_FLOW ? "flow" : "exact");
 		printf("acknowledged records:\n");
 		for (int t2 = 0; t2 < SNAP_NTABLES; t2++) {

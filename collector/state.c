@@ -577,6 +577,8 @@ void state_read_status(struct state_dir *sd, struct agent_status *as)
 			as->part_budget = (unsigned)n;
 		else if (!strcmp(line, "last_error_at"))
 			as->last_error_at = (int64_t)n;
+		else if (!strcmp(line, "last_sequence"))
+			as->last_sequence = n;
 		else if (!strcmp(line, "policy_interval") && n >= 60 && n <= 86400)
 			as->policy.interval = (unsigned)n, as->have_policy = true;
 		else if (!strcmp(line, "policy_jitter") && n <= 3600)
@@ -607,10 +609,11 @@ enum state_err state_write_status(struct state_dir *sd, const struct agent_statu
 	n = snprintf(buf, sizeof(buf),
 		     "registration=%s\nagent_id=%s\nserver_time=%lld\nlast_checkin=%lld\n"
 		     "failures=%u\nnext_attempt=%lld\npart_budget=%u\nlast_error=%s\n"
-		     "last_error_at=%lld\nserver_peer=%s\n",
+		     "last_error_at=%lld\nserver_peer=%s\nlast_sequence=%llu\n",
 		     as->registration, as->agent_id, (long long)as->server_time,
 		     (long long)as->last_checkin, as->failures, (long long)as->next_attempt,
-		     as->part_budget, le, (long long)as->last_error_at, as->server_peer);
+		     as->part_budget, le, (long long)as->last_error_at, as->server_peer,
+		     (unsigned long long)as->last_sequence);
 	if (as->have_policy)
 		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
 			      "policy_interval=%u\npolicy_jitter=%u\npolicy_command_timeout=%u\n"

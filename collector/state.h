@@ -81,6 +81,9 @@ struct agent_status {
 	char last_error[256];
 	int64_t last_error_at;
 	char server_peer[64];   /* "IP port" of the fleet server as last connected to */
+	/* sequence of the last accepted report; acked.state holds the sequence of the last one that
+	 * changed records (a no-change check-in does not rewrite it) */
+	uint64_t last_sequence;
 };
 
 /* agent.status: KEY=VALUE lines; a missing file is an empty status, damaged lines are skipped. */

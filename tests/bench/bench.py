@@ -130,6 +130,60 @@ def measure(netinv, floor, runs, attribution, huge, steady=False):
     return rows
 
 
+def measure_server(netinv, runs):
+    """Runs inside the namespace: enroll against the loopback test server, then time steady-state
+    check-ins (collect, diff, encode, gzip, POST, commit) against dry runs on the same state."""
+    work = tempfile.mkdtemp(prefix="netinv-bench-srv.")
+    srv = None
+    try:
+        portfile = os.path.join(work, "port")
+        srv = subprocess.Popen([sys.executable, os.path.join(HERE, "..", "integration", "server.py"), portfile,
+                                "--max-report-bytes", "10485760"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            if os.path.exists(portfile):
+                break
+            time.sleep(0.05)
+        url = "http://127.0.0.1:" + open(portfile).read().strip()
+        key = os.path.join(work, "ek")
+        with open(key, "w") as f:
+            f.write("gaek_" + "A" * 43 + "\n")
+        os.chmod(key, 0o600)
+        state = os.path.join(work, "state")
+        env = dict(os.environ, NETINV_SERVER_URL=url, NETINV_ENROLLMENT_KEY_FILE=key, NETINV_STATE_DIR=state,
+                   NETINV_IMPORT_FROM=os.path.join(work, "none"))
+        base = [netinv, "--no-jitter", "--no-processes"]
+        subprocess.run(base + ["--register-only"], env=env, check=True, stderr=subprocess.DEVNULL)
+        uuid = open(os.path.join(state, "agent_uuid")).read().strip()
+        import urllib.request
+        urllib.request.urlopen(urllib.request.Request(url + "/admin/approve", data=json.dumps({"agent_uuid": uuid}).encode()))
+        sizes = {}
+        for name, extra in (("full", ["--full"]), ("none", [])):
+            out = os.path.join(work, name)
+            if name == "none":
+                # the timer's run: fetches the key of the approved agent, sends the full report
+                subprocess.run(base + ["--force"], env=env, check=True, stderr=subprocess.DEVNULL)
+            subprocess.run(base + ["--dry-run", "--compact", "-o", out] + extra, env=env, check=True, stderr=subprocess.DEVNULL)
+            subprocess.run(base + ["--dry-run", "--gzip", "-o", out + ".gz"] + extra, env=env, check=True, stderr=subprocess.DEVNULL)
+            rep = json.load(open(out))
+            sizes[name] = dict(decoded=os.stat(out).st_size, gzip=os.stat(out + ".gz").st_size,
+                               records=sum(len(rep.get(k, [])) for k in ("links", "addresses", "neighbors", "routes", "connections", "listeners")))
+        chk, dry = [], []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            subprocess.run(base + ["--check-in-only"], env=env, check=True, stderr=subprocess.DEVNULL)
+            chk.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            subprocess.run(base + ["--dry-run", "--gzip", "-o", "/dev/null"], env=env, check=True, stderr=subprocess.DEVNULL)
+            dry.append(time.perf_counter() - t0)
+        return dict(checkin_ms=statistics.median(chk) * 1000, dry_ms=statistics.median(dry) * 1000,
+                    ratio=statistics.median([a / b for a, b in zip(chk, dry)]), sizes=sizes, runs=runs)
+    finally:
+        if srv:
+            srv.terminate()
+            srv.wait()
+        subprocess.run(["rm", "-rf", work])
+
+
 def _pairs(res, runs, mine, tools, fl):
     for _ in range(runs):
         t, rss = timed(None, mine)
@@ -154,6 +208,9 @@ def _pairs(res, runs, mine, tools, fl):
 
 
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--measure-server":
+        print(json.dumps(measure_server(sys.argv[2], int(sys.argv[3]))))
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "--measure":
         netinv, floor, runs, attribution, huge = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] == "1", sys.argv[6] == "1"
         print(json.dumps(measure(netinv, floor, runs, attribution, huge, sys.argv[7] == "1")))
@@ -169,7 +226,7 @@ def main():
             scales = args.pop(0).split(",")
         elif a == "--out":
             out = args.pop(0)
-    rows = []
+    rows, srows = [], []
     ns = f"netinv-bench-{os.getpid()}"
     for scale in scales:
         holder = None
@@ -188,6 +245,11 @@ def main():
                 m.update(scale=scale, attribution=attribution, steady=steady)
                 rows.append(m)
                 print(json.dumps(m), file=sys.stderr, flush=True)
+            if scale in ("medium", "large"):
+                r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, __file__, "--measure-server", netinv,
+                                    str(runs)], check=True, capture_output=True, text=True)
+                srows.append(dict(json.loads(r.stdout), scale=scale))
+                print(r.stdout.strip(), file=sys.stderr, flush=True)
         finally:
             if holder:
                 holder.terminate()
@@ -210,6 +272,14 @@ def main():
             lines.append(f"| {m['scale']} | {'on' if m['attribution'] else 'off'} | {m['state_records']} | {m['state_bytes']} | "
                          f"{m['bytes_per_record']:.2f} | {m['steady_report_gzip_bytes']} | {m['baseline_commit_ms']:.1f} | "
                          f"{m['steady_commit_run_ms']:.1f} |")
+    if srows:
+        lines += ["", "Against the loopback test server (attribution off): steady-state check-in runs (collect, diff, encode, gzip, POST, commit) vs dry runs on the same state; report sizes.",
+                  "", "| scale | check-in run ms | dry run ms | check-in / dry run | full report records | full decoded bytes | full gzip bytes | decoded bytes/record | no-change decoded bytes | no-change gzip bytes |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for m in srows:
+            f, n = m["sizes"]["full"], m["sizes"]["none"]
+            lines.append(f"| {m['scale']} | {m['checkin_ms']:.1f} | {m['dry_ms']:.1f} | {m['ratio']:.2f} | {f['records']} | {f['decoded']} | "
+                         f"{f['gzip']} | {f['decoded'] / max(f['records'], 1):.1f} | {n['decoded']} | {n['gzip']} |")
     text = "\n".join(lines) + "\n"
     print(text)
     if out:

@@ -3,7 +3,8 @@
  * the netlink parsers the rest is a received buffer that goes through the same walker as a live
  * dump; whatever lands in the snapshot is then sorted, deduplicated, fingerprinted, diffed and
  * encoded as a report. A first byte with its low three bits set (0x07, 0x0f, ...) feeds the rest to
- * the state file decoder instead. Build with `make fuzz`
+ * the state file decoder instead; low bits 6 (0x06, 0x0e, ...) feed it to the fleet server's reply
+ * parsers as a body, under a status picked by the high bits. Build with `make fuzz`
  * (clang) for coverage-guided runs; tests/fuzz/driver.c runs it in CI without clang.
  */
 #include "../../netlink/nl.h"
@@ -20,6 +21,7 @@
 #include "../../report/json.h"
 #include "../../report/names.h"
 #include "../../report/report.h"
+#include "../../report/proto.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +63,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			acked_free(&a); /* owns buf now */
 		else
 			free(buf);
+		return 0;
+	}
+	if ((data[0] & 7) == 6) {
+		static const long statuses[] = { 200, 201, 401, 403, 409, 413, 422, 503 };
+		struct proto_reply *r = malloc(sizeof(*r));
+		struct policy p;
+
+		policy_defaults(&p);
+		buf = malloc(size - 1 ? size - 1 : 1);
+		memcpy(buf, data + 1, size - 1);
+		proto_parse_register(statuses[(data[0] >> 3) & 7], (const char *)buf, size - 1,
+				     data[0] & 0x80, &p, r);
+		proto_parse_checkin(statuses[(data[0] >> 3) & 7], (const char *)buf, size - 1, &p, r);
+		free(buf);
+		free(r);
 		return 0;
 	}
 	names_init();

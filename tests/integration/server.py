@@ -2,7 +2,7 @@
 it (validation, limits, status codes), an inventory per agent kept by upsert (a re-sent report is
 idempotent) and by the `removed` extension, an admin side, and fault modes.
 
-Usage: server.py PORTFILE [--max-report-bytes N] [--interval S] [--keys FILE]
+Usage: server.py PORTFILE [--max-report-bytes N] [--interval S] [--key-header NAME] [--tls CERT KEY]
 Binds 127.0.0.1 on a free port and writes it to PORTFILE. Stops on SIGTERM. Test-only.
 
 Admin (JSON bodies): POST /admin/approve|reject|revoke {"agent_uuid"}; POST /admin/rotate
@@ -360,6 +360,7 @@ def main():
     portfile = sys.argv[1]
     args = sys.argv[2:]
     header = "X-Agent-Api-Key"
+    tls = None
     while args:
         a = args.pop(0)
         if a == "--max-report-bytes":
@@ -368,9 +369,16 @@ def main():
             POLICY["checkin_interval_seconds"] = int(args.pop(0))
         elif a == "--key-header":
             header = args.pop(0)
+        elif a == "--tls":
+            tls = (args.pop(0), args.pop(0))
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.key_header = header
     srv.daemon_threads = True
+    if tls:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*tls)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     with open(portfile + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))
     import os

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# TLS to the fleet server: verification is on (an unknown CA is refused), ca_file makes it pass,
+# pinned public keys are enforced (a wrong pin refuses, the right one among several passes), and
+# plain http is refused for a non-loopback server.
+set -u
+source "$(dirname "$0")/lib.sh"
+trap ns_cleanup_all EXIT
+it_tmpdir tls || exit 1
+ns=netinv-tls-$$
+ns_new "$ns" || { notok "namespace"; exit 1; }
+x="ip netns exec $ns"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=netinv-test" \
+	-addext "subjectAltName=IP:127.0.0.1" -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null ||
+	{ notok "openssl could not make a certificate"; exit 1; }
+PIN="sha256//$(openssl x509 -in "$dir/cert.pem" -pubkey -noout | openssl pkey -pubin -outform der |
+	openssl dgst -sha256 -binary | base64)"
+$x "$PYTHON" "$IT_DIR/server.py" "$dir/port" --tls "$dir/cert.pem" "$dir/key.pem" >"$dir/server.log" 2>&1 &
+PIDS_STARTED+=("$!")
+for _ in $(seq 50); do [ -s "$dir/port" ] && break; sleep 0.1; done
+URL=https://127.0.0.1:$(cat "$dir/port")
+printf 'gaek_%s\n' AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA >"$dir/ek"
+chmod 600 "$dir/ek"
+export NETINV_ENROLLMENT_KEY_FILE=$dir/ek NETINV_IMPORT_FROM=$dir/none NETINV_TIMEOUT=5
+reg() { # state-dir, then extra flags
+	local s=$1
+	shift
+	$x "$NETINV" --register-only --server-url "$URL" --state-dir "$dir/$s" "$@" 2>"$dir/err"
+}
+reg s1
+[ $? = 75 ] && grep -qi "certificate" "$dir/err" && ok "unknown CA refused: $(head -c 140 "$dir/err")" ||
+	notok "an unverifiable server was accepted: $(cat "$dir/err")"
+reg s2 --ca-file "$dir/cert.pem"
+[ $? = 0 ] && grep -q "waiting for approval" "$dir/err" && ok "with ca_file the server verifies and registration proceeds" ||
+	notok "ca_file: $(cat "$dir/err")"
+reg s3 --ca-file "$dir/cert.pem" --pin-pubkey "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+[ $? = 75 ] && grep -qi "pinned public key\|public key does not match" "$dir/err" && ok "a wrong pinned key is refused" ||
+	notok "wrong pin accepted: $(cat "$dir/err")"
+reg s4 --ca-file "$dir/cert.pem" --pin-pubkey "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=;$PIN"
+[ $? = 0 ] && ok "the right key among several pins is accepted" || notok "right pin refused: $(cat "$dir/err")"
+$x "$NETINV" --register-only --server-url http://198.51.100.7/ --state-dir "$dir/s5" 2>"$dir/err"
+[ $? = 78 ] && grep -q "plain http to a non-loopback host" "$dir/err" && ok "plain http to a non-loopback host refused" ||
+	notok "insecure URL: $(cat "$dir/err")"
+exit $((fails > 0))
