@@ -22,9 +22,10 @@ CFLAGS := $(filter-out -D_FORTIFY_SOURCE=2,$(CFLAGS)) -O1 -fsanitize=address,und
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-PKGS := libmnl libnl-3.0 libnl-route-3.0 zlib libcjson libcurl
-DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
-DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
+PKGS := libmnl libnl-3.0 libnl-route-3.0 zlib libcjson
+# libcurl: headers at build time, the library loaded (dlopen) only when a run talks to the server
+DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) libcurl)
+DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS)) -ldl
 CFLAGS += $(DEP_CFLAGS) -DNETINV_VERSION='"$(VERSION)"' -DNETINV_HTTP_VERSION='"$(VERSION)"' \
 	  -DLIBMNL_BUILD_VERSION='"$(shell $(PKG_CONFIG) --modversion libmnl)"'
 

@@ -4,7 +4,6 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -85,9 +84,8 @@ static bool is_loopback_host(const char *h)
 
 	if (!strcasecmp(h, "localhost"))
 		return true;
-	if (h[0] == '[' && n > 2 && n < sizeof(buf)) {
-		memcpy(buf, h + 1, n - 2);
-		buf[n - 2] = 0;
+	if (n < sizeof(buf)) {
+		memcpy(buf, h, n + 1);
 		h = buf;
 	}
 	if (inet_pton(AF_INET, h, &a4) == 1)
@@ -97,43 +95,75 @@ static bool is_loopback_host(const char *h)
 	return false;
 }
 
+/* scheme://[userinfo@]host[:port][/path...]: just enough to decide https vs loopback http and to
+ * refuse credentials in the URL (libcurl, which does the real parsing, is only loaded to send). */
 int config_check_url(const char *url, bool allow_insecure, char *err, size_t errlen)
 {
-	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL, *user = NULL;
-	int r = -1;
+	const char *p = strstr(url, "://"), *auth, *end, *hs, *he;
+	char scheme[8], host[256];
+	size_t n;
 
-	if (!u)
-		return -1;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+	if (!p || p == url || (size_t)(p - url) >= sizeof(scheme)) {
 		snprintf(err, errlen, "server_url '%.100s' is not a valid URL", url);
-		goto out;
+		return -1;
 	}
-	if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
+	memcpy(scheme, url, (size_t)(p - url));
+	scheme[p - url] = 0;
+	auth = p + 3;
+	end = auth + strcspn(auth, "/?#");
+	if (memchr(auth, '@', (size_t)(end - auth))) {
 		snprintf(err, errlen, "server_url must not carry credentials");
-		goto out;
+		return -1;
 	}
-	if (!strcasecmp(scheme, "https")) {
-		r = 0;
-	} else if (!strcasecmp(scheme, "http")) {
-		if (allow_insecure || is_loopback_host(host))
-			r = 0;
-		else
-			snprintf(err, errlen,
-				 "server_url '%.100s' is plain http to a non-loopback host; use https "
-				 "(or allow_insecure_http=yes)",
-				 url);
+	if (*auth == '[') {
+		hs = auth + 1;
+		he = memchr(hs, ']', (size_t)(end - hs));
+		if (!he || (he[1] != ':' && he + 1 != end))
+			goto bad;
+		p = he + 1;
 	} else {
-		snprintf(err, errlen, "server_url '%.100s': scheme must be https", url);
+		hs = auth;
+		he = memchr(hs, ':', (size_t)(end - hs));
+		if (!he)
+			he = end;
+		p = he;
+		for (const char *c = hs; c < he; c++)
+			if (!isalnum((unsigned char)*c) && !strchr("-._", *c))
+				goto bad;
 	}
-out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(user);
-	curl_url_cleanup(u);
-	return r;
+	if (*p == ':') {
+		uint64_t port;
+		char pb[8];
+
+		n = (size_t)(end - p - 1);
+		if (n == 0 || n >= sizeof(pb))
+			goto bad;
+		memcpy(pb, p + 1, n);
+		pb[n] = 0;
+		if (parse_u64(pb, 1, 65535, &port) < 0)
+			goto bad;
+	}
+	n = (size_t)(he - hs);
+	if (n == 0 || n >= sizeof(host))
+		goto bad;
+	memcpy(host, hs, n);
+	host[n] = 0;
+	if (!strcasecmp(scheme, "https"))
+		return 0;
+	if (!strcasecmp(scheme, "http")) {
+		if (allow_insecure || is_loopback_host(host))
+			return 0;
+		snprintf(err, errlen,
+			 "server_url '%.100s' is plain http to a non-loopback host; use https (or "
+			 "allow_insecure_http=yes)",
+			 url);
+		return -1;
+	}
+	snprintf(err, errlen, "server_url '%.100s': scheme must be https", url);
+	return -1;
+bad:
+	snprintf(err, errlen, "server_url '%.100s' is not a valid URL", url);
+	return -1;
 }
 
 static int check_value(enum cfg_id id, const char *v, char *err, size_t errlen)

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
+#include "../report/http.h"
 #include <netlink/version.h>
 #include <zlib.h>
 
@@ -62,7 +62,7 @@ static void version(void)
 	printf("libmnl %s (build)\n", LIBMNL_BUILD_VERSION);
 	printf("libnl %d.%d.%d (runtime), %s (build)\n", nl_ver_maj, nl_ver_min, nl_ver_mic,
 	       LIBNL_STRING);
-	printf("%s\n", curl_version());
+	printf("%s\n", http_curl_version());
 	printf("zlib %s, cJSON %s\n", zlibVersion(), cJSON_Version());
 }
 

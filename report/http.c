@@ -1,11 +1,73 @@
 #include "http.h"
 
+#define CURL_DISABLE_TYPECHECK
 #include <ctype.h>
+#include <dlfcn.h>
 #include <stddef.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* libcurl is loaded when a run first talks to the server: linking it pulls in some 35 libraries
+ * (TLS, LDAP, Kerberos, ...) whose start-up costs ~4 ms in every process, dry runs included. */
+static struct {
+	void *so;
+	CURLcode (*global_init)(long);
+	CURL *(*easy_init)(void);
+	CURLcode (*setopt)(CURL *, CURLoption, ...);
+	CURLcode (*perform)(CURL *);
+	CURLcode (*getinfo)(CURL *, CURLINFO, ...);
+	void (*cleanup)(CURL *);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void (*slist_free_all)(struct curl_slist *);
+	const char *(*strerror)(CURLcode);
+	char *(*version)(void);
+} C;
+
+static int load_curl(char *err, size_t errlen)
+{
+	static const char *const names[] = { "libcurl.so.4", "libcurl-gnutls.so.4", NULL };
+	void *so = NULL;
+
+	if (C.so)
+		return 0;
+	for (int i = 0; !so && names[i]; i++)
+		so = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+	if (!so) {
+		snprintf(err, errlen, "cannot load libcurl (libcurl.so.4): %s", dlerror());
+		return -1;
+	}
+#define SYM(f, n)                                                                                  \
+	do {                                                                                       \
+		*(void **)(&C.f) = dlsym(so, n);                                                   \
+		if (!C.f) {                                                                        \
+			snprintf(err, errlen, "libcurl lacks %s", n);                              \
+			dlclose(so);                                                               \
+			return -1;                                                                 \
+		}                                                                                  \
+	} while (0)
+	SYM(global_init, "curl_global_init");
+	SYM(easy_init, "curl_easy_init");
+	SYM(setopt, "curl_easy_setopt");
+	SYM(perform, "curl_easy_perform");
+	SYM(getinfo, "curl_easy_getinfo");
+	SYM(cleanup, "curl_easy_cleanup");
+	SYM(slist_append, "curl_slist_append");
+	SYM(slist_free_all, "curl_slist_free_all");
+	SYM(strerror, "curl_easy_strerror");
+	SYM(version, "curl_version");
+#undef SYM
+	C.so = so;
+	return 0;
+}
+
+const char *http_curl_version(void)
+{
+	char err[256];
+
+	return load_curl(err, sizeof(err)) < 0 ? "libcurl not available" : C.version();
+}
 
 struct http {
 	CURL *c;
@@ -86,46 +148,48 @@ struct http *http_new(const struct http_opts *o, char *err, size_t errlen)
 	static int global;
 	struct http *h;
 
+	if (load_curl(err, errlen) < 0)
+		return NULL;
 	if (!global) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		if (C.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 			snprintf(err, errlen, "cannot initialise libcurl");
 			return NULL;
 		}
 		global = 1;
 	}
 	h = calloc(1, sizeof(*h));
-	if (!h || !(h->c = curl_easy_init())) {
+	if (!h || !(h->c = C.easy_init())) {
 		free(h);
 		snprintf(err, errlen, "cannot initialise libcurl");
 		return NULL;
 	}
 	h->o = *o;
-	curl_easy_setopt(h->c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h->c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h->c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h->c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(h->c, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(h->c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	curl_easy_setopt(h->c, CURLOPT_CONNECTTIMEOUT, (long)o->connect_timeout);
-	curl_easy_setopt(h->c, CURLOPT_TIMEOUT, (long)o->total_timeout);
+	C.setopt(h->c, CURLOPT_NOSIGNAL, 1L);
+	C.setopt(h->c, CURLOPT_FOLLOWLOCATION, 0L);
+	C.setopt(h->c, CURLOPT_PROTOCOLS_STR, "http,https");
+	C.setopt(h->c, CURLOPT_SSL_VERIFYPEER, 1L);
+	C.setopt(h->c, CURLOPT_SSL_VERIFYHOST, 2L);
+	C.setopt(h->c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	C.setopt(h->c, CURLOPT_CONNECTTIMEOUT, (long)o->connect_timeout);
+	C.setopt(h->c, CURLOPT_TIMEOUT, (long)o->total_timeout);
 	/* a server that stops sending mid-reply: under 64 bytes/s for 15 s aborts */
-	curl_easy_setopt(h->c, CURLOPT_LOW_SPEED_LIMIT, 64L);
-	curl_easy_setopt(h->c, CURLOPT_LOW_SPEED_TIME, 15L);
+	C.setopt(h->c, CURLOPT_LOW_SPEED_LIMIT, 64L);
+	C.setopt(h->c, CURLOPT_LOW_SPEED_TIME, 15L);
 	if (o->ca_file && *o->ca_file)
-		curl_easy_setopt(h->c, CURLOPT_CAINFO, o->ca_file);
+		C.setopt(h->c, CURLOPT_CAINFO, o->ca_file);
 	if (o->pin_pubkey && *o->pin_pubkey)
-		curl_easy_setopt(h->c, CURLOPT_PINNEDPUBLICKEY, o->pin_pubkey);
+		C.setopt(h->c, CURLOPT_PINNEDPUBLICKEY, o->pin_pubkey);
 	if (o->proxy && *o->proxy)
-		curl_easy_setopt(h->c, CURLOPT_PROXY, o->proxy);
-	curl_easy_setopt(h->c, CURLOPT_USERAGENT, "netinv/" NETINV_HTTP_VERSION);
-	curl_easy_setopt(h->c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h->c, CURLOPT_WRITEDATA, h);
-	curl_easy_setopt(h->c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h->c, CURLOPT_HEADERDATA, h);
+		C.setopt(h->c, CURLOPT_PROXY, o->proxy);
+	C.setopt(h->c, CURLOPT_USERAGENT, "netinv/" NETINV_HTTP_VERSION);
+	C.setopt(h->c, CURLOPT_WRITEFUNCTION, on_body);
+	C.setopt(h->c, CURLOPT_WRITEDATA, h);
+	C.setopt(h->c, CURLOPT_HEADERFUNCTION, on_header);
+	C.setopt(h->c, CURLOPT_HEADERDATA, h);
 	if (o->verbose) {
-		curl_easy_setopt(h->c, CURLOPT_DEBUGFUNCTION, on_debug);
-		curl_easy_setopt(h->c, CURLOPT_DEBUGDATA, h);
-		curl_easy_setopt(h->c, CURLOPT_VERBOSE, 1L);
+		C.setopt(h->c, CURLOPT_DEBUGFUNCTION, on_debug);
+		C.setopt(h->c, CURLOPT_DEBUGDATA, h);
+		C.setopt(h->c, CURLOPT_VERBOSE, 1L);
 	}
 	return h;
 }
@@ -134,7 +198,7 @@ void http_free(struct http *h)
 {
 	if (!h)
 		return;
-	curl_easy_cleanup(h->c);
+	C.cleanup(h->c);
 	free(h);
 }
 
@@ -151,32 +215,32 @@ int http_post(struct http *h, const char *url, const char *const *headers, const
 	r->retry_after = -1;
 	h->r = r;
 	for (const char *const *p = headers; p && *p; p++)
-		hl = curl_slist_append(hl, *p);
+		hl = C.slist_append(hl, *p);
 	/* no "Expect: 100-continue" round trip for small bodies */
-	hl = curl_slist_append(hl, "Expect:");
-	curl_easy_setopt(h->c, CURLOPT_URL, url);
-	curl_easy_setopt(h->c, CURLOPT_HTTPHEADER, hl);
-	curl_easy_setopt(h->c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h->c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	curl_easy_setopt(h->c, CURLOPT_ERRORBUFFER, ebuf);
-	cc = curl_easy_perform(h->c);
-	curl_easy_getinfo(h->c, CURLINFO_RESPONSE_CODE, &r->status);
+	hl = C.slist_append(hl, "Expect:");
+	C.setopt(h->c, CURLOPT_URL, url);
+	C.setopt(h->c, CURLOPT_HTTPHEADER, hl);
+	C.setopt(h->c, CURLOPT_POSTFIELDS, body);
+	C.setopt(h->c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	C.setopt(h->c, CURLOPT_ERRORBUFFER, ebuf);
+	cc = C.perform(h->c);
+	C.getinfo(h->c, CURLINFO_RESPONSE_CODE, &r->status);
 	{
 		char *ip = NULL;
 
-		if (curl_easy_getinfo(h->c, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip)
+		if (C.getinfo(h->c, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip)
 			snprintf(r->peer_ip, sizeof(r->peer_ip), "%s", ip);
-		curl_easy_getinfo(h->c, CURLINFO_PRIMARY_PORT, &r->peer_port);
+		C.getinfo(h->c, CURLINFO_PRIMARY_PORT, &r->peer_port);
 	}
-	curl_easy_setopt(h->c, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(hl);
+	C.setopt(h->c, CURLOPT_HTTPHEADER, NULL);
+	C.slist_free_all(hl);
 	r->curl_code = (int)cc;
 	if (cc != CURLE_OK) {
 		if (r->too_large)
 			snprintf(r->error, sizeof(r->error), "the reply was larger than %d bytes",
 				 HTTP_MAX_BODY);
 		else
-			snprintf(r->error, sizeof(r->error), "%s", ebuf[0] ? ebuf : curl_easy_strerror(cc));
+			snprintf(r->error, sizeof(r->error), "%s", ebuf[0] ? ebuf : C.strerror(cc));
 		return -1; /* a body cut short is not a reply to act on */
 	}
 	return 0;

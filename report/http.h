@@ -38,7 +38,9 @@ struct http_resp {
 
 struct http;
 
+/* Loads libcurl on first use; NULL with a reason when it cannot be loaded or initialised. */
 struct http *http_new(const struct http_opts *o, char *err, size_t errlen);
+const char *http_curl_version(void);
 void http_free(struct http *h);
 /* POST body (len bytes) with these extra header lines. 0 when an HTTP reply arrived (any status),
  * -1 for a transport failure (r->curl_code, r->error). */

@@ -40,6 +40,11 @@ rc=$?
 if [ "$rc" = 74 ] && grep -q "No space left" "$dir/err"; then ok "--output /dev/full -> exit 74"; else
 	notok "/dev/full: exit $rc $(cat "$dir/err")"; fi
 
+# under journald each line carries its syslog priority
+JOURNAL_STREAM=8:1234 $x "$NETINV" --bogus 2>"$dir/j.err"
+grep -q "^<3>unknown option '--bogus'" "$dir/j.err" && ok "journald: <3> priority prefix on errors" ||
+	notok "journald prefix: $(cat "$dir/j.err")"
+
 # help and version
 $x "$NETINV" --help >"$dir/help" 2>&1 && grep -q -- "--dry-run" "$dir/help" && grep -q "Examples:" "$dir/help" &&
 	ok "--help lists modes and examples" || notok "--help"

@@ -333,6 +333,22 @@ static void test_config_errors(void **state)
 	assert_null(strstr(err, "with space"));
 	config_free(&c);
 	unsetenv("NETINV_ENROLLMENT_KEY_FILE");
+	/* systemd credentials (LoadCredential=enrollment_key:...) when no key file is configured */
+	snprintf(key, sizeof(key), "%s/enrollment_key", dir);
+	f = fopen(key, "w");
+	fputs("gaek_FROMCREDENTIAL\n", f);
+	fclose(f);
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	assert_int_equal(config_load(&c, NULL, NULL, err, sizeof(err)), 0);
+	assert_string_equal(config_enrollment_key(&c, err, sizeof(err)), "gaek_FROMCREDENTIAL");
+	assert_non_null(strstr(c.key_source, "credential"));
+	config_free(&c);
+	unsetenv("CREDENTIALS_DIRECTORY");
+	/* none anywhere: a clear error naming where to put it */
+	assert_int_equal(config_load(&c, NULL, NULL, err, sizeof(err)), 0);
+	assert_null(config_enrollment_key(&c, err, sizeof(err)));
+	assert_non_null(strstr(err, "enrollment_key_file"));
+	config_free(&c);
 }
 
 int main(void)
