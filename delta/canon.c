@@ -222,54 +222,79 @@ static uint64_t hash_str(const struct snapshot *s, uint32_t off, uint64_t h)
 	return off ? hash64(snap_s(s, off), strlen(snap_s(s, off)), h) : hash_mix(h, 0);
 }
 
+/* Neighbour reachability moves REACHABLE -> STALE -> DELAY -> PROBE on its own every few minutes;
+ * those are one "dynamic" state for change detection (PERMANENT, NOARP, FAILED, INCOMPLETE stay). */
+static uint16_t nud_class(uint16_t st)
+{
+	const uint16_t dynamic = 0x02 | 0x04 | 0x08 | 0x10; /* REACHABLE STALE DELAY PROBE */
+
+	return (st & dynamic) ? (uint16_t)((st & ~dynamic) | 0x02) : st;
+}
+
+/* One record hashed by value: strings and next hops by their bytes, not their offsets. content:
+ * the delta's view, where volatile fields are folded (neighbour reachability, a socket's inode, a
+ * flow-keyed client's ephemeral port); otherwise every field counts (the stability check). */
+static uint64_t record_hash(const struct snapshot *s, enum snap_table t, const void *r, uint64_t h,
+			    bool content, bool flow)
+{
+	switch (t) {
+	case SNAP_LINKS: {
+		struct snap_link l = *(const struct snap_link *)r;
+
+		h = hash_str(s, l.name, h);
+		h = hash_str(s, l.kind, h);
+		h = hash_str(s, l.alias, h);
+		l.name = l.kind = l.alias = 0;
+		return hash64(&l, sizeof(l), h);
+	}
+	case SNAP_ADDRS: {
+		struct snap_addr a = *(const struct snap_addr *)r;
+
+		h = hash_str(s, a.label, h);
+		a.label = 0;
+		return hash64(&a, sizeof(a), h);
+	}
+	case SNAP_NEIGH: {
+		struct snap_neigh n = *(const struct snap_neigh *)r;
+
+		if (content)
+			n.state = nud_class(n.state);
+		return hash64(&n, sizeof(n), h);
+	}
+	case SNAP_ROUTES: {
+		struct snap_route rt = *(const struct snap_route *)r;
+
+		h = hash64((const struct snap_nexthop *)s->nh.v + rt.nh_first,
+			   rt.nh_count * sizeof(struct snap_nexthop), h);
+		rt.nh_first = 0;
+		return hash64(&rt, sizeof(rt), h);
+	}
+	case SNAP_SOCKS: {
+		struct snap_sock k = *(const struct snap_sock *)r;
+
+		h = hash_str(s, k.comm, h);
+		k.comm = 0;
+		if (content) {
+			/* the inode names one socket instance; a restarted service's listener is the
+			 * same listener (its new pid is the change) */
+			k.inode = 0;
+			if (flow)
+				k.sport = 0;
+		}
+		return hash64(&k, sizeof(k), h);
+	}
+	default:
+		return h;
+	}
+}
+
 uint64_t canon_fingerprint(const struct snapshot *s, enum snap_table t)
 {
 	const struct snap_vec *v = &s->t[t];
 	uint64_t h = hash_mix(0x6e6574696e76ull, t);
 
-	for (uint32_t i = 0; i < v->n; i++) {
-		const void *r = snap_at(s, t, i);
-
-		switch (t) {
-		case SNAP_LINKS: {
-			struct snap_link l = *(const struct snap_link *)r;
-
-			h = hash_str(s, l.name, h);
-			h = hash_str(s, l.kind, h);
-			h = hash_str(s, l.alias, h);
-			l.name = l.kind = l.alias = 0;
-			h = hash64(&l, sizeof(l), h);
-			break;
-		}
-		case SNAP_ADDRS: {
-			struct snap_addr a = *(const struct snap_addr *)r;
-
-			h = hash_str(s, a.label, h);
-			a.label = 0;
-			h = hash64(&a, sizeof(a), h);
-			break;
-		}
-		case SNAP_ROUTES: {
-			struct snap_route rt = *(const struct snap_route *)r;
-
-			h = hash64((const struct snap_nexthop *)s->nh.v + rt.nh_first,
-				   rt.nh_count * sizeof(struct snap_nexthop), h);
-			rt.nh_first = 0;
-			h = hash64(&rt, sizeof(rt), h);
-			break;
-		}
-		case SNAP_SOCKS: {
-			struct snap_sock k = *(const struct snap_sock *)r;
-
-			h = hash_str(s, k.comm, h);
-			k.comm = 0;
-			h = hash64(&k, sizeof(k), h);
-			break;
-		}
-		default:
-			h = hash64(r, v->size, h);
-		}
-	}
+	for (uint32_t i = 0; i < v->n; i++)
+		h = record_hash(s, t, snap_at(s, t, i), h, false, false);
 	return hash_mix(h, v->n);
 }
 
@@ -426,77 +451,22 @@ void canon_key(const struct canon_ctx *c, enum snap_table t, uint32_t i, uint8_t
 	}
 }
 
-/* Neighbour reachability moves REACHABLE -> STALE -> DELAY -> PROBE on its own every few minutes;
- * those are one "dynamic" state for change detection (PERMANENT, NOARP, FAILED, INCOMPLETE stay). */
-static uint16_t nud_class(uint16_t st)
-{
-	const uint16_t dynamic = 0x02 | 0x04 | 0x08 | 0x10; /* REACHABLE STALE DELAY PROBE */
-
-	return (st & dynamic) ? (uint16_t)((st & ~dynamic) | 0x02) : st;
-}
-
 void canon_fps(const struct canon_ctx *c, enum snap_table t, uint32_t i, const uint8_t *key,
 	       uint64_t *id, uint64_t *content)
 {
 	const struct snapshot *s = c->s;
 	const void *r = snap_at(s, t, i);
-	uint64_t h = hash_mix(0x636f6e74656e74ull, t);
 
 	*id = hash64(key, STATE_KEY_LEN, 0x6964656e74ull + t);
-	switch (t) {
-	case SNAP_LINKS: {
-		struct snap_link l = *(const struct snap_link *)r;
+	if (t == SNAP_ROUTES) {
+		const struct snap_route *rt = r;
 
-		h = hash_str(s, l.kind, h);
-		h = hash_str(s, l.alias, h);
-		l.name = l.kind = l.alias = 0;
-		h = hash64(&l, sizeof(l), h);
-		break;
-	}
-	case SNAP_ADDRS: {
-		struct snap_addr a = *(const struct snap_addr *)r;
-
-		h = hash_str(s, a.label, h);
-		a.label = 0;
-		h = hash64(&a, sizeof(a), h);
-		break;
-	}
-	case SNAP_NEIGH: {
-		struct snap_neigh n = *(const struct snap_neigh *)r;
-
-		n.state = nud_class(n.state);
-		h = hash64(&n, sizeof(n), h);
-		break;
-	}
-	case SNAP_ROUTES: {
-		struct snap_route rt = *(const struct snap_route *)r;
-
-		/* Source-specific routes: the source prefix is identity that the key has no room for. */
-		if (rt.src_len) {
-			*id = hash_mix(*id, rt.src_len);
-			*id = hash64(rt.src, 16, *id);
+		/* source-specific routes: the source prefix is identity the key has no room for */
+		if (rt->src_len) {
+			*id = hash_mix(*id, rt->src_len);
+			*id = hash64(rt->src, 16, *id);
 		}
-		h = hash64((const struct snap_nexthop *)s->nh.v + rt.nh_first,
-			   rt.nh_count * sizeof(struct snap_nexthop), h);
-		rt.nh_first = 0;
-		h = hash64(&rt, sizeof(rt), h);
-		break;
 	}
-	case SNAP_SOCKS: {
-		struct snap_sock k = *(const struct snap_sock *)r;
-
-		h = hash_str(s, k.comm, h);
-		k.comm = 0;
-		/* The inode names one socket instance; a restarted service's listener is the same
-		 * listener (its new pid is the change). */
-		k.inode = 0;
-		if (((const struct key_sock *)key)->flow)
-			k.sport = 0;
-		h = hash64(&k, sizeof(k), h);
-		break;
-	}
-	default:
-		break;
-	}
-	*content = h;
+	*content = record_hash(s, t, r, hash_mix(0x636f6e74656e74ull, t), true,
+			       t == SNAP_SOCKS && ((const struct key_sock *)key)->flow);
 }

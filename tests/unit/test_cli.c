@@ -194,7 +194,8 @@ static int rm_tmp(void **state)
  * 2 netinv.conf, 3 NETINV_* env, 4 flag. */
 static void test_precedence_every_setting(void **state)
 {
-	char *dir = tmpdir, conf[300], genv[300], err[512], buf[5][300];
+	static char genv[300];
+	char *dir = tmpdir, conf[300], err[512], buf[5][300];
 
 	(void)state;
 	snprintf(conf, sizeof(conf), "%s/netinv.conf", dir);
