@@ -132,11 +132,12 @@ deps:
 	deploy/deps.sh
 
 install: $(BUILD)/netinv
-	install -d $(DESTDIR)$(SBINDIR)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(BUILD)/netinv $(DESTDIR)$(SBINDIR)/netinv
+	install -m 0644 deploy/man/netinv.8 $(DESTDIR)$(MANDIR)/man8/netinv.8
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/netinv
+	rm -f $(DESTDIR)$(SBINDIR)/netinv $(DESTDIR)$(MANDIR)/man8/netinv.8
 
 clean:
 	rm -rf build build-san build-fuzz

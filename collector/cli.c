@@ -57,7 +57,8 @@ void cli_usage(FILE *f)
 	}
 	fputs("\n"
 	      "Secrets are never given on the command line: the enrollment key is read from\n"
-	      "enrollment_key_file or the systemd credential enrollment_key.\n"
+	      "enrollment_key_file or the systemd credential enrollment_key (--enrollment-key,\n"
+	      "--api-key and --key exist only to refuse them).\n"
 	      "\n"
 	      "Examples:\n"
 	      "  netinv --register-only                   rollout: enroll, then wait for approval\n"

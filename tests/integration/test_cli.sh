@@ -54,6 +54,25 @@ done
 $x "$NETINV" --version >"$dir/ver" && grep -q "^netinv $(cat "$top/VERSION")$" "$dir/ver" && grep -q "^libmnl" "$dir/ver" &&
 	grep -q "^libnl" "$dir/ver" && ok "--version names netinv and its libraries" || notok "--version: $(cat "$dir/ver")"
 
+# the man page: lint-clean, and the same flags as --help (one cannot drift from the other)
+man=$top/deploy/man/netinv.8
+if command -v mandoc >/dev/null; then
+	mandoc -T lint -W warning "$man" 2>&1 | grep -v "mandoc.db" >"$dir/lint"
+	[ ! -s "$dir/lint" ] && ok "mandoc -T lint: clean" || notok "mandoc lint: $(head -3 "$dir/lint")"
+else
+	notok "mandoc is not installed"
+fi
+"$PYTHON" - "$dir/help" "$man" <<'PY' && ok "--help and netinv(8) list the same flags" || notok "--help and the man page disagree"
+import re, sys
+help_text = open(sys.argv[1]).read()
+man = open(sys.argv[2]).read()
+h = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*[a-z])", help_text)) | set(re.findall(r"(?<![\w-])(-[a-zA-Z])(?=[ ,])", help_text))
+m = {"-" + f for f in re.findall(r"Fl (-[a-z][a-z-]*[a-z])", man)} | {"-" + f for f in re.findall(r"Fl ([a-zA-Z])\b", man)}
+if h != m:
+    print("only in --help:", sorted(h - m), "only in the man page:", sorted(m - h))
+    sys.exit(1)
+PY
+
 # output file: created 0600, compact JSON; stdout not a terminal -> compact
 $x "$NETINV" --dry-run -o "$dir/r.json" 2>/dev/null
 mode=$(stat -c %a "$dir/r.json" 2>/dev/null)
