@@ -5,6 +5,7 @@ VERSION := $(shell cat VERSION)
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 BUILD ?= build
 PKG_CONFIG ?= pkg-config
 
@@ -135,9 +136,14 @@ install: $(BUILD)/netinv
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(BUILD)/netinv $(DESTDIR)$(SBINDIR)/netinv
 	install -m 0644 deploy/man/netinv.8 $(DESTDIR)$(MANDIR)/man8/netinv.8
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|^ExecStart=/usr/sbin/netinv|ExecStart=$(SBINDIR)/netinv|' deploy/systemd/netinv.service \
+		>$(DESTDIR)$(UNITDIR)/netinv.service
+	install -m 0644 deploy/systemd/netinv.timer $(DESTDIR)$(UNITDIR)/netinv.timer
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/netinv $(DESTDIR)$(MANDIR)/man8/netinv.8
+	rm -f $(DESTDIR)$(SBINDIR)/netinv $(DESTDIR)$(MANDIR)/man8/netinv.8 \
+		$(DESTDIR)$(UNITDIR)/netinv.service $(DESTDIR)$(UNITDIR)/netinv.timer
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -309,6 +309,12 @@ static int load_file(struct config *c, const char *path, bool must_exist, bool g
 	r = read_small_file(AT_FDCWD, path, buf, sizeof(buf));
 	if (r == -ENOENT && !must_exist)
 		return 0;
+	/* The service runs as its own user; the default file stays root-only (0600) and systemd
+	 * hands its values over through EnvironmentFile= (keys in NETINV_* spelling). */
+	if (r == -EACCES && !must_exist && geteuid() != 0) {
+		c->default_file_skipped = true;
+		return 0;
+	}
 	if (r < 0) {
 		snprintf(err, errlen, "cannot read %s: %s", path,
 			 r == -EFBIG ? "larger than 64 KiB" : strerror(-r));
@@ -510,6 +516,10 @@ const char *config_enrollment_key(struct config *c, char *err, size_t errlen)
 
 void config_print(const struct config *c, FILE *f)
 {
+	if (c->default_file_skipped)
+		fprintf(f, "# %s is not readable by this user: its values count only as far as they "
+			   "arrive in the environment (systemd EnvironmentFile=)\n",
+			CONFIG_FILE_DEFAULT);
 	for (int i = 0; i < CFG_N; i++)
 		fprintf(f, "%-20s = %-40s # %s\n", cfg_defs[i].key, cfg_str(c, (enum cfg_id)i),
 			c->source[i]);

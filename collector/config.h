@@ -55,6 +55,7 @@ struct config {
 	char source[CFG_N][96];   /* where each came from, for --check-config */
 	char *owned[CFG_N];       /* storage of values read from files */
 	char *enrollment_key;     /* the secret itself, when one was found */
+	bool default_file_skipped; /* netinv.conf exists but is root-only and we are not root */
 	char key_source[160];
 };
 

@@ -4,7 +4,7 @@
 set -eu
 pkgs=(gcc make pkg-config libc6-dev libmnl-dev libnl-3-dev libnl-route-3-dev zlib1g-dev libcjson-dev
       libcurl4-openssl-dev libcmocka-dev iproute2 python3 python3-jsonschema util-linux procps
-      curl openssl mandoc)
+      curl openssl mandoc systemd)
 [ "${WITH_VALGRIND:-0}" = 1 ] && pkgs+=(valgrind)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -5,7 +5,7 @@
 PYTHON=${PYTHON:-/usr/bin/python3}
 IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 IT_TOP=$(cd "$IT_DIR/../.." && pwd)
-NETINV=${NETINV:-$IT_TOP/build/netinv}
+NETINV=$(realpath -m "${NETINV:-$IT_TOP/build/netinv}")
 fails=0
 [ -x "$PYTHON" ] || PYTHON=python3
 NS_CREATED=()

@@ -110,6 +110,12 @@ $x "$NETINV" --dry-run --compact --state-dir "$dir/state" -o "$dir/s.json" 2>/de
 grep -q '"agent_uuid":"123e4567-e89b-42d3-a456-426614174000"' "$dir/s.json" && ! grep -q '"identity"' "$dir/s.json" &&
 	ok "identity read from the state directory" || notok "identity not read"
 
+# the service user cannot read the root-only netinv.conf; systemd passes it as EnvironmentFile=
+NETINV=$NETINV unshare -m --propagation private bash "$here/etc_as_service_user.sh" >"$dir/eacces" 2>&1
+grep -q "^rc=0" "$dir/eacces" && grep -q env-ok "$dir/eacces" && grep -q note-ok "$dir/eacces" && grep -q root-ok "$dir/eacces" &&
+	ok "unprivileged: a root-only netinv.conf is skipped (said in --check-config), the environment counts; root reads it" ||
+	notok "root-only config: $(cat "$dir/eacces")"
+
 # the host's own report validates against the schema (read-only on the host)
 "$NETINV" --dry-run --compact -o "$dir/host.json" 2>"$dir/host.err" &&
 	"$PYTHON" "$here/validate.py" "$top/report/schema/report.schema.json" "$dir/host.json" &&

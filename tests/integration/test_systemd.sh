@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The systemd units: systemd-analyze verify is clean, the offline security exposure is at most 2.5,
+# nothing hides the host's tables, and the sandbox the service gets (ProtectSystem=strict with a
+# writable StateDirectory, a non-root user, ambient CAP_SYS_PTRACE) still lets netinv collect,
+# attribute processes and write its state. systemd is not PID 1 here, so the sandbox is reproduced
+# with unshare: a private mount namespace whose root is remounted read-only.
+set -u
+source "$(dirname "$0")/lib.sh"
+trap ns_cleanup_all EXIT
+here=$IT_DIR
+top=$IT_TOP
+it_tmpdir sd || exit 1
+sed "s|^ExecStart=/usr/sbin/netinv|ExecStart=$NETINV|" "$top/deploy/systemd/netinv.service" >"$dir/netinv.service"
+cp "$top/deploy/systemd/netinv.timer" "$dir/"
+if systemd-analyze verify --man=no "$dir/netinv.service" "$dir/netinv.timer" >"$dir/verify" 2>&1 && [ ! -s "$dir/verify" ]; then
+	ok "systemd-analyze verify: clean"
+else
+	notok "systemd-analyze verify: $(cat "$dir/verify")"
+fi
+systemd-analyze security --offline=yes "$dir/netinv.service" >"$dir/sec" 2>&1
+score=$(sed -n 's/.*Overall exposure level for netinv.service: \([0-9.]*\).*/\1/p' "$dir/sec")
+if [ -n "$score" ] && "$PYTHON" -c "import sys; sys.exit(0 if float('$score') <= 2.5 else 1)"; then
+	ok "systemd-analyze security --offline: exposure $score (at most 2.5)"
+else
+	notok "exposure '$score': $(tail -3 "$dir/sec")"
+fi
+! grep -Eq "^(PrivateNetwork|PrivateUsers|ProtectProc=invisible|DynamicUser)" "$top/deploy/systemd/netinv.service" &&
+	grep -q "^StateDirectoryMode=0700" "$top/deploy/systemd/netinv.service" && grep -q "^TimeoutStartSec=" "$top/deploy/systemd/netinv.service" &&
+	ok "no setting that hides the host's tables or uids; state 0700; a start timeout" || notok "unit settings"
+grep -q "^OnUnitInactiveSec=15min" "$dir/netinv.timer" && grep -q "^OnBootSec=" "$dir/netinv.timer" &&
+	ok "timer: every 15 minutes after the last run, first run after boot" || notok "timer"
+
+# the sandbox, reproduced
+cat >"$dir/sandbox.sh" <<'SH'
+set -u
+st=$1/state
+chmod 0711 "$1" # like /var/lib: traversable, not listable
+mkdir -p "$st"
+mount -t tmpfs -o mode=0700,uid=65534,gid=65534 netinv-state "$st" # StateDirectory=, owned by the user
+mount -o remount,bind,ro / 2>/dev/null || mount -o remount,ro / # ProtectSystem=strict
+touch /netinv-probe 2>/dev/null && echo "root-writable"
+run() { setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs "$@"; }
+# with the unit's capabilities
+run --inh-caps=+sys_ptrace,+dac_read_search --ambient-caps=+sys_ptrace,+dac_read_search \
+	"$NETINV" --commit-dry-run --compact --state-dir "$st" -o /dev/null 2>"$st/with.err"; echo "with=$?"
+run --inh-caps=+sys_ptrace,+dac_read_search --ambient-caps=+sys_ptrace,+dac_read_search \
+	"$NETINV" --dry-run --compact --state-dir "$st" -o "$st/r.json" 2>>"$st/with.err"; echo "dry=$?"
+grep -o '"processes":{"status":"[a-z_]*"' "$st/r.json"
+ls -ln "$st" | awk 'NR>1 {print "file", $1, $3, $9}'
+# the documented drop-in that removes them: attribution off, the run still succeeds
+run "$NETINV" --dry-run --compact --state-dir "$st" -o "$st/r2.json" 2>"$st/without.err"; echo "without=$?"
+grep -o '"processes":{"status":"[a-z_]*"' "$st/r2.json"
+tail -n 3 "$st/with.err" "$st/without.err" | sed 's/^/log: /'
+umount "$st"
+SH
+NETINV=$NETINV unshare -m --propagation private bash "$dir/sandbox.sh" "$dir" >"$dir/sandbox.out" 2>&1
+if grep -q "^with=0$" "$dir/sandbox.out" && grep -q "^dry=0$" "$dir/sandbox.out" && ! grep -q root-writable "$dir/sandbox.out" &&
+	grep -q "^file -rw------- 65534 acked.state$" "$dir/sandbox.out" && grep -q "^file -rw------- 65534 agent_uuid$" "$dir/sandbox.out" &&
+	grep -Eq '"status":"(ok|partial)"' <(sed -n '/^dry=/,/^without=/p' "$dir/sandbox.out"); then
+	ok "sandboxed (read-only root, state dir, user 65534 + CAP_SYS_PTRACE): collects, attributes, writes 0600 state"
+else
+	notok "sandbox: $(cat "$dir/sandbox.out")"
+fi
+grep -q "^without=0$" "$dir/sandbox.out" && grep -q '"status":"not_permitted"' <(sed -n '/^without=/,$p' "$dir/sandbox.out") &&
+	ok "without the capabilities (the drop-in): attribution not_permitted, the run succeeds" ||
+	notok "no-capability run: $(sed -n '/^without=/,$p' "$dir/sandbox.out")"
+exit $((fails > 0))
