@@ -56,6 +56,7 @@ struct run_state {
 	struct acked_state acked;
 	bool have_acked;
 	uint64_t base_seq; /* sequence of the last accepted report (imported or from the state) */
+	struct agent_status as; /* agent.status, read once (defaults when there is none) */
 };
 
 /* Open the state directory, find the identity (creating it only for a committing run) and the
@@ -68,6 +69,7 @@ static enum run_outcome load_state(const struct config *cfg, bool commit, struct
 	enum state_err e;
 
 	memset(rs, 0, sizeof(*rs));
+	policy_defaults(&rs->as.policy);
 	e = state_open(&rs->sd, dir, commit, commit, err, sizeof(err));
 	if (e == STATE_ABSENT)
 		return RUN_OK; /* a dry run before the first commit */
@@ -109,14 +111,10 @@ static enum run_outcome load_state(const struct config *cfg, bool commit, struct
 		if (rs->acked.sequence > rs->base_seq)
 			rs->base_seq = rs->acked.sequence;
 	}
-	{
-		/* a no-change check-in advances the sequence in agent.status only */
-		struct agent_status as;
-
-		state_read_status(&rs->sd, &as);
-		if (as.last_sequence > rs->base_seq)
-			rs->base_seq = as.last_sequence;
-	}
+	state_read_status(&rs->sd, &rs->as);
+	/* a no-change check-in advances the sequence in agent.status only */
+	if (rs->as.last_sequence > rs->base_seq)
+		rs->base_seq = rs->as.last_sequence;
 	return RUN_OK;
 }
 
@@ -144,7 +142,6 @@ static enum run_outcome harvest(const struct cli_opts *o, const struct config *c
 		.processes = o->processes,
 		.proc_root = "/proc",
 		.proc_limits = { .max_procs = 1u << 20, .max_fds = 1u << 24 },
-		.record_fd = -1,
 	};
 	int r;
 
@@ -155,13 +152,11 @@ static enum run_outcome harvest(const struct cli_opts *o, const struct config *c
 		.include_time_wait = cfg_bool(cfg, CFG_INCLUDE_TIME_WAIT),
 		.self_pid = (uint32_t)getpid(),
 	};
-	if (st->have_dir) {
-		struct agent_status as;
+	{
 		char ip[64];
 		unsigned port;
 
-		state_read_status((struct state_dir *)&st->sd, &as);
-		if (sscanf(as.server_peer, "%63s %u", ip, &port) == 2 && port < 65536) {
+		if (sscanf(st->as.server_peer, "%63s %u", ip, &port) == 2 && port < 65536) {
 			if (inet_pton(AF_INET, ip, h->copts.peer_addr) == 1)
 				h->copts.peer_family = AF_INET;
 			else if (inet_pton(AF_INET6, ip, h->copts.peer_addr) == 1)
@@ -219,7 +214,6 @@ static void fill_meta(struct report_meta *m, const struct config *cfg, const str
 	m->tables = h->tables;
 	m->collect = &h->cs;
 	m->delta = &h->d;
-	m->canon = &h->cc;
 }
 
 static void summary(const struct harvest *h, const char *what, uint64_t bytes, uint64_t gz_bytes,
@@ -351,8 +345,7 @@ done:
 struct agent {
 	const struct cli_opts *o;
 	struct config *cfg;
-	struct run_state st;
-	struct agent_status as;
+	struct run_state st; /* st.as is the agent's status, kept up to date and saved */
 	char key[257];
 	bool have_key;
 	struct http *http;
@@ -387,7 +380,7 @@ static void save_status(struct agent *a)
 {
 	char err[512];
 
-	if (state_write_status(&a->st.sd, &a->as, err, sizeof(err)) != STATE_OK)
+	if (state_write_status(&a->st.sd, &a->st.as, err, sizeof(err)) != STATE_OK)
 		log_warn("%s", err);
 }
 
@@ -404,14 +397,14 @@ static void record_failure(struct agent *a, const struct proto_reply *r)
 {
 	int64_t now = (int64_t)time(NULL);
 
-	snprintf(a->as.last_error, sizeof(a->as.last_error), "%.255s", r->message);
-	a->as.last_error_at = now;
+	snprintf(a->st.as.last_error, sizeof(a->st.as.last_error), "%.255s", r->message);
+	a->st.as.last_error_at = now;
 	if (r->outcome == PROTO_TEMPORARY || r->outcome == PROTO_RATE_LIMITED) {
-		uint64_t delay = 900, cap = a->as.policy.interval;
+		uint64_t delay = 900, cap = a->st.as.policy.interval;
 
-		if (a->as.failures < 20)
-			a->as.failures++;
-		for (unsigned i = 1; i < a->as.failures && delay < cap; i++)
+		if (a->st.as.failures < 20)
+			a->st.as.failures++;
+		for (unsigned i = 1; i < a->st.as.failures && delay < cap; i++)
 			delay *= 2;
 		if (delay > cap)
 			delay = cap;
@@ -419,8 +412,8 @@ static void record_failure(struct agent *a, const struct proto_reply *r)
 		delay += agent_offset(a->st.uuid, (unsigned)(delay / 2));
 		if (r->retry_after > 0 && (uint64_t)r->retry_after > delay)
 			delay = (uint64_t)r->retry_after;
-		a->as.next_attempt = now + (int64_t)delay;
-		log_warn("%s (attempt %u; next try after %llds)", r->message, a->as.failures,
+		a->st.as.next_attempt = now + (int64_t)delay;
+		log_warn("%s (attempt %u; next try after %llds)", r->message, a->st.as.failures,
 			 (long long)delay);
 	} else {
 		log_error("%s", r->message);
@@ -433,13 +426,13 @@ static void learn(struct agent *a, const struct proto_reply *r)
 	if (r->policy_warnings[0])
 		log_warn("server policy: %s; keeping the cached values", r->policy_warnings);
 	if (r->have_policy) {
-		a->as.policy = r->policy;
-		a->as.have_policy = true;
+		a->st.as.policy = r->policy;
+		a->st.as.have_policy = true;
 	}
 	if (r->server_time)
-		a->as.server_time = r->server_time;
+		a->st.as.server_time = r->server_time;
 	if (r->peer[0])
-		snprintf(a->as.server_peer, sizeof(a->as.server_peer), "%s", r->peer);
+		snprintf(a->st.as.server_peer, sizeof(a->st.as.server_peer), "%s", r->peer);
 }
 
 static int http_open(struct agent *a)
@@ -494,7 +487,7 @@ static enum run_outcome do_register(struct agent *a)
 	q.hostname = *cfg_str(a->cfg, CFG_HOSTNAME) ? cfg_str(a->cfg, CFG_HOSTNAME) : u.nodename;
 	q.platform_release = u.release;
 	q.agent_version = NETINV_VERSION;
-	proto_register(a->http, cfg_str(a->cfg, CFG_SERVER_URL), &q, a->have_key, &a->as.policy, r);
+	proto_register(a->http, cfg_str(a->cfg, CFG_SERVER_URL), &q, a->have_key, &a->st.as.policy, r);
 	out = proto_outcome_code(r->outcome);
 	if (r->outcome == PROTO_PENDING || r->outcome == PROTO_ACTIVE) {
 		/* the key first: a crash after this must not lose it (the server sends it once) */
@@ -508,13 +501,13 @@ static enum run_outcome do_register(struct agent *a)
 			snprintf(a->key, sizeof(a->key), "%s", r->api_key);
 			a->have_key = true;
 		}
-		snprintf(a->as.registration, sizeof(a->as.registration), "%s", r->status);
+		snprintf(a->st.as.registration, sizeof(a->st.as.registration), "%s", r->status);
 		if (r->agent_id[0])
-			snprintf(a->as.agent_id, sizeof(a->as.agent_id), "%s", r->agent_id);
+			snprintf(a->st.as.agent_id, sizeof(a->st.as.agent_id), "%s", r->agent_id);
 		learn(a, r);
-		a->as.failures = 0;
-		a->as.next_attempt = 0;
-		a->as.last_error[0] = 0;
+		a->st.as.failures = 0;
+		a->st.as.next_attempt = 0;
+		a->st.as.last_error[0] = 0;
 		save_status(a);
 		if (r->outcome == PROTO_PENDING)
 			log_notice("registered as %s; waiting for approval on the server", a->st.uuid);
@@ -583,15 +576,15 @@ static enum run_outcome do_checkin(struct agent *a)
 	struct utsname u;
 	struct proto_reply *r = calloc(1, sizeof(*r));
 	char fqdn[256 + 65], err[512], *buf = NULL;
-	unsigned budget = a->as.policy.max_report, parts = 0, shrinks = 0;
+	unsigned budget = a->st.as.policy.max_report, parts = 0, shrinks = 0;
 	uint64_t sent_bytes = 0, sent_gz = 0, t0 = mono_us();
 	enum run_outcome out;
-	unsigned tables = a->o->tables & policy_tables(&a->as.policy);
+	unsigned tables = a->o->tables & policy_tables(&a->st.as.policy);
 
 	if (!r)
 		return RUN_SOFTWARE;
-	if (a->as.part_budget && a->as.part_budget < budget)
-		budget = a->as.part_budget;
+	if (a->st.as.part_budget && a->st.as.part_budget < budget)
+		budget = a->st.as.part_budget;
 	names_init();
 	out = harvest(a->o, a->cfg, &a->st, tables, &h);
 	if (out != RUN_OK)
@@ -645,11 +638,11 @@ static enum run_outcome do_checkin(struct agent *a)
 			break;
 		}
 		proto_checkin(a->http, cfg_str(a->cfg, CFG_SERVER_URL), cfg_str(a->cfg, CFG_API_KEY_HEADER),
-			      a->key, gz, gzlen, &a->as.policy, r);
+			      a->key, gz, gzlen, &a->st.as.policy, r);
 		free(gz);
 		if (r->outcome == PROTO_TOO_LARGE && budget / 2 >= 16384 && shrinks++ < 4) {
 			budget /= 2;
-			a->as.part_budget = budget;
+			a->st.as.part_budget = budget;
 			save_status(a);
 			log_warn("%s; retrying in parts of at most %u bytes", r->message, budget);
 			continue;
@@ -660,24 +653,7 @@ static enum run_outcome do_checkin(struct agent *a)
 			break;
 		}
 		/* accepted: the state advances by what this part carried, before anything else */
-		for (int t = 0; t < SNAP_NTABLES; t++) {
-			struct delta_table *dt = &h.d.t[t];
-
-			for (uint32_t i = 0; i < dt->n; i++) {
-				if (part.incl[t][dt->cur[i].idx]) {
-					dt->cur[i].sent = 1;
-					dt->send[dt->cur[i].idx] = 0;
-					carried = true;
-				} else if (dt->cur[i].kind == DELTA_UNCHANGED) {
-					dt->cur[i].sent = 1;
-				}
-			}
-			for (uint32_t i = 0; i < dt->n_removed; i++)
-				if (part.rincl[t][i]) {
-					dt->removed_sent[i] = 1;
-					carried = true;
-				}
-		}
+		carried = delta_accept_part(&h.d, part.incl, part.rincl);
 		/* A part that carried no record leaves the records as they are: only the sequence
 		 * advances, in agent.status (a large state is not rewritten every quiet run). */
 		if ((carried || h.d.full || !a->st.have_acked) &&
@@ -688,12 +664,12 @@ static enum run_outcome do_checkin(struct agent *a)
 			break;
 		}
 		a->st.base_seq = m.sequence_number;
-		a->as.last_sequence = m.sequence_number;
+		a->st.as.last_sequence = m.sequence_number;
 		learn(a, r);
-		a->as.last_checkin = (int64_t)time(NULL);
-		a->as.failures = 0;
-		a->as.next_attempt = 0;
-		a->as.last_error[0] = 0;
+		a->st.as.last_checkin = (int64_t)time(NULL);
+		a->st.as.failures = 0;
+		a->st.as.next_attempt = 0;
+		a->st.as.last_error[0] = 0;
 		save_status(a);
 		parts++;
 		sent_bytes += body.n;
@@ -708,10 +684,10 @@ static enum run_outcome do_checkin(struct agent *a)
 	}
 	if (out == RUN_OK) {
 		/* a smaller part size learnt from a 413 relaxes again, one doubling per clean run */
-		if (a->as.part_budget && !shrinks) {
-			a->as.part_budget *= 2;
-			if (a->as.part_budget >= a->as.policy.max_report)
-				a->as.part_budget = 0;
+		if (a->st.as.part_budget && !shrinks) {
+			a->st.as.part_budget *= 2;
+			if (a->st.as.part_budget >= a->st.as.policy.max_report)
+				a->st.as.part_budget = 0;
 			save_status(a);
 		}
 		summary(&h, "check-in accepted in", sent_bytes, sent_gz, mono_us() - t0);
@@ -747,7 +723,6 @@ enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 	out = load_state(cfg, true, &a.st);
 	if (out != RUN_OK)
 		goto done;
-	state_read_status(&a.st.sd, &a.as);
 	e = state_read_key(&a.st.sd, a.key, sizeof(a.key), err, sizeof(err));
 	if (e == STATE_IDENTITY) {
 		log_error("%s", err);
@@ -762,15 +737,15 @@ enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 		out = RUN_NOPERM;
 		goto done;
 	}
-	if (!o->force && o->mode == MODE_NONE && a.as.next_attempt > now) {
+	if (!o->force && o->mode == MODE_NONE && a.st.as.next_attempt > now) {
 		log_info("backing off after %u failed attempt%s; next try in %llds (--force to try now)",
-			 a.as.failures, a.as.failures == 1 ? "" : "s",
-			 (long long)(a.as.next_attempt - now));
+			 a.st.as.failures, a.st.as.failures == 1 ? "" : "s",
+			 (long long)(a.st.as.next_attempt - now));
 		goto done;
 	}
 	if (o->mode == MODE_REGISTER_ONLY || (o->mode == MODE_NONE && !a.have_key) ||
-	    (o->mode == MODE_NONE && strcmp(a.as.registration, "active") && !a.have_key)) {
-		if (o->mode == MODE_REGISTER_ONLY && a.have_key && !strcmp(a.as.registration, "active")) {
+	    (o->mode == MODE_NONE && strcmp(a.st.as.registration, "active") && !a.have_key)) {
+		if (o->mode == MODE_REGISTER_ONLY && a.have_key && !strcmp(a.st.as.registration, "active")) {
 			log_info("already registered and active as %s", a.st.uuid);
 			goto done;
 		}
@@ -778,15 +753,15 @@ enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 		if (out != RUN_OK || o->mode == MODE_REGISTER_ONLY || !a.have_key)
 			goto done; /* pending: exit 0 and try again on a later run */
 	}
-	if (o->mode == MODE_NONE && !o->force && a.as.last_checkin &&
-	    now < a.as.last_checkin + (int64_t)a.as.policy.interval - 60) {
+	if (o->mode == MODE_NONE && !o->force && a.st.as.last_checkin &&
+	    now < a.st.as.last_checkin + (int64_t)a.st.as.policy.interval - 60) {
 		log_info("next check-in due in %llds (policy interval %us; --force to check in now)",
-			 (long long)(a.as.last_checkin + a.as.policy.interval - 60 - now),
-			 a.as.policy.interval);
+			 (long long)(a.st.as.last_checkin + a.st.as.policy.interval - 60 - now),
+			 a.st.as.policy.interval);
 		goto done;
 	}
-	if (!o->no_jitter && !manual && a.as.policy.jitter) {
-		unsigned off = agent_offset(a.st.uuid, a.as.policy.jitter);
+	if (!o->no_jitter && !manual && a.st.as.policy.jitter) {
+		unsigned off = agent_offset(a.st.uuid, a.st.as.policy.jitter);
 		struct timespec ts = { .tv_sec = off };
 
 		log_debug("waiting %us (this agent's jitter offset)", off);
@@ -804,7 +779,6 @@ done:
 enum run_outcome run_install_key(const struct cli_opts *o, struct config *cfg)
 {
 	struct run_state st;
-	struct agent_status as;
 	char key[300], err[512];
 	enum run_outcome out;
 	int r;
@@ -834,12 +808,13 @@ enum run_outcome run_install_key(const struct cli_opts *o, struct config *cfg)
 		out = RUN_CANTCREAT;
 	}
 	if (out == RUN_OK) {
-		state_read_status(&st.sd, &as);
-		snprintf(as.registration, sizeof(as.registration), "active");
-		as.failures = 0;
-		as.next_attempt = 0;
-		as.last_error[0] = 0;
-		if (state_write_status(&st.sd, &as, err, sizeof(err)) != STATE_OK)
+		struct agent_status *as = &st.as;
+
+		snprintf(as->registration, sizeof(as->registration), "active");
+		as->failures = 0;
+		as->next_attempt = 0;
+		as->last_error[0] = 0;
+		if (state_write_status(&st.sd, as, err, sizeof(err)) != STATE_OK)
 			log_warn("%s", err);
 		log_notice("installed the agent key %.9s... for %s", key, st.uuid);
 	}
@@ -878,7 +853,7 @@ static void print_time(const char *label, int64_t t)
 enum run_outcome run_status(const struct cli_opts *o, struct config *cfg)
 {
 	struct run_state st;
-	struct agent_status as;
+	const struct agent_status *as;
 	enum run_outcome out;
 	struct stat sb;
 	uint64_t total = 0;
@@ -890,37 +865,33 @@ enum run_outcome run_status(const struct cli_opts *o, struct config *cfg)
 		free_state(&st);
 		return out;
 	}
-	memset(&as, 0, sizeof(as));
-	policy_defaults(&as.policy);
-	if (st.have_dir) {
-		state_read_status(&st.sd, &as);
-		if (state_read_key(&st.sd, key, sizeof(key), err, sizeof(err)) != STATE_OK)
-			key[0] = 0;
-	}
+	as = &st.as;
+	if (st.have_dir && state_read_key(&st.sd, key, sizeof(key), err, sizeof(err)) != STATE_OK)
+		key[0] = 0;
 	printf("state directory:  %s%s\n", cfg_str(cfg, CFG_STATE_DIR), st.have_dir ? "" : " (does not exist)");
 	printf("identity:         %s\n", st.have_identity ? st.uuid : "none (not enrolled)");
 	printf("server:           %s\n", *cfg_str(cfg, CFG_SERVER_URL) ? cfg_str(cfg, CFG_SERVER_URL) : "(not configured)");
-	printf("registration:     %s\n", as.registration[0] ? as.registration : "not registered");
-	printf("agent id:         %s\n", as.agent_id[0] ? as.agent_id : "-");
+	printf("registration:     %s\n", as->registration[0] ? as->registration : "not registered");
+	printf("agent id:         %s\n", as->agent_id[0] ? as->agent_id : "-");
 	if (key[0])
 		printf("agent key:        %.9s... (%zu characters)\n", key, strlen(key));
 	else
 		printf("agent key:        none\n");
 	explicit_bzero(key, sizeof(key));
-	printf("policy:           every %us, jitter %us, reports up to %u bytes%s\n", as.policy.interval,
-	       as.policy.jitter, as.policy.max_report, as.have_policy ? "" : " (defaults)");
-	print_time("last check-in:", as.last_checkin);
-	if (as.next_attempt > (int64_t)time(NULL))
-		print_time("backing off until:", as.next_attempt);
-	if (as.last_error[0]) {
-		print_time("last error at:", as.last_error_at);
-		printf("last error:       %s\n", as.last_error);
+	printf("policy:           every %us, jitter %us, reports up to %u bytes%s\n", as->policy.interval,
+	       as->policy.jitter, as->policy.max_report, as->have_policy ? "" : " (defaults)");
+	print_time("last check-in:", as->last_checkin);
+	if (as->next_attempt > (int64_t)time(NULL))
+		print_time("backing off until:", as->next_attempt);
+	if (as->last_error[0]) {
+		print_time("last error at:", as->last_error_at);
+		printf("last error:       %s\n", as->last_error);
 	}
 	if (st.have_acked) {
-		print_time("last accepted:", as.last_checkin > st.acked.accepted_at ? as.last_checkin :
+		print_time("last accepted:", as->last_checkin > st.acked.accepted_at ? as->last_checkin :
 								    st.acked.accepted_at);
 		printf("sequence number:  %llu\n",
-		       (unsigned long long)(as.last_sequence > st.acked.sequence ? as.last_sequence :
+		       (unsigned long long)(as->last_sequence > st.acked.sequence ? as->last_sequence :
 										  st.acked.sequence));
 		printf("connection keying: %s\n", st.acked.keying == KEYING_FLOW ? "flow" : "exact");
 		printf("acknowledged records:\n");

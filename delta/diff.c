@@ -208,6 +208,33 @@ void delta_mark_all_sent(struct delta *d)
 	}
 }
 
+bool delta_accept_part(struct delta *d, uint8_t *const incl[SNAP_NTABLES],
+		       uint8_t *const rincl[SNAP_NTABLES])
+{
+	bool carried = false;
+
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		struct delta_table *dt = &d->t[t];
+
+		for (uint32_t i = 0; i < dt->n; i++) {
+			if (incl[t][dt->cur[i].idx]) {
+				dt->cur[i].sent = 1;
+				dt->send[dt->cur[i].idx] = 0;
+				carried = true;
+			} else if (dt->cur[i].kind == DELTA_UNCHANGED) {
+				dt->cur[i].sent = 1;
+			}
+		}
+		for (uint32_t i = 0; i < dt->n_removed; i++) {
+			if (rincl[t][i]) {
+				dt->removed_sent[i] = 1;
+				carried = true;
+			}
+		}
+	}
+	return carried;
+}
+
 static void cur_rec(const struct canon_ctx *c, enum snap_table t, const struct delta_ent *e,
 		    struct state_rec *out)
 {

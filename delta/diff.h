@@ -64,6 +64,11 @@ int delta_build(struct delta *d, const struct canon_ctx *c, const struct acked_s
 		unsigned int tables);
 void delta_free(struct delta *d);
 void delta_mark_all_sent(struct delta *d);
+/* A report part was accepted: incl[t] marks the snapshot records it carried, rincl[t] the removals.
+ * They become sent (and leave the send selection); unchanged records count as sent too. Returns
+ * whether the part carried anything. */
+bool delta_accept_part(struct delta *d, uint8_t *const incl[SNAP_NTABLES],
+		       uint8_t *const rincl[SNAP_NTABLES]);
 
 typedef int (*delta_emit_fn)(void *arg, enum snap_table t, const struct state_rec *r);
 /* Walk the next acknowledged state, table by table in identity order. Returns the first non-zero

@@ -100,12 +100,6 @@ struct snap_nexthop *snap_push_nh(struct snapshot *s)
 	return r;
 }
 
-void snap_pop(struct snapshot *s, enum snap_table t)
-{
-	if (s->t[t].n)
-		s->t[t].n--;
-}
-
 uint32_t snap_str(struct snapshot *s, const char *p, size_t len)
 {
 	uint32_t off;

@@ -156,8 +156,6 @@ void snap_free(struct snapshot *s);
  * ENOMEM. */
 void *snap_push(struct snapshot *s, enum snap_table t);
 struct snap_nexthop *snap_push_nh(struct snapshot *s);
-/* Drop the last record of table t (a parser that found the record malformed after pushing it). */
-void snap_pop(struct snapshot *s, enum snap_table t);
 
 /* Copy len bytes in as a NUL-terminated string and return its offset; 0 (the empty string) for an
  * empty input, or when the table is full or memory ran out (str_truncated is then set, and the

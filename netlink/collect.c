@@ -236,7 +236,6 @@ int collect_run(struct snapshot *s, const struct collect_opts *o, struct collect
 	r = nl_conn_open(&c.rt, NETLINK_ROUTE, 0);
 	if (r < 0)
 		return r;
-	c.rt.record_fd = o->record_fd;
 	nl_conn_strict(&c.rt);
 	if (o->tables & (1u << SNAP_SOCKS)) {
 		r = nl_conn_open(&c.sd, NETLINK_SOCK_DIAG, 0);
@@ -244,7 +243,6 @@ int collect_run(struct snapshot *s, const struct collect_opts *o, struct collect
 			nl_conn_close(&c.rt);
 			return r;
 		}
-		c.sd.record_fd = o->record_fd;
 	}
 	if (nl_conn_open(&c.mon, NETLINK_ROUTE,
 		    RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR |

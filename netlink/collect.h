@@ -30,7 +30,6 @@ struct collect_opts {
 	const char *proc_root;   /* "/proc" */
 	struct procmap_limits proc_limits;
 	unsigned int max_attempts;
-	int record_fd;           /* tests: append raw datagrams here, -1 = off */
 };
 
 struct collect_stats {

@@ -16,7 +16,6 @@ struct json_w;
 struct snapshot;
 struct collect_stats;
 struct delta;
-struct canon_ctx;
 
 #define REPORT_SCHEMA_VERSION 1
 
@@ -44,7 +43,6 @@ struct report_meta {
 	/* The delta to report: only records it marks are written, and its removals are listed under
 	 * `removed`. NULL writes every record (a full snapshot without noise control). */
 	const struct delta *delta;
-	const struct canon_ctx *canon;
 	/* With a part: records already carried (delta removed_sent, send cleared) are skipped, and
 	 * writing stops before the budget is passed. The writer must buffer the whole part (its
 	 * sink never flushes) so a record that does not fit can be taken back. */

@@ -10,8 +10,7 @@ int main(int argc, char **argv)
 {
 	struct collect_opts o = { .tables = (1u << SNAP_NTABLES) - 1, .processes = true,
 				  .proc_root = "/proc",
-				  .proc_limits = { .max_procs = 1u << 20, .max_fds = 1u << 24 },
-				  .record_fd = -1 };
+				  .proc_limits = { .max_procs = 1u << 20, .max_fds = 1u << 24 } };
 	struct collect_stats st;
 	struct snapshot s;
 	int r;
