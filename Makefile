@@ -41,7 +41,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 APP_OBJS := $(APP_SRCS:%.c=$(BUILD)/%.o)
 
 UNIT_TESTS := test_nl test_parsers test_malformed test_oracle test_json test_snapshot test_cli test_delta \
-	      test_proto \
+	      test_proto test_status \
 	      test_report
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 UNIT_LIBS := $(shell $(PKG_CONFIG) --libs cmocka libcjson) $(DEP_LIBS)
