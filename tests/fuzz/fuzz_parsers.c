@@ -107,7 +107,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (canon_ctx_init(&cc, &s, &co) == 0) {
 			if (delta_build(&d, &cc, NULL, (1u << SNAP_NTABLES) - 1) == 0) {
 				m.delta = &d;
-				m.canon = &cc;
 				json_init(&jw, wb, sizeof(wb), null_sink, NULL, false);
 				report_write(&jw, &s, &m, &rs);
 				json_finish(&jw);
