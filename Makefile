@@ -48,7 +48,7 @@ UNIT_LIBS := $(shell $(PKG_CONFIG) --libs cmocka libcjson) $(DEP_LIBS)
 TEST_APP_OBJS := $(BUILD)/collector/cli.o $(BUILD)/collector/log.o $(BUILD)/collector/util.o \
 		 $(BUILD)/collector/state.o $(BUILD)/collector/config.o
 
-.PHONY: all run demo test unit san valgrind bench fuzz install uninstall clean deps fixtures
+.PHONY: all run demo test unit san valgrind bench fuzz install uninstall clean deps fixtures deb
 
 all: $(BUILD)/netinv
 
@@ -62,7 +62,7 @@ $(BUILD)/netinv: $(APP_OBJS) $(LIB_OBJS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # The version is compiled in: a new VERSION must rebuild what prints it.
 $(BUILD)/collector/main.o $(BUILD)/collector/run.o $(BUILD)/report/http.o $(BUILD)/report/proto.o: VERSION
@@ -141,6 +141,21 @@ install: $(BUILD)/netinv
 		>$(DESTDIR)$(UNITDIR)/netinv.service
 	install -m 0644 deploy/systemd/netinv.timer $(DESTDIR)$(UNITDIR)/netinv.timer
 
+# The Debian package, from a copy of the sources with deploy/debian as its debian/ directory:
+# build/deb/netinv_<VERSION>_<arch>.deb, checked by lintian (no errors, no warnings).
+DEB_SRC := build/deb/netinv-$(VERSION)
+deb:
+	WITH_DEB=1 deploy/deps.sh
+	@dv=$$(dpkg-parsechangelog -l deploy/debian/changelog -S Version); [ "$$dv" = "$(VERSION)" ] || \
+		{ echo "deploy/debian/changelog is at $$dv, VERSION is $(VERSION)" >&2; exit 1; }
+	rm -rf build/deb && mkdir -p $(DEB_SRC)
+	cp -r Makefile VERSION CHANGELOG.md README.md collector netlink delta report $(DEB_SRC)/
+	mkdir -p $(DEB_SRC)/deploy && cp -r deploy/man deploy/systemd deploy/netinv.conf.example $(DEB_SRC)/deploy/
+	cp -r deploy/debian $(DEB_SRC)/debian
+	cd $(DEB_SRC) && dpkg-buildpackage -b -us -uc
+	lintian --fail-on error,warning build/deb/netinv_$(VERSION)_*.deb
+	@ls -l build/deb/*.deb
+
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/netinv $(DESTDIR)$(MANDIR)/man8/netinv.8 \
 		$(DESTDIR)$(UNITDIR)/netinv.service $(DESTDIR)$(UNITDIR)/netinv.timer
@@ -148,4 +163,4 @@ uninstall:
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -path $(BUILD)/deb -prune -o -type f -name '*.d' -print 2>/dev/null)

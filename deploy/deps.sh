@@ -6,6 +6,7 @@ pkgs=(gcc make pkg-config libc6-dev libmnl-dev libnl-3-dev libnl-route-3-dev zli
       libcurl4-openssl-dev libcmocka-dev iproute2 python3 python3-jsonschema util-linux procps
       curl openssl mandoc systemd)
 [ "${WITH_VALGRIND:-0}" = 1 ] && pkgs+=(valgrind)
+[ "${WITH_DEB:-0}" = 1 ] && pkgs+=(debhelper lintian dpkg-dev)
 missing=()
 for p in "${pkgs[@]}"; do
 	st=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)

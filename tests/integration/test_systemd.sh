@@ -37,6 +37,9 @@ st=$1/state
 chmod 0711 "$1" # like /var/lib: traversable, not listable
 mkdir -p "$st"
 mount -t tmpfs -o mode=0700,uid=65534,gid=65534 netinv-state "$st" # StateDirectory=, owned by the user
+# LoadCredential=: systemd's read-only credentials directory, owned by the service user
+mkdir -p "$1/creds" && cp "$1/enrollment.key" "$1/creds/enrollment_key"
+chown -R 65534:65534 "$1/creds" && chmod 0500 "$1/creds" && chmod 0400 "$1/creds/enrollment_key"
 mount -o remount,bind,ro / 2>/dev/null || mount -o remount,ro / # ProtectSystem=strict
 touch /netinv-probe 2>/dev/null && echo "root-writable"
 run() { setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs "$@"; }
@@ -51,9 +54,27 @@ ls -ln "$st" | awk 'NR>1 {print "file", $1, $3, $9}'
 run "$NETINV" --dry-run --compact --state-dir "$st" -o "$st/r2.json" 2>"$st/without.err"; echo "without=$?"
 grep -o '"processes":{"status":"[a-z_]*"' "$st/r2.json"
 tail -n 3 "$st/with.err" "$st/without.err" | sed 's/^/log: /'
+# the timer's run: register (the enrollment key as a LoadCredential= credential), approval, check-in
+export CREDENTIALS_DIRECTORY=$1/creds NETINV_SERVER_URL=$URL NETINV_IMPORT_FROM=$1/none
+agent() { run --inh-caps=+sys_ptrace,+dac_read_search --ambient-caps=+sys_ptrace,+dac_read_search \
+	"$NETINV" --no-jitter --state-dir "$st" 2>>"$st/agent.err"; }
+agent; echo "register=$?"
+curl -s -X POST -d "{\"agent_uuid\":\"$(cat "$st/agent_uuid")\"}" "$URL/admin/approve" >/dev/null
+agent; echo "checkin=$?"
+ls -ln "$st" | awk 'NR>1 {print "after", $1, $3, $9}'
+curl -s "$URL/admin/state" | "$PYTHON" -c "import json,sys; a=list(json.load(sys.stdin)['agents'].values()); print('server', a[0]['status'], a[0]['checkins'])"
+tail -n 4 "$st/agent.err" | sed 's/^/log: /'
 umount "$st"
 SH
-NETINV=$NETINV unshare -m --propagation private bash "$dir/sandbox.sh" "$dir" >"$dir/sandbox.out" 2>&1
+ns=netinv-sd-$$
+ns_new "$ns" || exit 1
+ip netns exec "$ns" ip link set lo up
+ip netns exec "$ns" "$PYTHON" "$IT_DIR/server.py" "$dir/port" >"$dir/server.log" 2>&1 &
+PIDS_STARTED+=("$!")
+for _ in $(seq 50); do [ -s "$dir/port" ] && break; sleep 0.1; done
+printf 'gaek_%s\n' AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA >"$dir/enrollment.key"
+URL=http://127.0.0.1:$(cat "$dir/port") PYTHON=$PYTHON NETINV=$NETINV ip netns exec "$ns" \
+	unshare -m --propagation private bash "$dir/sandbox.sh" "$dir" >"$dir/sandbox.out" 2>&1
 if grep -q "^with=0$" "$dir/sandbox.out" && grep -q "^dry=0$" "$dir/sandbox.out" && ! grep -q root-writable "$dir/sandbox.out" &&
 	grep -q "^file -rw------- 65534 acked.state$" "$dir/sandbox.out" && grep -q "^file -rw------- 65534 agent_uuid$" "$dir/sandbox.out" &&
 	grep -Eq '"status":"(ok|partial)"' <(sed -n '/^dry=/,/^without=/p' "$dir/sandbox.out"); then
@@ -64,4 +85,8 @@ fi
 grep -q "^without=0$" "$dir/sandbox.out" && grep -q '"status":"not_permitted"' <(sed -n '/^without=/,$p' "$dir/sandbox.out") &&
 	ok "without the capabilities (the drop-in): attribution not_permitted, the run succeeds" ||
 	notok "no-capability run: $(sed -n '/^without=/,$p' "$dir/sandbox.out")"
+grep -q "^register=0$" "$dir/sandbox.out" && grep -q "^checkin=0$" "$dir/sandbox.out" &&
+	grep -q "^after -rw------- 65534 api_key$" "$dir/sandbox.out" && grep -q "^server active 1$" "$dir/sandbox.out" &&
+	ok "sandboxed timer run: registers with the credential, checks in after approval, keeps its 0600 API key" ||
+	notok "sandboxed check-in: $(sed -n '/^register=/,$p' "$dir/sandbox.out")"
 exit $((fails > 0))
