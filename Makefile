@@ -36,17 +36,26 @@ LIB_SRCS := netlink/nl.c netlink/attr.c netlink/link.c netlink/addr.c netlink/ne
 	    report/json.c report/names.c report/report.c report/gzip.c \
 	    report/http.c report/proto.c
 APP_SRCS := collector/main.c collector/cli.c collector/log.c collector/run.c collector/util.c \
-	    collector/state.c collector/config.c
+	    collector/state.c collector/config.c collector/cmdlog.c
+# The gated command execution module: `make EXEC=0` builds netinv without it.
+EXEC ?= 1
+ifeq ($(EXEC),1)
+APP_SRCS += collector/exec.c
+CFLAGS += -DNETINV_EXEC=1
+endif
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 APP_OBJS := $(APP_SRCS:%.c=$(BUILD)/%.o)
 
 UNIT_TESTS := test_nl test_parsers test_malformed test_oracle test_json test_snapshot test_cli test_delta \
-	      test_proto test_status \
-	      test_report
+	      test_proto test_status test_report test_cmdlog
+ifeq ($(EXEC),1)
+UNIT_TESTS += test_exec
+endif
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 UNIT_LIBS := $(shell $(PKG_CONFIG) --libs cmocka libcjson) $(DEP_LIBS)
 TEST_APP_OBJS := $(BUILD)/collector/cli.o $(BUILD)/collector/log.o $(BUILD)/collector/util.o \
-		 $(BUILD)/collector/state.o $(BUILD)/collector/config.o
+		 $(BUILD)/collector/state.o $(BUILD)/collector/config.o $(BUILD)/collector/cmdlog.o \
+		 $(if $(filter 1,$(EXEC)),$(BUILD)/collector/exec.o)
 
 .PHONY: all run demo test unit san valgrind bench fuzz install uninstall clean deps fixtures deb
 
@@ -72,9 +81,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(TEST_APP_OBJS) tests/unit/testuti
 	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -DFIXTURES='"$(CURDIR)/tests/fixtures"' \
 		-o $@ $< $(LIB_OBJS) $(TEST_APP_OBJS) $(LDFLAGS) $(UNIT_LIBS)
 
-$(BUILD)/tests/fuzz_driver: tests/fuzz/fuzz_parsers.c tests/fuzz/driver.c $(LIB_OBJS)
+FUZZ_APP_OBJS := $(BUILD)/collector/cmdlog.o $(BUILD)/collector/state.o $(BUILD)/collector/util.o \
+		 $(BUILD)/collector/log.o
+$(BUILD)/tests/fuzz_driver: tests/fuzz/fuzz_parsers.c tests/fuzz/driver.c $(LIB_OBJS) $(FUZZ_APP_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ tests/fuzz/fuzz_parsers.c tests/fuzz/driver.c $(LIB_OBJS) $(LDFLAGS) $(DEP_LIBS)
+	$(CC) $(CFLAGS) -o $@ tests/fuzz/fuzz_parsers.c tests/fuzz/driver.c $(LIB_OBJS) $(FUZZ_APP_OBJS) \
+		$(LDFLAGS) $(DEP_LIBS)
 
 $(BUILD)/tests/nlfloor: tests/bench/nlfloor.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -102,6 +114,7 @@ demo: deps
 test: deps
 	$(MAKE) unit
 	$(MAKE) BUILD=build-san SAN=1 unit
+	$(MAKE) BUILD=build-noexec EXEC=0 all
 	BUILDS="$(BUILD) build-san" tests/run.sh
 
 # The suite against the ASan + UBSan build only.
@@ -122,7 +135,8 @@ bench: deps
 fuzz:
 	@mkdir -p build-fuzz
 	clang -g -O1 -std=c17 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined $(DEP_CFLAGS) \
-		-o build-fuzz/fuzz_parsers tests/fuzz/fuzz_parsers.c $(LIB_SRCS) $(DEP_LIBS)
+		-o build-fuzz/fuzz_parsers tests/fuzz/fuzz_parsers.c $(LIB_SRCS) collector/cmdlog.c \
+		collector/state.c collector/util.c collector/log.c $(DEP_LIBS)
 	@echo "run: build-fuzz/fuzz_parsers -max_total_time=60 tests/fixtures/"
 
 # Re-record the parser fixtures in a scratch network namespace (root; see tests/fixtures/README).
@@ -161,6 +175,6 @@ uninstall:
 		$(DESTDIR)$(UNITDIR)/netinv.service $(DESTDIR)$(UNITDIR)/netinv.timer
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-noexec
 
 -include $(shell find $(BUILD) -path $(BUILD)/deb -prune -o -type f -name '*.d' -print 2>/dev/null)

@@ -64,6 +64,12 @@ static void version(void)
 	       LIBNL_STRING);
 	printf("%s\n", http_curl_version());
 	printf("zlib %s, cJSON %s\n", zlibVersion(), cJSON_Version());
+#if NETINV_EXEC
+	printf("command execution: compiled in (runs nothing unless exec_enabled=yes in the local "
+	       "configuration and the server's policy allows commands)\n");
+#else
+	printf("command execution: not compiled in (built with EXEC=0)\n");
+#endif
 }
 
 int main(int argc, char **argv)

@@ -1,4 +1,8 @@
 #include "run.h"
+#include "cmdlog.h"
+#if NETINV_EXEC
+#include "exec.h"
+#endif
 #include "log.h"
 #include "state.h"
 #include "util.h"
@@ -349,7 +353,109 @@ struct agent {
 	char key[257];
 	bool have_key;
 	struct http *http;
+	struct cmdlog cmds;   /* server-sent commands and their results */
+	bool cmds_broken;     /* the journal is unusable this run: commands are refused */
+	char cmds_err[512];
+#if NETINV_EXEC
+	bool exec_ready;
+	struct exec_local local;
+	struct exec_allowlist allow;
+#endif
 };
+
+/* ---- server-sent commands (the gated exec module decides what runs) ---- */
+
+struct results_ctx {
+	struct cmdlog *l;
+	size_t limit;
+	uint8_t *incl;
+	unsigned n;
+};
+
+static void write_results(struct json_w *w, void *ctx)
+{
+	struct results_ctx *rc = ctx;
+
+	rc->n = cmdlog_write_results(w, rc->l, rc->limit, rc->incl);
+}
+
+static void handle_commands(struct agent *a, const struct proto_reply *r)
+{
+#if NETINV_EXEC
+	struct exec_env env;
+#endif
+
+	if (r->cmds_ignored)
+		log_warn("ignored %u command%s in the server's reply (no usable id, or more than %d)",
+			 r->cmds_ignored, r->cmds_ignored == 1 ? "" : "s", PROTO_MAX_COMMANDS);
+	if (!r->n_cmds)
+		return;
+#if NETINV_EXEC
+	if (!a->exec_ready) {
+		exec_local_load(&a->local, a->o->config_path);
+		if (a->local.enabled)
+			exec_allowlist_load(&a->allow, a->local.commands_dir);
+		exec_cleanup_scripts(&a->st.sd);
+		a->exec_ready = true;
+	}
+	env = (struct exec_env){ .local = &a->local, .allow = &a->allow, .policy = &r->policy,
+				 .sd = &a->st.sd };
+#endif
+	for (unsigned i = 0; i < r->n_cmds; i++) {
+		const struct proto_command *c = &r->cmds[i];
+		struct cmd_entry *e;
+		int err;
+
+		if (a->cmds_broken) {
+			log_warn("command %s (%s) refused: %s", c->id, c->name, a->cmds_err);
+			continue;
+		}
+		e = cmdlog_find(&a->cmds, c->id);
+		if (e) {
+			log_info("command %s (%s) was received before (%s); not run again", c->id,
+				 c->name, e->delivered ? "result delivered" : cmd_status_names[e->status]);
+			continue;
+		}
+		e = cmdlog_add(&a->cmds, c->id, c->name);
+		if (!e) {
+			log_error("out of memory recording command %s", c->id);
+			return;
+		}
+		/* at most once: the id is on disk before anything runs */
+		err = cmdlog_save(&a->cmds, &a->st.sd);
+		if (err < 0) {
+			a->cmds.n--;
+			a->cmds_broken = true;
+			snprintf(a->cmds_err, sizeof(a->cmds_err),
+				 "cannot record it in %.200s/%s (%s), so it cannot run", a->st.sd.path,
+				 CMDLOG_FILE, strerror(-err));
+			log_error("command %s (%s) refused: %s", c->id, c->name, a->cmds_err);
+			continue;
+		}
+#if NETINV_EXEC
+		exec_command(&env, r, c, e);
+#else
+		cmd_entry_reason(e, CMD_REFUSED,
+				 "command execution is not compiled into this netinv (built with EXEC=0)");
+#endif
+		if (e->status == CMD_COMPLETED)
+			log_notice("command %s (%s) ran: %s %d in %u ms%s; stdout %u bytes%s, stderr %u "
+				   "bytes%s",
+				   c->id, c->name, e->signal ? "signal" : "exit",
+				   e->signal ? e->signal : e->exit_code, e->duration_ms,
+				   e->timed_out ? " (killed at its timeout)" : "", e->out_len,
+				   e->out_trunc ? " (truncated)" : "", e->err_len,
+				   e->err_trunc ? " (truncated)" : "");
+		else
+			log_warn("command %s (%s) %s: %s", c->id, c->name, cmd_status_names[e->status],
+				 e->reason);
+		err = cmdlog_save(&a->cmds, &a->st.sd);
+		if (err < 0)
+			log_error("cannot record the result of command %s in %s/%s: %s; it will be "
+				  "reported as interrupted",
+				  c->id, a->st.sd.path, CMDLOG_FILE, strerror(-err));
+	}
+}
 
 static enum run_outcome proto_outcome_code(enum proto_outcome p)
 {
@@ -580,6 +686,7 @@ static enum run_outcome do_checkin(struct agent *a)
 	uint64_t sent_bytes = 0, sent_gz = 0, t0 = mono_us();
 	enum run_outcome out;
 	unsigned tables = a->o->tables & policy_tables(&a->st.as.policy);
+	struct results_ctx rc = { .l = &a->cmds };
 
 	if (!r)
 		return RUN_SOFTWARE;
@@ -625,6 +732,17 @@ static enum run_outcome do_checkin(struct agent *a)
 		fill_meta(&m, a->cfg, &a->st, &h, &u, fqdn, sizeof(fqdn));
 		m.full_snapshot = h.d.full && parts == 0;
 		m.part = &part;
+		/* results of earlier commands ride in the first part, in at most half of it */
+		if (parts == 0 && cmdlog_pending_results(&a->cmds)) {
+			free(rc.incl);
+			rc.incl = calloc(a->cmds.n, 1);
+			rc.limit = budget / 2;
+			rc.n = 0;
+			if (rc.incl) {
+				m.extra = write_results;
+				m.extra_ctx = &rc;
+			}
+		}
 		json_init(&w, buf, cap, once_sink, &body, false);
 		report_write(&w, &h.s, &m, &rs);
 		if (json_finish(&w) < 0 || body.n > budget) {
@@ -665,12 +783,24 @@ static enum run_outcome do_checkin(struct agent *a)
 		}
 		a->st.base_seq = m.sequence_number;
 		a->st.as.last_sequence = m.sequence_number;
+		if (m.extra && rc.n) {
+			int e2;
+
+			cmdlog_delivered(&a->cmds, rc.incl);
+			e2 = cmdlog_save(&a->cmds, &a->st.sd);
+			if (e2 < 0)
+				log_warn("cannot record that %u command result%s were delivered: %s", rc.n,
+					 rc.n == 1 ? "" : "s", strerror(-e2));
+			else
+				log_info("delivered %u command result%s", rc.n, rc.n == 1 ? "" : "s");
+		}
 		learn(a, r);
 		a->st.as.last_checkin = (int64_t)time(NULL);
 		a->st.as.failures = 0;
 		a->st.as.next_attempt = 0;
 		a->st.as.last_error[0] = 0;
 		save_status(a);
+		handle_commands(a, r);
 		parts++;
 		sent_bytes += body.n;
 		sent_gz += gzlen;
@@ -700,6 +830,7 @@ done:
 		free(part.rincl[t]);
 	}
 	free(buf);
+	free(rc.incl);
 	free(r);
 	harvest_free(&h);
 	return out;
@@ -730,6 +861,10 @@ enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 		goto done;
 	}
 	a.have_key = e == STATE_OK;
+	if (cmdlog_load(&a.cmds, &a.st.sd, a.cmds_err, sizeof(a.cmds_err)) < 0) {
+		log_error("%s", a.cmds_err);
+		a.cmds_broken = true;
+	}
 	if (o->mode == MODE_CHECK_IN_ONLY && !a.have_key) {
 		log_error("not registered yet: no agent key in %s (run netinv --register-only first, "
 			  "or install a key with 'netinv install-key FILE')",
@@ -770,6 +905,10 @@ enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 	}
 	out = do_checkin(&a);
 done:
+	cmdlog_free(&a.cmds);
+#if NETINV_EXEC
+	exec_allowlist_free(&a.allow);
+#endif
 	http_free(a.http);
 	explicit_bzero(a.key, sizeof(a.key));
 	free_state(&a.st);

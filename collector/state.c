@@ -587,6 +587,8 @@ void state_read_status(struct state_dir *sd, struct agent_status *as)
 			as->policy.cmd_timeout = (unsigned)n;
 		else if (!strcmp(line, "policy_max_report_bytes") && n >= 16384 && n <= 10485760)
 			as->policy.max_report = (unsigned)n;
+		else if (!strcmp(line, "policy_commands") && n <= 1)
+			as->policy.commands = n == 1;
 		else if (!strcmp(line, "policy_enabled") && n < 16)
 			for (int i = 0; i < POLICY_COMMANDS; i++)
 				as->policy.enabled[i] = (n >> i) & 1;
@@ -617,9 +619,9 @@ enum state_err state_write_status(struct state_dir *sd, const struct agent_statu
 	if (as->have_policy)
 		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
 			      "policy_interval=%u\npolicy_jitter=%u\npolicy_command_timeout=%u\n"
-			      "policy_max_report_bytes=%u\npolicy_enabled=%u\n",
+			      "policy_max_report_bytes=%u\npolicy_enabled=%u\npolicy_commands=%d\n",
 			      as->policy.interval, as->policy.jitter, as->policy.cmd_timeout,
-			      as->policy.max_report, en);
+			      as->policy.max_report, en, as->policy.commands ? 1 : 0);
 	r = state_write_file(sd, STATUS_FILE, buf, (size_t)n);
 	if (r < 0)
 		return fail(err, errlen, STATE_IO, "cannot write %s/%s: %s", sd->path, STATUS_FILE,

@@ -4,6 +4,7 @@
 #include "../delta/snapshot.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -126,6 +127,121 @@ static void parse_policy(const cJSON *p, const struct policy *prev, struct proto
 			if (cJSON_IsBool(b))
 				r->policy.enabled[i] = cJSON_IsTrue(b);
 		}
+	}
+	/* netinv extension: a server that does not say so does not allow commands */
+	r->policy.commands = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "commands_enabled"));
+}
+
+static bool cmd_id_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > PROTO_CMD_ID_MAX)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("._:-", *s))
+			return false;
+	return true;
+}
+
+/* A copy into the arena: its offset, or -1 when the arena is full. */
+static int32_t arena_put(struct proto_reply *r, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	int32_t off = (int32_t)r->arena_len;
+
+	if (n > sizeof(r->arena) - r->arena_len)
+		return -1;
+	memcpy(r->arena + r->arena_len, s, n);
+	r->arena_len += n;
+	return off;
+}
+
+static void parse_one_command(const cJSON *c, struct proto_reply *r)
+{
+	struct proto_command *pc = &r->cmds[r->n_cmds];
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "name");
+	const cJSON *args = cJSON_GetObjectItemCaseSensitive(c, "args");
+	const cJSON *script = cJSON_GetObjectItemCaseSensitive(c, "script");
+	const cJSON *a;
+
+	/* without an id there is nothing to report a result against */
+	if (!cJSON_IsString(id) || !cmd_id_ok(id->valuestring) || r->n_cmds >= PROTO_MAX_COMMANDS) {
+		r->cmds_ignored++;
+		return;
+	}
+	for (unsigned i = 0; i < r->n_cmds; i++)
+		if (!strcmp(r->cmds[i].id, id->valuestring))
+			return; /* the same command twice in one reply */
+	memset(pc, 0, sizeof(*pc));
+	pc->script_off = -1;
+	r->n_cmds++;
+	snprintf(pc->id, sizeof(pc->id), "%s", id->valuestring);
+	if (!cJSON_IsString(name) || !*name->valuestring || strlen(name->valuestring) > 64) {
+		snprintf(pc->bad, sizeof(pc->bad), "the command has no name (a string of 1 to 64 bytes)");
+		snprintf(pc->name, sizeof(pc->name), "?");
+		return;
+	}
+	snprintf(pc->name, sizeof(pc->name), "%s", name->valuestring);
+	for (char *q = pc->name; *q; q++)
+		if ((unsigned char)*q < 0x20 || *q == 0x7f) {
+			*q = '?';
+			snprintf(pc->bad, sizeof(pc->bad), "the command name has control characters");
+		}
+	if (pc->bad[0])
+		return;
+	if (args && !cJSON_IsNull(args)) {
+		if (!cJSON_IsArray(args)) {
+			snprintf(pc->bad, sizeof(pc->bad), "args is not an array");
+			return;
+		}
+		cJSON_ArrayForEach(a, args)
+		{
+			int32_t off;
+
+			if (!cJSON_IsString(a)) {
+				snprintf(pc->bad, sizeof(pc->bad), "argument %u is not a string", pc->argc + 1);
+				return;
+			}
+			if (pc->argc >= PROTO_MAX_ARGS) {
+				snprintf(pc->bad, sizeof(pc->bad), "more than %d arguments", PROTO_MAX_ARGS);
+				return;
+			}
+			off = arena_put(r, a->valuestring);
+			if (off < 0) {
+				snprintf(pc->bad, sizeof(pc->bad), "the arguments are too large");
+				return;
+			}
+			pc->arg_off[pc->argc++] = (uint32_t)off;
+		}
+	}
+	if (script && !cJSON_IsNull(script)) {
+		if (!cJSON_IsString(script)) {
+			snprintf(pc->bad, sizeof(pc->bad), "script is not a string");
+			return;
+		}
+		pc->script_off = arena_put(r, script->valuestring);
+		if (pc->script_off < 0)
+			snprintf(pc->bad, sizeof(pc->bad), "the script is too large");
+	}
+}
+
+static void parse_commands(const cJSON *cmds, struct proto_reply *r)
+{
+	const cJSON *c;
+
+	if (!cJSON_IsArray(cmds)) {
+		if (cmds && !cJSON_IsNull(cmds))
+			r->cmds_ignored++;
+		return;
+	}
+	cJSON_ArrayForEach(c, cmds)
+	{
+		if (!cJSON_IsObject(c))
+			r->cmds_ignored++;
+		else
+			parse_one_command(c, r);
 	}
 }
 
@@ -340,6 +456,7 @@ void proto_parse_checkin(long status, const char *body, size_t len, const struct
 	if (r->server_time < 0)
 		r->server_time = 0;
 	parse_policy(cJSON_GetObjectItemCaseSensitive(j, "policy"), prev, r);
+	parse_commands(cJSON_GetObjectItemCaseSensitive(j, "commands"), r);
 	r->outcome = PROTO_ACCEPTED;
 	msg(r, "accepted");
 out:

@@ -41,11 +41,28 @@ struct policy {
 	unsigned cmd_timeout;  /* command_timeout_seconds 1..300 */
 	unsigned max_report;   /* max_report_bytes 16384..10485760 */
 	bool enabled[POLICY_COMMANDS];
+	bool commands;         /* commands_enabled (netinv extension): may the server send commands */
 };
 
 void policy_defaults(struct policy *p);
 /* Tables (1 << SNAP_*) the policy's enabled_commands allow. */
 unsigned policy_tables(const struct policy *p);
+
+/* Commands a check-in reply may carry (netinv extension): {id, name, args[], script?}. Strings live
+ * in the reply's arena (the body is capped at 64 KiB, so everything decoded fits). */
+#define PROTO_MAX_COMMANDS 16
+#define PROTO_MAX_ARGS 32
+#define PROTO_ARENA (64u << 10)
+#define PROTO_CMD_ID_MAX 64
+
+struct proto_command {
+	char id[PROTO_CMD_ID_MAX + 1];   /* [A-Za-z0-9._:-], 1..64 */
+	char name[65];                   /* as sent, when it is a string of 1..64 printable bytes */
+	unsigned argc;
+	uint32_t arg_off[PROTO_MAX_ARGS]; /* into arena */
+	int32_t script_off;              /* into arena, -1 = none */
+	char bad[128];                   /* non-empty: malformed; refused with this reason */
+};
 
 struct proto_reply {
 	enum proto_outcome outcome;
@@ -60,7 +77,19 @@ struct proto_reply {
 	int64_t server_time;     /* unix seconds, 0 = none */
 	long retry_after;        /* seconds, -1 = none */
 	char peer[64];           /* "IP port" the call connected to, "" = none */
+	/* check-in: commands (netinv extension) */
+	unsigned n_cmds;
+	unsigned cmds_ignored;   /* over PROTO_MAX_COMMANDS, or without a usable id */
+	struct proto_command cmds[PROTO_MAX_COMMANDS];
+	size_t arena_len;
+	char arena[PROTO_ARENA + 1];
 };
+
+static inline const char *proto_cmd_arg(const struct proto_reply *r, const struct proto_command *c,
+					unsigned i)
+{
+	return r->arena + c->arg_off[i];
+}
 
 struct register_req {
 	const char *enrollment_key, *agent_uuid, *display_name, *hostname, *site_name;

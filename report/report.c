@@ -711,6 +711,8 @@ int report_write(struct json_w *w, const struct snapshot *s, const struct report
 	key_str(w, "agent_version", m->agent_version);
 	key_str(w, "platform", "linux");
 	key_str(w, "platform_release", m->platform_release);
+	if (m->extra)
+		m->extra(w, m->extra_ctx);
 	if (t & (1u << SNAP_LINKS))
 		write_links(w, s, selection(m, SNAP_LINKS), m);
 	write_addresses(w, s, t & (1u << SNAP_ADDRS), selection(m, SNAP_ADDRS), m, rs);

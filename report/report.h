@@ -47,6 +47,10 @@ struct report_meta {
 	 * writing stops before the budget is passed. The writer must buffer the whole part (its
 	 * sink never flushes) so a record that does not fit can be taken back. */
 	struct report_part *part;
+	/* Extra top-level members, written before the lists so a part's budget counts them (the
+	 * command results a check-in carries). NULL: none. */
+	void (*extra)(struct json_w *w, void *ctx);
+	void *extra_ctx;
 };
 
 struct report_stats {

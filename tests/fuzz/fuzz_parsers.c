@@ -22,6 +22,7 @@
 #include "../../report/names.h"
 #include "../../report/report.h"
 #include "../../report/proto.h"
+#include "../../collector/cmdlog.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
+	if ((data[0] & 7) == 7 && (data[0] & 0x80)) { /* the command journal */
+		struct cmdlog l;
+		const char *why;
+
+		buf = malloc(size - 1 ? size - 1 : 1);
+		memcpy(buf, data + 1, size - 1);
+		if (cmdlog_decode(&l, (const char *)buf, size - 1, &why) == 0)
+			cmdlog_free(&l);
+		free(buf);
+		return 0;
+	}
 	if ((data[0] & 7) == 7) {
 		struct acked_state a;
 		const char *why;

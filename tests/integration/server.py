@@ -8,6 +8,10 @@ Binds 127.0.0.1 on a free port and writes it to PORTFILE. Stops on SIGTERM. Test
 Admin (JSON bodies): POST /admin/approve|reject|revoke {"agent_uuid"}; POST /admin/rotate
 {"agent_uuid"} -> {"api_key"}; POST /admin/fault {"mode", "count", "seconds", "status"};
 POST /admin/policy {...}; GET /admin/state; GET /admin/inventory?agent_uuid=U.
+Commands (netinv's extension): POST /admin/commands {"agent_uuid", "commands": [{id, name, args,
+script?}]} queues them; every check-in reply carries the queued ones until a result with their id
+arrives (as a real server would resend); GET /admin/results?agent_uuid=U lists every
+command_results entry received, duplicates included.
 """
 import datetime
 import gzip
@@ -58,11 +62,27 @@ def valid_ip(v, allow_unspecified=False):
     return True
 
 
+RESULT_FIELDS = {"id": str, "name": str, "status": str, "timed_out": bool, "duration_ms": int,
+                 "stdout": str, "stderr": str, "stdout_truncated": bool, "stderr_truncated": bool}
+
+
 def validate(report):
     errors = []
 
     def err(field, message):
         errors.append({"field": field, "message": message})
+
+    cr = report.get("command_results")
+    if cr is not None:
+        if not isinstance(cr, list):
+            err("command_results", "must be a list")
+        for i, r in enumerate(cr if isinstance(cr, list) else []):
+            for k, t in RESULT_FIELDS.items():
+                if not isinstance(r.get(k), t) or (t is int and isinstance(r.get(k), bool)):
+                    err(f"command_results[{i}].{k}", f"must be {t.__name__}")
+            for k in ("exit_code", "signal"):
+                if r.get(k) is not None and not isinstance(r.get(k), int):
+                    err(f"command_results[{i}].{k}", "must be an integer or null")
 
     if not isinstance(report.get("agent_uuid"), str):
         err("agent_uuid", "required")
@@ -229,6 +249,9 @@ class Handler(BaseHTTPRequestHandler):
                     k: {"status": a["status"], "id": a["id"], "checkins": a["checkins"], "seqs": a["seqs"],
                         "sizes": {l: len(a["inventory"].get(l, {})) for l in LISTS}}
                     for k, a in AGENTS.items()}})
+            elif u.path == "/admin/results":
+                a = AGENTS.get(parse_qs(u.query).get("agent_uuid", [""])[0])
+                self.reply(200, a.get("results", []) if a else [])
             elif u.path == "/admin/inventory":
                 a = AGENTS.get(parse_qs(u.query).get("agent_uuid", [""])[0])
                 if not a:
@@ -274,6 +297,11 @@ class Handler(BaseHTTPRequestHandler):
             if what in ("approve", "reject", "revoke"):
                 a["status"] = {"approve": "active", "reject": "rejected", "revoke": "revoked"}[what]
                 return self.reply(200, {"status": a["status"]})
+            if what == "commands":
+                a.setdefault("commands", []).extend(req.get("commands", []))
+                if req.get("sticky"):  # resent even after a result: a server that lost track
+                    a.setdefault("sticky", set()).update(c.get("id") for c in req.get("commands", []))
+                return self.reply(200, {"queued": len(a["commands"])})
             if what == "rotate":
                 a["key"] = "gpak_" + secrets.token_urlsafe(32)[:43]
                 a["key_sent"] = True
@@ -347,13 +375,22 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(422, {"detail": "Validation failed", "errors": errors})
             apply_report(a, rep)
             STATS["accepted"] += 1
+            for r in rep.get("command_results") or []:
+                a.setdefault("results", []).append(r)
+            done = {r.get("id") for r in a.get("results", [])}
+            a["commands"] = [c for c in a.get("commands", [])
+                             if c.get("id") not in done or c.get("id") in a.get("sticky", set())]
+            queued = list(a["commands"])
         if drop:
             self.close_connection = True
             self.connection.shutdown(2)
             return
-        self.reply(200, {"status": "accepted", "server_time": now(), "agent": {"id": a["id"]},
-                         "policy": POLICY, "checkin": {"sequence_number": rep.get("sequence_number")},
-                         "summary": {k: len(rep.get(k) or []) for k in LISTS}})
+        body = {"status": "accepted", "server_time": now(), "agent": {"id": a["id"]},
+                "policy": POLICY, "checkin": {"sequence_number": rep.get("sequence_number")},
+                "summary": {k: len(rep.get(k) or []) for k in LISTS}}
+        if queued:
+            body["commands"] = queued
+        self.reply(200, body)
 
 
 def main():

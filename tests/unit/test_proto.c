@@ -71,6 +71,69 @@ static void test_register(void **state)
 	assert_int_equal(R.outcome, PROTO_BAD_REPLY);
 }
 
+/* The command extension: what a reply may carry, and every malformed shape refused or ignored. */
+static void test_commands(void **state)
+{
+	static char body[70000];
+	size_t n;
+
+	(void)state;
+	policy_defaults(&P);
+	CHK(200, "{\"status\":\"accepted\"}");
+	assert_int_equal(R.n_cmds, 0);
+	assert_false(R.policy.commands); /* a plain server allows no commands */
+	CHK(200, "{\"status\":\"accepted\",\"policy\":{\"commands_enabled\":true},\"commands\":["
+		 "{\"id\":\"c-1\",\"name\":\"ping\",\"args\":[\"a\",\"b c\"]},"
+		 "{\"id\":\"c-2\",\"name\":\"s\",\"script\":\"echo hi\"},"
+		 "{\"id\":\"c-1\",\"name\":\"again\"},"
+		 "{\"name\":\"no-id\"},{\"id\":\"bad id\",\"name\":\"x\"},{\"id\":7,\"name\":\"x\"},"
+		 "\"not an object\","
+		 "{\"id\":\"c-3\"},"
+		 "{\"id\":\"c-4\",\"name\":\"x\",\"args\":\"a b\"},"
+		 "{\"id\":\"c-5\",\"name\":\"x\",\"args\":[1]},"
+		 "{\"id\":\"c-6\",\"name\":\"x\",\"script\":{}},"
+		 "{\"id\":\"c-7\",\"name\":\"a\\nb\"}]}");
+	assert_int_equal(R.outcome, PROTO_ACCEPTED);
+	assert_true(R.policy.commands);
+	assert_int_equal(R.n_cmds, 7);
+	assert_int_equal(R.cmds_ignored, 4);
+	assert_string_equal(R.cmds[0].id, "c-1");
+	assert_string_equal(R.cmds[0].name, "ping");
+	assert_int_equal(R.cmds[0].argc, 2);
+	assert_string_equal(proto_cmd_arg(&R, &R.cmds[0], 1), "b c");
+	assert_int_equal(R.cmds[0].script_off, -1);
+	assert_string_equal(R.arena + R.cmds[1].script_off, "echo hi");
+	assert_string_equal(R.cmds[2].id, "c-3");
+	assert_string_equal(R.cmds[2].bad, "the command has no name (a string of 1 to 64 bytes)");
+	assert_string_equal(R.cmds[3].bad, "args is not an array");
+	assert_string_equal(R.cmds[4].bad, "argument 1 is not a string");
+	assert_string_equal(R.cmds[5].bad, "script is not a string");
+	assert_string_equal(R.cmds[6].bad, "the command name has control characters");
+	assert_string_equal(R.cmds[6].name, "a?b");
+	for (unsigned i = 0; i < R.n_cmds; i++)
+		assert_true(i < 2 ? !R.cmds[i].bad[0] : R.cmds[i].bad[0] != 0);
+	/* more than 16: the rest are ignored (and sent again by the server later) */
+	n = (size_t)snprintf(body, sizeof(body), "{\"status\":\"accepted\",\"commands\":[");
+	for (int i = 0; i < 20; i++)
+		n += (size_t)snprintf(body + n, sizeof(body) - n, "%s{\"id\":\"k%d\",\"name\":\"n\"}",
+				      i ? "," : "", i);
+	snprintf(body + n, sizeof(body) - n, "]}");
+	CHK(200, body);
+	assert_int_equal(R.n_cmds, PROTO_MAX_COMMANDS);
+	assert_int_equal(R.cmds_ignored, 4);
+	/* 33 arguments */
+	n = (size_t)snprintf(body, sizeof(body), "{\"status\":\"accepted\",\"commands\":[{\"id\":\"a\",\"name\":\"n\",\"args\":[");
+	for (int i = 0; i < 33; i++)
+		n += (size_t)snprintf(body + n, sizeof(body) - n, "%s\"x\"", i ? "," : "");
+	snprintf(body + n, sizeof(body) - n, "]}]}");
+	CHK(200, body);
+	assert_string_equal(R.cmds[0].bad, "more than 32 arguments");
+	/* a policy without the key takes commands away again */
+	CHK(200, "{\"status\":\"accepted\",\"policy\":{\"jitter_seconds\":1}}");
+	assert_false(R.policy.commands);
+	policy_defaults(&P);
+}
+
 static void test_checkin(void **state)
 {
 	(void)state;
@@ -162,6 +225,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_register),
 		cmocka_unit_test(test_checkin),
+		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_time),
 		cmocka_unit_test(test_register_body),
 	};

@@ -1,0 +1,489 @@
+#include "cmdlog.h"
+#include "state.h"
+#include "../delta/crc32c.h"
+#include "../report/json.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *const cmd_status_names[] = {
+	[CMD_STARTED] = "started",     [CMD_COMPLETED] = "completed",
+	[CMD_REFUSED] = "refused",     [CMD_FAILED] = "failed",
+	[CMD_INTERRUPTED] = "interrupted",
+};
+
+#define MAGIC "NICMDJ1\n"
+#define HDR_LEN 16
+#define MAX_FILE ((size_t)CMDLOG_MAX_ENTRIES * 2 * CMDLOG_MAX_OUTPUT)
+
+/* Per entry: fixed part, then id, name, reason, out, err. */
+struct rec {
+	uint8_t id_len, name_len, status, flags;
+	int32_t exit_code;
+	int32_t signal;
+	uint32_t duration_ms;
+	int64_t at;
+	uint16_t reason_len;
+	uint16_t pad;
+	uint32_t out_len;
+	uint32_t err_len;
+};
+
+enum { F_DELIVERED = 1, F_TIMED_OUT = 2, F_OUT_TRUNC = 4, F_ERR_TRUNC = 8 };
+
+static void entry_free(struct cmd_entry *e)
+{
+	free(e->out);
+	free(e->err);
+	e->out = e->err = NULL;
+	e->out_len = e->err_len = 0;
+}
+
+void cmdlog_free(struct cmdlog *l)
+{
+	for (unsigned i = 0; i < l->n; i++)
+		entry_free(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+struct cmd_entry *cmdlog_find(struct cmdlog *l, const char *id)
+{
+	for (unsigned i = 0; i < l->n; i++)
+		if (!strcmp(l->v[i].id, id))
+			return &l->v[i];
+	return NULL;
+}
+
+struct cmd_entry *cmdlog_add(struct cmdlog *l, const char *id, const char *name)
+{
+	struct cmd_entry *e;
+
+	if (l->n == l->cap) {
+		unsigned cap = l->cap ? l->cap * 2 : 16;
+		struct cmd_entry *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		l->v = v;
+		l->cap = cap;
+	}
+	e = &l->v[l->n++];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->status = CMD_STARTED;
+	e->exit_code = -1;
+	e->at = (int64_t)time(NULL);
+	return e;
+}
+
+void cmd_entry_reason(struct cmd_entry *e, enum cmd_status st, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->status = (uint8_t)st;
+	va_start(ap, fmt);
+	vsnprintf(e->reason, sizeof(e->reason), fmt, ap);
+	va_end(ap);
+}
+
+int cmdlog_encode(const struct cmdlog *l, char **buf, size_t *len)
+{
+	size_t n = HDR_LEN + 4;
+	char *b, *p;
+	uint32_t cnt = l->n, zero = 0, crc;
+
+	for (unsigned i = 0; i < l->n; i++) {
+		const struct cmd_entry *e = &l->v[i];
+
+		n += sizeof(struct rec) + strlen(e->id) + strlen(e->name) + strlen(e->reason) +
+		     e->out_len + e->err_len;
+	}
+	b = malloc(n);
+	if (!b)
+		return -ENOMEM;
+	memcpy(b, MAGIC, 8);
+	memcpy(b + 8, &cnt, 4);
+	memcpy(b + 12, &zero, 4);
+	p = b + HDR_LEN;
+	for (unsigned i = 0; i < l->n; i++) {
+		const struct cmd_entry *e = &l->v[i];
+		struct rec r = {
+			.id_len = (uint8_t)strlen(e->id),
+			.name_len = (uint8_t)strlen(e->name),
+			.status = e->status,
+			.flags = (uint8_t)((e->delivered ? F_DELIVERED : 0) | (e->timed_out ? F_TIMED_OUT : 0) |
+					   (e->out_trunc ? F_OUT_TRUNC : 0) | (e->err_trunc ? F_ERR_TRUNC : 0)),
+			.exit_code = e->exit_code,
+			.signal = e->signal,
+			.duration_ms = e->duration_ms,
+			.at = e->at,
+			.reason_len = (uint16_t)strlen(e->reason),
+			.out_len = e->out_len,
+			.err_len = e->err_len,
+		};
+
+		memcpy(p, &r, sizeof(r));
+		p += sizeof(r);
+		memcpy(p, e->id, r.id_len);
+		p += r.id_len;
+		memcpy(p, e->name, r.name_len);
+		p += r.name_len;
+		memcpy(p, e->reason, r.reason_len);
+		p += r.reason_len;
+		if (e->out_len)
+			memcpy(p, e->out, e->out_len);
+		p += e->out_len;
+		if (e->err_len)
+			memcpy(p, e->err, e->err_len);
+		p += e->err_len;
+	}
+	crc = crc32c(0, b, (size_t)(p - b));
+	memcpy(p, &crc, 4);
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+static int bad(const char **why, const char *w)
+{
+	*why = w;
+	return -EBADMSG;
+}
+
+static bool printable(const char *s, size_t n, bool id)
+{
+	if (!n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f || (id && !(c == '.' || c == '_' || c == ':' || c == '-' ||
+						     (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+						     (c >= 'A' && c <= 'Z'))))
+			return false;
+	}
+	return true;
+}
+
+int cmdlog_decode(struct cmdlog *l, const char *buf, size_t len, const char **why)
+{
+	const char *p, *end;
+	uint32_t cnt, zero, crc;
+
+	memset(l, 0, sizeof(*l));
+	if (len < HDR_LEN + 4)
+		return bad(why, "shorter than its header");
+	if (memcmp(buf, MAGIC, 8))
+		return bad(why, "not a netinv command journal (bad magic)");
+	memcpy(&crc, buf + len - 4, 4);
+	if (crc32c(0, buf, len - 4) != crc)
+		return bad(why, "checksum mismatch");
+	memcpy(&cnt, buf + 8, 4);
+	memcpy(&zero, buf + 12, 4);
+	if (zero || cnt > CMDLOG_MAX_ENTRIES)
+		return bad(why, "bad header");
+	p = buf + HDR_LEN;
+	end = buf + len - 4;
+	for (uint32_t i = 0; i < cnt; i++) {
+		struct rec r;
+		struct cmd_entry *e;
+		size_t need;
+
+		if ((size_t)(end - p) < sizeof(r))
+			goto trunc;
+		memcpy(&r, p, sizeof(r));
+		p += sizeof(r);
+		need = (size_t)r.id_len + r.name_len + r.reason_len + (size_t)r.out_len + r.err_len;
+		if (r.id_len > 64 || r.name_len > 64 || r.reason_len > 255 || r.out_len > CMDLOG_MAX_OUTPUT ||
+		    r.err_len > CMDLOG_MAX_OUTPUT || r.status > CMD_INTERRUPTED || r.flags > 15 || r.pad) {
+			cmdlog_free(l);
+			return bad(why, "an entry has out-of-range fields");
+		}
+		if ((size_t)(end - p) < need)
+			goto trunc;
+		if (!printable(p, r.id_len, true) || !printable(p + r.id_len, r.name_len, false)) {
+			cmdlog_free(l);
+			return bad(why, "an entry has a malformed id or name");
+		}
+		{
+			char id[65];
+
+			memcpy(id, p, r.id_len);
+			id[r.id_len] = 0;
+			if (cmdlog_find(l, id)) {
+				cmdlog_free(l);
+				return bad(why, "an id appears twice");
+			}
+		}
+		e = cmdlog_add(l, "", "");
+		if (!e) {
+			cmdlog_free(l);
+			return bad(why, "out of memory");
+		}
+		memcpy(e->id, p, r.id_len);
+		e->id[r.id_len] = 0;
+		p += r.id_len;
+		memcpy(e->name, p, r.name_len);
+		e->name[r.name_len] = 0;
+		p += r.name_len;
+		memcpy(e->reason, p, r.reason_len);
+		e->reason[r.reason_len] = 0;
+		p += r.reason_len;
+		e->status = r.status;
+		e->delivered = r.flags & F_DELIVERED;
+		e->timed_out = r.flags & F_TIMED_OUT;
+		e->out_trunc = r.flags & F_OUT_TRUNC;
+		e->err_trunc = r.flags & F_ERR_TRUNC;
+		e->exit_code = r.exit_code;
+		e->signal = r.signal;
+		e->duration_ms = r.duration_ms;
+		e->at = r.at;
+		if ((r.out_len && !(e->out = malloc(r.out_len))) ||
+		    (r.err_len && !(e->err = malloc(r.err_len)))) {
+			cmdlog_free(l);
+			return bad(why, "out of memory");
+		}
+		if (r.out_len)
+			memcpy(e->out, p, r.out_len);
+		e->out_len = r.out_len;
+		p += r.out_len;
+		if (r.err_len)
+			memcpy(e->err, p, r.err_len);
+		e->err_len = r.err_len;
+		p += r.err_len;
+	}
+	if (p != end) {
+		cmdlog_free(l);
+		return bad(why, "trailing bytes after the last entry");
+	}
+	return 0;
+trunc:
+	cmdlog_free(l);
+	return bad(why, "truncated");
+}
+
+int cmdlog_load(struct cmdlog *l, struct state_dir *sd, char *err, size_t errlen)
+{
+	struct stat st;
+	const char *why = NULL;
+	char *buf = NULL;
+	size_t got = 0;
+	int fd, r;
+
+	memset(l, 0, sizeof(*l));
+	fd = openat(sd->dfd, CMDLOG_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open %s/%s: %s", sd->path, CMDLOG_FILE, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (size_t)st.st_size > MAX_FILE) {
+		snprintf(err, errlen, "%s/%s is not a regular file of this user within %zu bytes",
+			 sd->path, CMDLOG_FILE, MAX_FILE);
+		close(fd);
+		return -1;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		snprintf(err, errlen, "out of memory reading %s/%s", sd->path, CMDLOG_FILE);
+		return -1;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(err, errlen, "cannot read %s/%s: %s", sd->path, CMDLOG_FILE,
+				 n < 0 ? strerror(errno) : "file shrank while read");
+			free(buf);
+			close(fd);
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	r = cmdlog_decode(l, buf, got, &why);
+	free(buf);
+	if (r < 0) {
+		char aside[64];
+
+		snprintf(aside, sizeof(aside), "%s.damaged", CMDLOG_FILE);
+		renameat(sd->dfd, CMDLOG_FILE, sd->dfd, aside);
+		fsync(sd->dfd);
+		l->damaged = true;
+		snprintf(err, errlen,
+			 "the command journal %s/%s is damaged (%s); moved aside to %s, commands are "
+			 "refused this run",
+			 sd->path, CMDLOG_FILE, why, aside);
+		return -1;
+	}
+	for (unsigned i = 0; i < l->n; i++)
+		if (l->v[i].status == CMD_STARTED)
+			cmd_entry_reason(&l->v[i], CMD_INTERRUPTED,
+					 "netinv stopped while the command ran; it is not run again");
+	return 0;
+}
+
+int cmdlog_save(const struct cmdlog *l, struct state_dir *sd)
+{
+	char *buf;
+	size_t len;
+	int r;
+
+	if (!l->n && faccessat(sd->dfd, CMDLOG_FILE, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	r = cmdlog_encode(l, &buf, &len);
+	if (r < 0)
+		return r;
+	r = state_write_file(sd, CMDLOG_FILE, buf, len);
+	free(buf);
+	return r;
+}
+
+unsigned cmdlog_pending_results(const struct cmdlog *l)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < l->n; i++)
+		n += !l->v[i].delivered && l->v[i].status != CMD_STARTED;
+	return n;
+}
+
+static int count_sink(void *ctx, const void *p, size_t n)
+{
+	(void)p;
+	*(size_t *)ctx += n;
+	return 0;
+}
+
+static void write_one(struct json_w *w, const struct cmd_entry *e, uint32_t out_len, uint32_t err_len)
+{
+	char when[32];
+	time_t t = (time_t)e->at;
+	struct tm tm;
+
+	json_obj_begin(w);
+	json_key(w, "id");
+	json_str(w, e->id);
+	json_key(w, "name");
+	json_str(w, e->name);
+	json_key(w, "status");
+	json_str(w, cmd_status_names[e->status]);
+	json_key(w, "exit_code");
+	if (e->status == CMD_COMPLETED && e->exit_code >= 0)
+		json_i64(w, e->exit_code);
+	else
+		json_null(w);
+	json_key(w, "signal");
+	if (e->signal)
+		json_i64(w, e->signal);
+	else
+		json_null(w);
+	json_key(w, "timed_out");
+	json_bool(w, e->timed_out);
+	json_key(w, "duration_ms");
+	json_u64(w, e->duration_ms);
+	json_key(w, "stdout");
+	json_strn(w, e->out ? e->out : "", out_len);
+	json_key(w, "stderr");
+	json_strn(w, e->err ? e->err : "", err_len);
+	json_key(w, "stdout_truncated");
+	json_bool(w, e->out_trunc || out_len < e->out_len);
+	json_key(w, "stderr_truncated");
+	json_bool(w, e->err_trunc || err_len < e->err_len);
+	json_key(w, "error");
+	if (e->reason[0])
+		json_str(w, e->reason);
+	else
+		json_null(w);
+	json_key(w, "received_at");
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_str(w, when);
+	json_obj_end(w);
+}
+
+static size_t measure(const struct cmd_entry *e, uint32_t out_len, uint32_t err_len)
+{
+	struct json_w w;
+	char buf[JSON_MIN_BUF];
+	size_t n = 0;
+
+	json_init(&w, buf, sizeof(buf), count_sink, &n, false);
+	json_arr_begin(&w);
+	write_one(&w, e, out_len, err_len);
+	json_arr_end(&w);
+	json_finish(&w);
+	return n;
+}
+
+unsigned cmdlog_write_results(struct json_w *w, struct cmdlog *l, size_t limit, uint8_t *incl)
+{
+	size_t used = 32;
+	unsigned n = 0;
+
+	if (!cmdlog_pending_results(l))
+		return 0;
+	json_key(w, "command_results");
+	json_arr_begin(w);
+	for (unsigned i = 0; i < l->n; i++) {
+		struct cmd_entry *e = &l->v[i];
+		uint32_t ol = e->out_len, el = e->err_len;
+		size_t sz;
+
+		incl[i] = 0;
+		if (e->delivered || e->status == CMD_STARTED)
+			continue;
+		sz = measure(e, ol, el);
+		/* the first result always goes, cut to fit: one that never fits would block the rest */
+		while (sz + used > limit && n == 0 && (ol || el)) {
+			ol /= 2;
+			el /= 2;
+			sz = measure(e, ol, el);
+		}
+		if (sz + used > limit)
+			break;
+		write_one(w, e, ol, el);
+		used += sz;
+		incl[i] = 1;
+		n++;
+	}
+	json_arr_end(w);
+	return n;
+}
+
+void cmdlog_delivered(struct cmdlog *l, const uint8_t *incl)
+{
+	unsigned delivered = 0, drop, j = 0;
+
+	for (unsigned i = 0; i < l->n; i++) {
+		if (incl && incl[i]) {
+			l->v[i].delivered = true;
+			entry_free(&l->v[i]);
+			l->v[i].reason[0] = 0;
+		}
+		delivered += l->v[i].delivered;
+	}
+	drop = delivered > CMDLOG_KEEP_IDS ? delivered - CMDLOG_KEEP_IDS : 0;
+	for (unsigned i = 0; i < l->n; i++) {
+		if (drop && l->v[i].delivered) {
+			drop--;
+			continue;
+		}
+		l->v[j++] = l->v[i];
+	}
+	l->n = j;
+}

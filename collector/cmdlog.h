@@ -1,0 +1,91 @@
+/*
+ * cmdlog: the journal of server-sent commands (state directory, file "commands.journal"). It is what
+ * makes a command run at most once, even across a crash: a command's id is recorded (and the file
+ * synced) before it is started, its result is recorded when it ends, and the result stays until a
+ * check-in that carried it was accepted. Ids of delivered results are remembered (the newest
+ * CMDLOG_KEEP_IDS) so a server that sends a command again gets no second run.
+ *
+ * Always compiled, also without the exec module: refusals are results too.
+ *
+ * File: "NICMDJ1\n", u32 count, u32 zero, then per entry a fixed header and its strings, then a
+ * CRC-32C of everything before it. A damaged file is moved aside (commands.journal.damaged) and
+ * reported; commands are then refused for that run, since the ids it held are unknown.
+ */
+#ifndef NETINV_CMDLOG_H
+#define NETINV_CMDLOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct json_w;
+struct state_dir;
+
+#define CMDLOG_FILE "commands.journal"
+#define CMDLOG_KEEP_IDS 1024
+#define CMDLOG_MAX_ENTRIES 4096
+#define CMDLOG_MAX_OUTPUT (1u << 20) /* per stream */
+
+enum cmd_status {
+	CMD_STARTED,     /* recorded before the spawn; no result yet */
+	CMD_COMPLETED,   /* ran to an exit or a signal (timed_out says whether we killed it) */
+	CMD_REFUSED,     /* a gate, the allowlist or an argument said no: nothing ran */
+	CMD_FAILED,      /* could not be started (exec error, user switch, script file) */
+	CMD_INTERRUPTED, /* netinv stopped while it ran: not run again */
+};
+
+extern const char *const cmd_status_names[];
+
+struct cmd_entry {
+	char id[65];
+	char name[65];
+	uint8_t status;
+	bool delivered;     /* a check-in that carried the result was accepted */
+	bool timed_out;
+	bool out_trunc, err_trunc;
+	int32_t exit_code;  /* -1: none */
+	int32_t signal;     /* 0: none */
+	uint32_t duration_ms;
+	int64_t at;         /* unix time the command was received */
+	char reason[256];   /* refused / failed / interrupted: why */
+	char *out, *err;    /* captured output (malloc'ed) */
+	uint32_t out_len, err_len;
+};
+
+struct cmdlog {
+	struct cmd_entry *v;
+	unsigned n, cap;
+	bool damaged;       /* the file was damaged: it was moved aside, ids seen before are unknown */
+};
+
+/* Read the journal. 0 (also when there is none), or -1 with a one-line reason in err: damaged (the
+ * file is moved aside, l->damaged set, l is empty) or unreadable. Entries left CMD_STARTED by a
+ * run that stopped become CMD_INTERRUPTED. */
+int cmdlog_load(struct cmdlog *l, struct state_dir *sd, char *err, size_t errlen);
+/* Atomic replace (temp, fsync, rename, fsync dir). 0 or -errno. */
+int cmdlog_save(const struct cmdlog *l, struct state_dir *sd);
+void cmdlog_free(struct cmdlog *l);
+
+struct cmd_entry *cmdlog_find(struct cmdlog *l, const char *id);
+/* A new entry (CMD_STARTED, at = now); NULL when out of memory. Pointers into l->v are valid
+ * until the next cmdlog_add. */
+struct cmd_entry *cmdlog_add(struct cmdlog *l, const char *id, const char *name);
+/* Set a result that says why nothing ran. */
+void cmd_entry_reason(struct cmd_entry *e, enum cmd_status st, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Serialise / parse (exposed for tests and the fuzz driver). cmdlog_decode: 0 or -EBADMSG with
+ * a reason. */
+int cmdlog_encode(const struct cmdlog *l, char **buf, size_t *len);
+int cmdlog_decode(struct cmdlog *l, const char *buf, size_t len, const char **why);
+
+/* Results not yet delivered go into the check-in as "command_results": [...], oldest first, as
+ * many as fit in limit bytes of JSON (a single result larger than that is cut to fit, its
+ * *_truncated set). incl[i] is set for each entry written; returns how many. */
+unsigned cmdlog_write_results(struct json_w *w, struct cmdlog *l, size_t limit, uint8_t *incl);
+/* After the check-in carrying them was accepted: mark delivered, drop outputs, and forget the
+ * oldest delivered ids beyond CMDLOG_KEEP_IDS. */
+void cmdlog_delivered(struct cmdlog *l, const uint8_t *incl);
+unsigned cmdlog_pending_results(const struct cmdlog *l);
+
+#endif

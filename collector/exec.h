@@ -1,0 +1,121 @@
+/*
+ * exec: the gated command execution module (compiled in unless `make EXEC=0`). A command the server
+ * sends runs only when all three gates are open:
+ *   1. the module is compiled in;
+ *   2. `exec_enabled=yes` in the local configuration file (default /etc/netinv/netinv.conf), which
+ *      must be owned by root and writable by nobody else, as must its directory; never from the
+ *      environment, a flag or the server;
+ *   3. the server's policy says `commands_enabled: true`.
+ * and then only as an allowlisted name (commands.d/ beside the configuration file) with arguments
+ * each matching the pattern of its position, or, with a second local switch
+ * (`exec_allow_scripts=yes`), as a script run by `bash -euo pipefail` from a 0700 file created
+ * O_EXCL|O_NOFOLLOW in the state directory's private exec/ and removed afterwards.
+ *
+ * A command runs by fork + execve with an argv (never a shell of a server string), a scrubbed
+ * environment, stdin from /dev/null, in its own process group; at its timeout the whole group gets
+ * SIGTERM, then SIGKILL after a grace period; stdout and stderr are captured up to a cap each.
+ */
+#ifndef NETINV_EXEC_H
+#define NETINV_EXEC_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cmd_entry;
+struct policy;
+struct proto_command;
+struct proto_reply;
+struct state_dir;
+
+#define EXEC_MAX_ARG 4096
+#define EXEC_DEFAULT_OUTPUT 65536
+#define EXEC_GRACE_MS 2000
+
+/* Gate 2: the local configuration. */
+struct exec_local {
+	bool enabled;
+	bool allow_scripts;
+	char config[4096];
+	char commands_dir[4096];
+	char why[320];           /* when not enabled: why, one line */
+};
+
+/* Never fails: a file that cannot be used leaves the gate closed with the reason in lg->why. */
+void exec_local_load(struct exec_local *lg, const char *config_path);
+
+struct exec_rule {
+	char name[65];
+	char path[4096];
+	char **fixed;            /* leading arguments, from the allowlist */
+	unsigned nfixed;
+	regex_t *pat;            /* one per server argument position, anchored */
+	char **pat_src;
+	unsigned npat;
+	unsigned timeout;        /* seconds, 0 = the policy's */
+	size_t max_output;       /* per stream */
+	char user[33];           /* "" = netinv's own */
+	bool allow_paths;        /* arguments may contain '/' */
+	char src[160];           /* file:line */
+};
+
+struct exec_allowlist {
+	struct exec_rule *v;
+	unsigned n;
+	unsigned files, bad_files;
+};
+
+/* Load every *.conf in dir (sorted). A file that is unsafe (not root's, writable by others, a
+ * symlink) or malformed is skipped whole, logged with file:line. */
+void exec_allowlist_load(struct exec_allowlist *al, const char *dir);
+/* Parse one file's text (exposed for tests): 0, or -1 with "line N: reason". */
+int exec_allowlist_parse(struct exec_allowlist *al, const char *text, const char *fname, char *err,
+			 size_t errlen);
+void exec_allowlist_free(struct exec_allowlist *al);
+const struct exec_rule *exec_allowlist_find(const struct exec_allowlist *al, const char *name);
+
+/* Server arguments against a rule: 0, or -1 with the reason. */
+int exec_check_args(const struct exec_rule *r, unsigned argc, const char *const *argv, char *why,
+		    size_t whylen);
+
+struct exec_spec {
+	const char *path;
+	char *const *argv;
+	const char *user;        /* NULL or "" = netinv's own */
+	const char *cmd_id;      /* NETINV_COMMAND_ID in the environment */
+	unsigned timeout_ms;
+	unsigned grace_ms;
+	size_t max_output;       /* per stream */
+};
+
+struct exec_result {
+	int exit_code;           /* -1: none (signalled, or never started) */
+	int signal;              /* 0: none */
+	bool timed_out;
+	uint64_t duration_ms;
+	char *out, *err;
+	size_t out_len, err_len;
+	bool out_trunc, err_trunc;
+	char error[256];         /* non-empty: it could not be started */
+};
+
+/* Run one command to its end (or its timeout). 0 when it ran, -1 when it could not be started
+ * (res->error says why). The caller frees res->out and res->err. */
+int exec_spawn(const struct exec_spec *s, struct exec_result *res);
+
+struct exec_env {
+	const struct exec_local *local;
+	const struct exec_allowlist *allow;
+	const struct policy *policy;
+	struct state_dir *sd;
+};
+
+/* One command from the server, every gate applied; e gets the result. */
+void exec_command(const struct exec_env *env, const struct proto_reply *r,
+		  const struct proto_command *c, struct cmd_entry *e);
+/* Remove script files a stopped run left in the state directory's exec/ (regular files of this
+ * user only; anything else is reported and left). */
+void exec_cleanup_scripts(struct state_dir *sd);
+
+#endif

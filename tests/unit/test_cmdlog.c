@@ -1,0 +1,312 @@
+/* The command journal: what makes a server-sent command run at most once across crashes. Round
+ * trips, every truncation and every bit flip refused (and a damaged file moved aside, never trusted),
+ * a run that stopped mid-command reported as interrupted, the results' size limit, and the bound on
+ * remembered ids. */
+#include "testutil.h"
+#include "../../collector/cmdlog.h"
+#include "../../collector/state.h"
+#include "../../report/json.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[64];
+static struct state_dir sd;
+
+static int setup(void **state)
+{
+	char err[256];
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/netinv-cmdlog.XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	return state_open(&sd, dir, true, true, err, sizeof(err)) == STATE_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	state_close(&sd);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void fill(struct cmdlog *l)
+{
+	struct cmd_entry *e;
+
+	memset(l, 0, sizeof(*l));
+	e = cmdlog_add(l, "c-1", "echo");
+	e->status = CMD_COMPLETED;
+	e->exit_code = 3;
+	e->duration_ms = 12;
+	e->out = strdup("hello\n");
+	e->out_len = 6;
+	e->err = malloc(3);
+	memcpy(e->err, "\xff\x00z", 3); /* binary, with a NUL */
+	e->err_len = 3;
+	e->err_trunc = true;
+	e = cmdlog_add(l, "c-2", "nope");
+	cmd_entry_reason(e, CMD_REFUSED, "'%s' is not in the allowlist", "nope");
+	e = cmdlog_add(l, "c-3", "sleepy");
+	e->status = CMD_STARTED;
+}
+
+static void test_roundtrip(void **state)
+{
+	struct cmdlog l, m;
+	const char *why = NULL;
+	char *buf;
+	size_t len;
+
+	(void)state;
+	fill(&l);
+	assert_int_equal(cmdlog_encode(&l, &buf, &len), 0);
+	assert_int_equal(cmdlog_decode(&m, buf, len, &why), 0);
+	assert_int_equal(m.n, 3);
+	assert_string_equal(m.v[0].id, "c-1");
+	assert_int_equal(m.v[0].exit_code, 3);
+	assert_int_equal(m.v[0].err_len, 3);
+	assert_memory_equal(m.v[0].err, "\xff\x00z", 3);
+	assert_true(m.v[0].err_trunc);
+	assert_false(m.v[0].out_trunc);
+	assert_int_equal(m.v[1].status, CMD_REFUSED);
+	assert_string_equal(m.v[1].reason, "'nope' is not in the allowlist");
+	assert_int_equal(m.v[2].status, CMD_STARTED);
+	cmdlog_free(&m);
+	free(buf);
+	cmdlog_free(&l);
+}
+
+static void test_every_truncation_and_flip(void **state)
+{
+	struct cmdlog l, m;
+	const char *why;
+	char *buf;
+	size_t len;
+
+	(void)state;
+	fill(&l);
+	assert_int_equal(cmdlog_encode(&l, &buf, &len), 0);
+	for (size_t n = 0; n < len; n++) {
+		why = NULL;
+		assert_int_equal(cmdlog_decode(&m, buf, n, &why), -EBADMSG);
+		assert_non_null(why);
+		assert_int_equal(m.n, 0);
+	}
+	for (size_t i = 0; i < len; i++)
+		for (int b = 0; b < 8; b++) {
+			buf[i] ^= (char)(1 << b);
+			assert_int_equal(cmdlog_decode(&m, buf, len, &why), -EBADMSG);
+			buf[i] ^= (char)(1 << b);
+		}
+	free(buf);
+	cmdlog_free(&l);
+}
+
+static void test_duplicate_id_refused(void **state)
+{
+	struct cmdlog l = { 0 }, m;
+	const char *why = NULL;
+	char *buf;
+	size_t len;
+
+	(void)state;
+	cmdlog_add(&l, "same", "a")->status = CMD_REFUSED;
+	cmdlog_add(&l, "same", "b")->status = CMD_REFUSED;
+	assert_int_equal(cmdlog_encode(&l, &buf, &len), 0);
+	assert_int_equal(cmdlog_decode(&m, buf, len, &why), -EBADMSG);
+	assert_string_equal(why, "an id appears twice");
+	free(buf);
+	cmdlog_free(&l);
+}
+
+static void test_load_marks_interrupted(void **state)
+{
+	struct cmdlog l, m;
+	char err[512];
+
+	(void)state;
+	fill(&l);
+	assert_int_equal(cmdlog_save(&l, &sd), 0);
+	cmdlog_free(&l);
+	assert_int_equal(cmdlog_load(&m, &sd, err, sizeof(err)), 0);
+	assert_int_equal(m.n, 3);
+	/* the run that recorded c-3 stopped before its result: it is reported, never re-run */
+	assert_int_equal(m.v[2].status, CMD_INTERRUPTED);
+	assert_non_null(strstr(m.v[2].reason, "not run again"));
+	assert_non_null(cmdlog_find(&m, "c-3"));
+	assert_int_equal(cmdlog_pending_results(&m), 3);
+	cmdlog_free(&m);
+}
+
+static void test_damaged_moved_aside(void **state)
+{
+	struct cmdlog l, m;
+	char err[512], p[128];
+	struct stat st;
+	int fd;
+
+	(void)state;
+	fill(&l);
+	assert_int_equal(cmdlog_save(&l, &sd), 0);
+	cmdlog_free(&l);
+	snprintf(p, sizeof(p), "%s/%s", dir, CMDLOG_FILE);
+	fd = open(p, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "X", 1, 30), 1);
+	close(fd);
+	assert_int_equal(cmdlog_load(&m, &sd, err, sizeof(err)), -1);
+	assert_true(m.damaged);
+	assert_int_equal(m.n, 0);
+	assert_non_null(strstr(err, "damaged (checksum mismatch)"));
+	assert_null(strchr(err, '\n'));
+	snprintf(p, sizeof(p), "%s/%s.damaged", dir, CMDLOG_FILE);
+	assert_int_equal(stat(p, &st), 0); /* kept for a look, not deleted */
+	snprintf(p, sizeof(p), "%s/%s", dir, CMDLOG_FILE);
+	assert_int_equal(stat(p, &st), -1);
+	cmdlog_free(&m);
+}
+
+static void test_symlinked_journal_refused(void **state)
+{
+	struct cmdlog m;
+	char err[512], p[128];
+
+	(void)state;
+	snprintf(p, sizeof(p), "%s/%s", dir, CMDLOG_FILE);
+	assert_int_equal(symlink("/etc/passwd", p), 0);
+	assert_int_equal(cmdlog_load(&m, &sd, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, CMDLOG_FILE));
+	assert_false(m.damaged);
+	cmdlog_free(&m);
+}
+
+struct cap {
+	char *b;
+	size_t n;
+};
+
+static int cap_sink(void *ctx, const void *p, size_t n)
+{
+	struct cap *c = ctx;
+
+	c->b = realloc(c->b, c->n + n + 1);
+	memcpy(c->b + c->n, p, n);
+	c->n += n;
+	c->b[c->n] = 0;
+	return 0;
+}
+
+static cJSON *results_json(struct cmdlog *l, size_t limit, uint8_t *incl, unsigned *n)
+{
+	struct json_w w;
+	struct cap c = { 0 };
+	char buf[4096];
+	cJSON *j;
+
+	json_init(&w, buf, sizeof(buf), cap_sink, &c, false);
+	json_obj_begin(&w);
+	*n = cmdlog_write_results(&w, l, limit, incl);
+	json_obj_end(&w);
+	assert_int_equal(json_finish(&w), 0);
+	j = cJSON_Parse(c.b);
+	assert_non_null(j);
+	if (limit)
+		assert_true(c.n <= limit + 64);
+	free(c.b);
+	return j;
+}
+
+static void test_results_fit_and_deliver(void **state)
+{
+	struct cmdlog l = { 0 };
+	uint8_t incl[8] = { 0 };
+	unsigned n;
+	cJSON *j, *a, *r0;
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		char id[16];
+		struct cmd_entry *e;
+
+		snprintf(id, sizeof(id), "b%d", i);
+		e = cmdlog_add(&l, id, "big");
+		e->status = CMD_COMPLETED;
+		e->exit_code = 0;
+		e->out_len = 20000;
+		e->out = malloc(e->out_len);
+		memset(e->out, 'x', e->out_len);
+	}
+	/* 30000 bytes: the first result fits, the second does not and waits */
+	j = results_json(&l, 30000, incl, &n);
+	assert_int_equal(n, 1);
+	a = cJSON_GetObjectItem(j, "command_results");
+	assert_int_equal(cJSON_GetArraySize(a), 1);
+	r0 = cJSON_GetArrayItem(a, 0);
+	assert_string_equal(cJSON_GetObjectItem(r0, "id")->valuestring, "b0");
+	assert_int_equal(strlen(cJSON_GetObjectItem(r0, "stdout")->valuestring), 20000);
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(r0, "stdout_truncated")));
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(r0, "signal")));
+	cJSON_Delete(j);
+	assert_int_equal(incl[0], 1);
+	assert_int_equal(incl[1], 0);
+	cmdlog_delivered(&l, incl);
+	assert_true(l.v[0].delivered);
+	assert_null(l.v[0].out);
+	assert_int_equal(cmdlog_pending_results(&l), 2);
+	/* a single result larger than the limit is cut to fit and says so */
+	memset(incl, 0, sizeof(incl));
+	j = results_json(&l, 5000, incl, &n);
+	assert_int_equal(n, 1);
+	r0 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "command_results"), 0);
+	assert_string_equal(cJSON_GetObjectItem(r0, "id")->valuestring, "b1");
+	assert_true(strlen(cJSON_GetObjectItem(r0, "stdout")->valuestring) < 5000);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r0, "stdout_truncated")));
+	cJSON_Delete(j);
+	cmdlog_free(&l);
+}
+
+static void test_delivered_ids_bounded(void **state)
+{
+	struct cmdlog l = { 0 };
+	uint8_t *incl;
+
+	(void)state;
+	for (int i = 0; i < CMDLOG_KEEP_IDS + 10; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "k%d", i);
+		cmdlog_add(&l, id, "n")->status = CMD_REFUSED;
+	}
+	incl = calloc(l.n, 1);
+	memset(incl, 1, l.n);
+	cmdlog_delivered(&l, incl);
+	assert_int_equal(l.n, CMDLOG_KEEP_IDS);
+	assert_null(cmdlog_find(&l, "k0"));     /* the oldest are forgotten */
+	assert_non_null(cmdlog_find(&l, "k1033")); /* the newest remembered */
+	free(incl);
+	cmdlog_free(&l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_every_truncation_and_flip),
+		cmocka_unit_test(test_duplicate_id_refused),
+		cmocka_unit_test_setup_teardown(test_load_marks_interrupted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_moved_aside, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_symlinked_journal_refused, setup, teardown),
+		cmocka_unit_test(test_results_fit_and_deliver),
+		cmocka_unit_test(test_delivered_ids_bounded),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
