@@ -164,7 +164,8 @@ deb:
 		{ echo "deploy/debian/changelog is at $$dv, VERSION is $(VERSION)" >&2; exit 1; }
 	rm -rf build/deb && mkdir -p $(DEB_SRC)
 	cp -r Makefile VERSION CHANGELOG.md README.md collector netlink delta report $(DEB_SRC)/
-	mkdir -p $(DEB_SRC)/deploy && cp -r deploy/man deploy/systemd deploy/netinv.conf.example $(DEB_SRC)/deploy/
+	mkdir -p $(DEB_SRC)/deploy && cp -r deploy/man deploy/systemd deploy/netinv.conf.example deploy/commands.conf.example \
+		$(DEB_SRC)/deploy/
 	cp -r deploy/debian $(DEB_SRC)/debian
 	cd $(DEB_SRC) && dpkg-buildpackage -b -us -uc
 	lintian --fail-on error,warning build/deb/netinv_$(VERSION)_*.deb

@@ -271,7 +271,7 @@ trunc:
 	return bad(why, "truncated");
 }
 
-int cmdlog_load(struct cmdlog *l, struct state_dir *sd, char *err, size_t errlen)
+int cmdlog_load(struct cmdlog *l, struct state_dir *sd, bool move_aside, char *err, size_t errlen)
 {
 	struct stat st;
 	const char *why = NULL;
@@ -320,10 +320,15 @@ int cmdlog_load(struct cmdlog *l, struct state_dir *sd, char *err, size_t errlen
 	if (r < 0) {
 		char aside[64];
 
+		l->damaged = true;
+		if (!move_aside) {
+			snprintf(err, errlen, "the command journal %s/%s is damaged (%s)", sd->path,
+				 CMDLOG_FILE, why);
+			return -1;
+		}
 		snprintf(aside, sizeof(aside), "%s.damaged", CMDLOG_FILE);
 		renameat(sd->dfd, CMDLOG_FILE, sd->dfd, aside);
 		fsync(sd->dfd);
-		l->damaged = true;
 		snprintf(err, errlen,
 			 "the command journal %s/%s is damaged (%s); moved aside to %s, commands are "
 			 "refused this run",

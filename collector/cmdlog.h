@@ -58,10 +58,10 @@ struct cmdlog {
 	bool damaged;       /* the file was damaged: it was moved aside, ids seen before are unknown */
 };
 
-/* Read the journal. 0 (also when there is none), or -1 with a one-line reason in err: damaged (the
- * file is moved aside, l->damaged set, l is empty) or unreadable. Entries left CMD_STARTED by a
- * run that stopped become CMD_INTERRUPTED. */
-int cmdlog_load(struct cmdlog *l, struct state_dir *sd, char *err, size_t errlen);
+/* Read the journal. 0 (also when there is none), or -1 with a one-line reason in err: damaged
+ * (l->damaged set, l is empty; with move_aside the file is renamed to commands.journal.damaged)
+ * or unreadable. Entries left CMD_STARTED by a run that stopped become CMD_INTERRUPTED. */
+int cmdlog_load(struct cmdlog *l, struct state_dir *sd, bool move_aside, char *err, size_t errlen);
 /* Atomic replace (temp, fsync, rename, fsync dir). 0 or -errno. */
 int cmdlog_save(const struct cmdlog *l, struct state_dir *sd);
 void cmdlog_free(struct cmdlog *l);

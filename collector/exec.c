@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -591,6 +592,11 @@ static void child(const struct exec_spec *s, int out, int err, int rep, uid_t ui
 		for (int fd = 4; fd < 65536; fd++)
 			close(fd);
 	rep = 3;
+	/* the service's CAP_SYS_PTRACE / CAP_DAC_READ_SEARCH are for netinv, not for its commands */
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
+		e[0] = 5;
+		goto fail;
+	}
 	if (s->user && *s->user) {
 		if (setgroups((size_t)ngroups, groups) < 0 || setgid(gid) < 0 || setuid(uid) < 0 ||
 		    (uid != 0 && setuid(0) == 0)) {
@@ -686,12 +692,16 @@ int exec_spawn(const struct exec_spec *s, struct exec_result *res)
 	close(px[0]);
 	px[0] = -1;
 	if (n == (ssize_t)sizeof(e)) {
-		static const char *const step[] = { "", "set up its standard streams",
-						    "switch to the user", "chdir to /", "execute" };
+		static const char *const step[] = { "",
+						    "set up its standard streams",
+						    "switch to the user",
+						    "chdir to /",
+						    "execute",
+						    "drop the ambient capabilities of" };
 
 		waitpid(pid, &status, 0);
 		snprintf(res->error, sizeof(res->error), "cannot %s %s: %s",
-			 step[e[0] >= 1 && e[0] <= 4 ? e[0] : 0],
+			 step[e[0] >= 1 && e[0] <= 5 ? e[0] : 0],
 			 e[0] == 2 ? s->user : s->path, strerror(e[1]));
 		goto fail;
 	}

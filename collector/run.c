@@ -861,7 +861,7 @@ enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 		goto done;
 	}
 	a.have_key = e == STATE_OK;
-	if (cmdlog_load(&a.cmds, &a.st.sd, a.cmds_err, sizeof(a.cmds_err)) < 0) {
+	if (cmdlog_load(&a.cmds, &a.st.sd, true, a.cmds_err, sizeof(a.cmds_err)) < 0) {
 		log_error("%s", a.cmds_err);
 		a.cmds_broken = true;
 	}
@@ -1044,6 +1044,18 @@ enum run_outcome run_status(const struct cli_opts *o, struct config *cfg)
 	} else {
 		printf("last accepted:    never (the next report is a full snapshot)\n");
 		printf("sequence number:  %llu\n", (unsigned long long)st.base_seq);
+	}
+	if (st.have_dir) {
+		struct cmdlog cl;
+		char cerr[512];
+
+		if (cmdlog_load(&cl, &st.sd, false, cerr, sizeof(cerr)) < 0)
+			printf("commands:         %s\n", cerr);
+		else if (cl.n)
+			printf("commands:         %u received, %u result%s waiting for the next check-in\n",
+			       cl.n, cmdlog_pending_results(&cl),
+			       cmdlog_pending_results(&cl) == 1 ? "" : "s");
+		cmdlog_free(&cl);
 	}
 	free_state(&st);
 	return fflush(stdout) == 0 ? RUN_OK : RUN_IOERR;

@@ -37,7 +37,9 @@ if dp -i "$deb"; then ok "dpkg -i into a scratch root"; else notok "dpkg -i: $(t
 [ "$(mode /usr/sbin/netinv)" = "755 root" ] && [ "$(mode /etc/netinv/netinv.conf)" = "600 root" ] &&
 	[ "$(mode /lib/systemd/system/netinv.service)" = "644 root" ] && [ "$(mode /lib/systemd/system/netinv.timer)" = "644 root" ] &&
 	[ "$(mode /usr/share/man/man8/netinv.8.gz)" = "644 root" ] && [ -f "$R/usr/share/doc/netinv/copyright" ] &&
-	ok "files and modes: binary 0755, netinv.conf 0600, units, man page" ||
+	[ "$(mode /etc/netinv/commands.d)" = "755 root" ] && [ -z "$(ls -A "$R/etc/netinv/commands.d")" ] &&
+	[ -f "$R/usr/share/doc/netinv/examples/commands.conf" ] &&
+	ok "files and modes: binary 0755, netinv.conf 0600, units, man page, an empty command allowlist" ||
 	notok "files: $(cd "$R" && find . -path ./var/lib/dpkg -prune -o -type f -printf '%m %u %p\n')"
 grep -q "^ExecStart=/usr/sbin/netinv$" "$R/lib/systemd/system/netinv.service" && "$R/usr/sbin/netinv" --version | grep -q "^netinv $V" &&
 	ok "the installed binary runs (netinv $V) and is the unit's ExecStart" || notok "installed binary"

@@ -180,6 +180,11 @@ checkin; checkin
 [ "$(marks mark)" = 1 ] && [ "$(nresults run-1)" = 1 ] &&
 	ok "a delivered command id sent again: not run again, no second result" || notok "replay: marks $(marks mark)"
 
+$x "$NETINV" status >"$dir/status" 2>&1
+grep -Eq "^commands: +[0-9]+ received, 0 results waiting for the next check-in$" "$dir/status" &&
+	ok "netinv status counts the commands received and the results still to deliver" ||
+	notok "status: $(grep commands "$dir/status")"
+
 # ---- scripts ----
 queue '{"id":"sc-1","name":"diag","script":"echo ran-script >> '"$M"'"}'
 checkin; checkin

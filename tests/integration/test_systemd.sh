@@ -61,11 +61,27 @@ agent() { run --inh-caps=+sys_ptrace,+dac_read_search --ambient-caps=+sys_ptrace
 agent; echo "register=$?"
 curl -s -X POST -d "{\"agent_uuid\":\"$(cat "$st/agent_uuid")\"}" "$URL/admin/approve" >/dev/null
 agent; echo "checkin=$?"
+# a server-sent command, run by the sandboxed service (the gates opened for it)
+curl -s -X POST -d '{"commands_enabled": true}' "$URL/admin/policy" >/dev/null
+curl -s -X POST -d "{\"agent_uuid\":\"$(cat "$st/agent_uuid")\",\"commands\":[{\"id\":\"caps-1\",\"name\":\"caps\"}]}" \
+	"$URL/admin/commands" >/dev/null
+for _ in 1 2; do
+	run --inh-caps=+sys_ptrace,+dac_read_search --ambient-caps=+sys_ptrace,+dac_read_search \
+		"$NETINV" --check-in-only --force --config "$1/etc/netinv.conf" --state-dir "$st" 2>>"$st/agent.err"
+done
+curl -s "$URL/admin/results?agent_uuid=$(cat "$st/agent_uuid")" | "$PYTHON" -c "
+import json,sys
+for r in json.load(sys.stdin):
+    print('cmd', r['id'], r['status'], r['exit_code'], ' '.join(l.replace('\t', ' ') for l in r['stdout'].splitlines() if l.startswith(('CapEff', 'CapAmb'))))"
 ls -ln "$st" | awk 'NR>1 {print "after", $1, $3, $9}'
 curl -s "$URL/admin/state" | "$PYTHON" -c "import json,sys; a=list(json.load(sys.stdin)['agents'].values()); print('server', a[0]['status'], a[0]['checkins'])"
 tail -n 4 "$st/agent.err" | sed 's/^/log: /'
 umount "$st"
 SH
+# the exec gate for the command above: a root-owned configuration the service user can read
+mkdir -m 0755 "$dir/etc" "$dir/etc/commands.d"
+echo "exec_enabled=yes" >"$dir/etc/netinv.conf" && chmod 0644 "$dir/etc/netinv.conf"
+printf '[caps]\nexec = /bin/grep\nargs = ^Cap /proc/self/status\n' >"$dir/etc/commands.d/caps.conf"
 ns=netinv-sd-$$
 ns_new "$ns" || exit 1
 ip netns exec "$ns" ip link set lo up
@@ -86,7 +102,10 @@ grep -q "^without=0$" "$dir/sandbox.out" && grep -q '"status":"not_permitted"' <
 	ok "without the capabilities (the drop-in): attribution not_permitted, the run succeeds" ||
 	notok "no-capability run: $(sed -n '/^without=/,$p' "$dir/sandbox.out")"
 grep -q "^register=0$" "$dir/sandbox.out" && grep -q "^checkin=0$" "$dir/sandbox.out" &&
-	grep -q "^after -rw------- 65534 api_key$" "$dir/sandbox.out" && grep -q "^server active 1$" "$dir/sandbox.out" &&
+	grep -q "^after -rw------- 65534 api_key$" "$dir/sandbox.out" && grep -q "^server active 3$" "$dir/sandbox.out" &&
 	ok "sandboxed timer run: registers with the credential, checks in after approval, keeps its 0600 API key" ||
 	notok "sandboxed check-in: $(sed -n '/^register=/,$p' "$dir/sandbox.out")"
+grep -q "^cmd caps-1 completed 0 CapEff: 0000000000000000 CapAmb: 0000000000000000$" "$dir/sandbox.out" &&
+	ok "a command run by the sandboxed service gets none of its capabilities (CapEff 0, CapAmb 0)" ||
+	notok "command in the sandbox: $(grep -E '^cmd|command' "$dir/sandbox.out")"
 exit $((fails > 0))

@@ -136,7 +136,7 @@ static void test_load_marks_interrupted(void **state)
 	fill(&l);
 	assert_int_equal(cmdlog_save(&l, &sd), 0);
 	cmdlog_free(&l);
-	assert_int_equal(cmdlog_load(&m, &sd, err, sizeof(err)), 0);
+	assert_int_equal(cmdlog_load(&m, &sd, true, err, sizeof(err)), 0);
 	assert_int_equal(m.n, 3);
 	/* the run that recorded c-3 stopped before its result: it is reported, never re-run */
 	assert_int_equal(m.v[2].status, CMD_INTERRUPTED);
@@ -162,7 +162,11 @@ static void test_damaged_moved_aside(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(pwrite(fd, "X", 1, 30), 1);
 	close(fd);
-	assert_int_equal(cmdlog_load(&m, &sd, err, sizeof(err)), -1);
+	/* read-only (netinv status): reported, left where it is */
+	assert_int_equal(cmdlog_load(&m, &sd, false, err, sizeof(err)), -1);
+	assert_true(m.damaged);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(cmdlog_load(&m, &sd, true, err, sizeof(err)), -1);
 	assert_true(m.damaged);
 	assert_int_equal(m.n, 0);
 	assert_non_null(strstr(err, "damaged (checksum mismatch)"));
@@ -182,7 +186,7 @@ static void test_symlinked_journal_refused(void **state)
 	(void)state;
 	snprintf(p, sizeof(p), "%s/%s", dir, CMDLOG_FILE);
 	assert_int_equal(symlink("/etc/passwd", p), 0);
-	assert_int_equal(cmdlog_load(&m, &sd, err, sizeof(err)), -1);
+	assert_int_equal(cmdlog_load(&m, &sd, true, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, CMDLOG_FILE));
 	assert_false(m.damaged);
 	cmdlog_free(&m);

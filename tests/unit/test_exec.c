@@ -177,6 +177,27 @@ static void test_allowlist_parse(void **state)
 	exec_allowlist_free(&al);
 }
 
+/* The example shipped in deploy/ (and the package's docs) is itself a valid allowlist. */
+static void test_shipped_example(void **state)
+{
+	struct exec_allowlist al = { 0 };
+	char err[256], text[8192];
+	FILE *f = fopen(FIXTURES "/../../deploy/commands.conf.example", "r");
+	size_t n;
+
+	(void)state;
+	assert_non_null(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = 0;
+	if (exec_allowlist_parse(&al, text, "commands.conf.example", err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	assert_int_equal(al.n, 3);
+	assert_string_equal(exec_allowlist_find(&al, "installed-packages")->fixed[2],
+			    "${Package} ${Version}\\n");
+	exec_allowlist_free(&al);
+}
+
 static void test_allowlist_errors(void **state)
 {
 	static const struct {
@@ -702,6 +723,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_local_gate, mkdir_setup, rm_teardown),
 		cmocka_unit_test(test_allowlist_parse),
 		cmocka_unit_test(test_allowlist_errors),
+		cmocka_unit_test(test_shipped_example),
 		cmocka_unit_test_setup_teardown(test_allowlist_files, mkdir_setup, rm_teardown),
 		cmocka_unit_test(test_argument_injection),
 		cmocka_unit_test(test_spawn_capture_and_status),
