@@ -14,13 +14,12 @@
 #include <unistd.h>
 
 const char *const cmd_status_names[] = {
-	[CMD_STARTED] = "started",     [CMD_COMPLETED] = "completed",
-	[CMD_REFUSED] = "refused",     [CMD_FAILED] = "failed",
-	[CMD_INTERRUPTED] = "interrupted",
+    [CMD_STARTED] = "started", [CMD_COMPLETED] = "completed",	  [CMD_REFUSED] = "refused",
+    [CMD_FAILED] = "failed",   [CMD_INTERRUPTED] = "interrupted",
 };
 
-#define MAGIC "NICMDJ1\n"
-#define HDR_LEN 16
+#define MAGIC	 "NICMDJ1\n"
+#define HDR_LEN	 16
 #define MAX_FILE ((size_t)CMDLOG_MAX_ENTRIES * 2 * CMDLOG_MAX_OUTPUT)
 
 /* Per entry: fixed part, then id, name, reason, out, err. */
@@ -117,18 +116,20 @@ int cmdlog_encode(const struct cmdlog *l, char **buf, size_t *len)
 	for (unsigned i = 0; i < l->n; i++) {
 		const struct cmd_entry *e = &l->v[i];
 		struct rec r = {
-			.id_len = (uint8_t)strlen(e->id),
-			.name_len = (uint8_t)strlen(e->name),
-			.status = e->status,
-			.flags = (uint8_t)((e->delivered ? F_DELIVERED : 0) | (e->timed_out ? F_TIMED_OUT : 0) |
-					   (e->out_trunc ? F_OUT_TRUNC : 0) | (e->err_trunc ? F_ERR_TRUNC : 0)),
-			.exit_code = e->exit_code,
-			.signal = e->signal,
-			.duration_ms = e->duration_ms,
-			.at = e->at,
-			.reason_len = (uint16_t)strlen(e->reason),
-			.out_len = e->out_len,
-			.err_len = e->err_len,
+		    .id_len = (uint8_t)strlen(e->id),
+		    .name_len = (uint8_t)strlen(e->name),
+		    .status = e->status,
+		    .flags = (uint8_t)((e->delivered ? F_DELIVERED : 0) |
+				       (e->timed_out ? F_TIMED_OUT : 0) |
+				       (e->out_trunc ? F_OUT_TRUNC : 0) |
+				       (e->err_trunc ? F_ERR_TRUNC : 0)),
+		    .exit_code = e->exit_code,
+		    .signal = e->signal,
+		    .duration_ms = e->duration_ms,
+		    .at = e->at,
+		    .reason_len = (uint16_t)strlen(e->reason),
+		    .out_len = e->out_len,
+		    .err_len = e->err_len,
 		};
 
 		memcpy(p, &r, sizeof(r));
@@ -166,9 +167,10 @@ static bool printable(const char *s, size_t n, bool id)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (c < 0x20 || c == 0x7f || (id && !(c == '.' || c == '_' || c == ':' || c == '-' ||
-						     (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-						     (c >= 'A' && c <= 'Z'))))
+		if (c < 0x20 || c == 0x7f ||
+		    (id &&
+		     !(c == '.' || c == '_' || c == ':' || c == '-' || (c >= '0' && c <= '9') ||
+		       (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))))
 			return false;
 	}
 	return true;
@@ -203,8 +205,9 @@ int cmdlog_decode(struct cmdlog *l, const char *buf, size_t len, const char **wh
 		memcpy(&r, p, sizeof(r));
 		p += sizeof(r);
 		need = (size_t)r.id_len + r.name_len + r.reason_len + (size_t)r.out_len + r.err_len;
-		if (r.id_len > 64 || r.name_len > 64 || r.reason_len > 255 || r.out_len > CMDLOG_MAX_OUTPUT ||
-		    r.err_len > CMDLOG_MAX_OUTPUT || r.status > CMD_INTERRUPTED || r.flags > 15 || r.pad) {
+		if (r.id_len > 64 || r.name_len > 64 || r.reason_len > 255 ||
+		    r.out_len > CMDLOG_MAX_OUTPUT || r.err_len > CMDLOG_MAX_OUTPUT ||
+		    r.status > CMD_INTERRUPTED || r.flags > 15 || r.pad) {
 			cmdlog_free(l);
 			return bad(why, "an entry has out-of-range fields");
 		}
@@ -284,7 +287,8 @@ int cmdlog_load(struct cmdlog *l, struct state_dir *sd, bool move_aside, char *e
 	if (fd < 0 && errno == ENOENT)
 		return 0;
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot open %s/%s: %s", sd->path, CMDLOG_FILE, strerror(errno));
+		snprintf(err, errlen, "cannot open %s/%s: %s", sd->path, CMDLOG_FILE,
+			 strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
@@ -329,16 +333,18 @@ int cmdlog_load(struct cmdlog *l, struct state_dir *sd, bool move_aside, char *e
 		snprintf(aside, sizeof(aside), "%s.damaged", CMDLOG_FILE);
 		renameat(sd->dfd, CMDLOG_FILE, sd->dfd, aside);
 		fsync(sd->dfd);
-		snprintf(err, errlen,
-			 "the command journal %s/%s is damaged (%s); moved aside to %s, commands are "
-			 "refused this run",
-			 sd->path, CMDLOG_FILE, why, aside);
+		snprintf(
+		    err, errlen,
+		    "the command journal %s/%s is damaged (%s); moved aside to %s, commands are "
+		    "refused this run",
+		    sd->path, CMDLOG_FILE, why, aside);
 		return -1;
 	}
 	for (unsigned i = 0; i < l->n; i++)
 		if (l->v[i].status == CMD_STARTED)
-			cmd_entry_reason(&l->v[i], CMD_INTERRUPTED,
-					 "netinv stopped while the command ran; it is not run again");
+			cmd_entry_reason(
+			    &l->v[i], CMD_INTERRUPTED,
+			    "netinv stopped while the command ran; it is not run again");
 	return 0;
 }
 
@@ -374,7 +380,8 @@ static int count_sink(void *ctx, const void *p, size_t n)
 	return 0;
 }
 
-static void write_one(struct json_w *w, const struct cmd_entry *e, uint32_t out_len, uint32_t err_len)
+static void write_one(struct json_w *w, const struct cmd_entry *e, uint32_t out_len,
+		      uint32_t err_len)
 {
 	char when[32];
 	time_t t = (time_t)e->at;
@@ -453,7 +460,8 @@ unsigned cmdlog_write_results(struct json_w *w, struct cmdlog *l, size_t limit, 
 		if (e->delivered || e->status == CMD_STARTED)
 			continue;
 		sz = measure(e, ol, el);
-		/* the first result always goes, cut to fit: one that never fits would block the rest */
+		/* the first result always goes, cut to fit: one that never fits would block the
+		 * rest */
 		while (sz + used > limit && n == 0 && (ol || el)) {
 			ol /= 2;
 			el /= 2;

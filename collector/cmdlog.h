@@ -1,9 +1,9 @@
 /*
- * cmdlog: the journal of server-sent commands (state directory, file "commands.journal"). It is what
- * makes a command run at most once, even across a crash: a command's id is recorded (and the file
- * synced) before it is started, its result is recorded when it ends, and the result stays until a
- * check-in that carried it was accepted. Ids of delivered results are remembered (the newest
- * CMDLOG_KEEP_IDS) so a server that sends a command again gets no second run.
+ * cmdlog: the journal of server-sent commands (state directory, file "commands.journal"). It is
+ * what makes a command run at most once, even across a crash: a command's id is recorded (and the
+ * file synced) before it is started, its result is recorded when it ends, and the result stays
+ * until a check-in that carried it was accepted. Ids of delivered results are remembered (the
+ * newest CMDLOG_KEEP_IDS) so a server that sends a command again gets no second run.
  *
  * Always compiled, also without the exec module: refusals are results too.
  *
@@ -21,16 +21,16 @@
 struct json_w;
 struct state_dir;
 
-#define CMDLOG_FILE "commands.journal"
-#define CMDLOG_KEEP_IDS 1024
+#define CMDLOG_FILE	   "commands.journal"
+#define CMDLOG_KEEP_IDS	   1024
 #define CMDLOG_MAX_ENTRIES 4096
-#define CMDLOG_MAX_OUTPUT (1u << 20) /* per stream */
+#define CMDLOG_MAX_OUTPUT  (1u << 20) /* per stream */
 
 enum cmd_status {
-	CMD_STARTED,     /* recorded before the spawn; no result yet */
-	CMD_COMPLETED,   /* ran to an exit or a signal (timed_out says whether we killed it) */
-	CMD_REFUSED,     /* a gate, the allowlist or an argument said no: nothing ran */
-	CMD_FAILED,      /* could not be started (exec error, user switch, script file) */
+	CMD_STARTED,	 /* recorded before the spawn; no result yet */
+	CMD_COMPLETED,	 /* ran to an exit or a signal (timed_out says whether we killed it) */
+	CMD_REFUSED,	 /* a gate, the allowlist or an argument said no: nothing ran */
+	CMD_FAILED,	 /* could not be started (exec error, user switch, script file) */
 	CMD_INTERRUPTED, /* netinv stopped while it ran: not run again */
 };
 
@@ -40,22 +40,22 @@ struct cmd_entry {
 	char id[65];
 	char name[65];
 	uint8_t status;
-	bool delivered;     /* a check-in that carried the result was accepted */
+	bool delivered; /* a check-in that carried the result was accepted */
 	bool timed_out;
 	bool out_trunc, err_trunc;
-	int32_t exit_code;  /* -1: none */
-	int32_t signal;     /* 0: none */
+	int32_t exit_code; /* -1: none */
+	int32_t signal;	   /* 0: none */
 	uint32_t duration_ms;
-	int64_t at;         /* unix time the command was received */
-	char reason[256];   /* refused / failed / interrupted: why */
-	char *out, *err;    /* captured output (malloc'ed) */
+	int64_t at;	  /* unix time the command was received */
+	char reason[256]; /* refused / failed / interrupted: why */
+	char *out, *err;  /* captured output (malloc'ed) */
 	uint32_t out_len, err_len;
 };
 
 struct cmdlog {
 	struct cmd_entry *v;
 	unsigned n, cap;
-	bool damaged;       /* the file was damaged: it was moved aside, ids seen before are unknown */
+	bool damaged; /* the file was damaged: it was moved aside, ids seen before are unknown */
 };
 
 /* Read the journal. 0 (also when there is none), or -1 with a one-line reason in err: damaged
@@ -72,7 +72,7 @@ struct cmd_entry *cmdlog_find(struct cmdlog *l, const char *id);
 struct cmd_entry *cmdlog_add(struct cmdlog *l, const char *id, const char *name);
 /* Set a result that says why nothing ran. */
 void cmd_entry_reason(struct cmd_entry *e, enum cmd_status st, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Serialise / parse (exposed for tests and the fuzz driver). cmdlog_decode: 0 or -EBADMSG with
  * a reason. */

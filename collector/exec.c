@@ -25,8 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define EXEC_DIR "exec"
-#define SCRIPT_SHELL "/bin/bash"
+#define EXEC_DIR       "exec"
+#define SCRIPT_SHELL   "/bin/bash"
 #define ALLOW_MAX_FILE 65536
 
 /* ---- gate 2: the local configuration ---- */
@@ -80,29 +80,34 @@ void exec_local_load(struct exec_local *lg, const char *config_path)
 		else
 			snprintf(dir, sizeof(dir), ".");
 	}
-	snprintf(lg->commands_dir, sizeof(lg->commands_dir), "%s/commands.d", strcmp(dir, "/") ? dir : "");
+	snprintf(lg->commands_dir, sizeof(lg->commands_dir), "%s/commands.d",
+		 strcmp(dir, "/") ? dir : "");
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		if (errno == EACCES)
-			snprintf(lg->why, sizeof(lg->why),
-				 "cannot read %s as uid %u (for exec_enabled it must be readable by "
-				 "netinv's user, e.g. root:netinv 0640)",
-				 path, (unsigned)geteuid());
+			snprintf(
+			    lg->why, sizeof(lg->why),
+			    "cannot read %s as uid %u (for exec_enabled it must be readable by "
+			    "netinv's user, e.g. root:netinv 0640)",
+			    path, (unsigned)geteuid());
 		else
-			snprintf(lg->why, sizeof(lg->why), "cannot read %.200s: %s", path, strerror(errno));
+			snprintf(lg->why, sizeof(lg->why), "cannot read %.200s: %s", path,
+				 strerror(errno));
 		return;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !root_only_writable(&st)) {
-		snprintf(lg->why, sizeof(lg->why),
-			 "%s is not a regular file owned by root and writable only by root: its exec_ "
-			 "settings are ignored",
-			 path);
+		snprintf(
+		    lg->why, sizeof(lg->why),
+		    "%s is not a regular file owned by root and writable only by root: its exec_ "
+		    "settings are ignored",
+		    path);
 		close(fd);
 		return;
 	}
 	if (stat(dir, &st) < 0 || !root_only_writable(&st)) {
 		snprintf(lg->why, sizeof(lg->why),
-			 "the directory %.200s is not owned by root or is writable by others: exec_ settings "
+			 "the directory %.200s is not owned by root or is writable by others: "
+			 "exec_ settings "
 			 "are ignored",
 			 dir);
 		close(fd);
@@ -112,7 +117,8 @@ void exec_local_load(struct exec_local *lg, const char *config_path)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			snprintf(lg->why, sizeof(lg->why), "cannot read %s: %s", path, strerror(errno));
+			snprintf(lg->why, sizeof(lg->why), "cannot read %s: %s", path,
+				 strerror(errno));
 			close(fd);
 			return;
 		}
@@ -138,12 +144,14 @@ void exec_local_load(struct exec_local *lg, const char *config_path)
 		y = parse_yes(v);
 		if (strcmp(k, "exec_enabled") && strcmp(k, "exec_allow_scripts")) {
 			lg->enabled = lg->allow_scripts = false;
-			snprintf(lg->why, sizeof(lg->why), "%s:%d: unknown setting '%.40s'", path, lineno, k);
+			snprintf(lg->why, sizeof(lg->why), "%s:%d: unknown setting '%.40s'", path,
+				 lineno, k);
 			return;
 		}
 		if (y < 0) {
 			lg->enabled = lg->allow_scripts = false;
-			snprintf(lg->why, sizeof(lg->why), "%s:%d: %s must be yes or no", path, lineno, k);
+			snprintf(lg->why, sizeof(lg->why), "%s:%d: %s must be yes or no", path,
+				 lineno, k);
 			return;
 		}
 		if (!strcmp(k, "exec_enabled"))
@@ -281,7 +289,7 @@ static int add_fixed(struct exec_rule *r, char *v)
 int exec_allowlist_parse(struct exec_allowlist *al, const char *text, const char *fname, char *err,
 			 size_t errlen)
 {
-	struct exec_allowlist mine = { 0 };
+	struct exec_allowlist mine = {0};
 	struct exec_rule *cur = NULL;
 	char *copy = strdup(text), *line, *p;
 	int lineno = 0, section = 0;
@@ -312,7 +320,8 @@ int exec_allowlist_parse(struct exec_allowlist *al, const char *text, const char
 			k[kl - 1] = 0;
 			k++;
 			if (!name_ok(k))
-				PERR("line %d: command names are 1 to 64 of A-Z a-z 0-9 . _ -", lineno);
+				PERR("line %d: command names are 1 to 64 of A-Z a-z 0-9 . _ -",
+				     lineno);
 			if (exec_allowlist_find(&mine, k) || exec_allowlist_find(al, k))
 				PERR("line %d: '%s' is already defined", lineno, k);
 			if (cur && !cur->path[0])
@@ -360,7 +369,8 @@ int exec_allowlist_parse(struct exec_allowlist *al, const char *text, const char
 			if (rc < 0)
 				PERR("out of memory");
 			if (cur->npat > PROTO_MAX_ARGS)
-				PERR("line %d: at most %d server arguments", lineno, PROTO_MAX_ARGS);
+				PERR("line %d: at most %d server arguments", lineno,
+				     PROTO_MAX_ARGS);
 		} else if (!strcmp(k, "timeout")) {
 			uint64_t t;
 
@@ -371,7 +381,8 @@ int exec_allowlist_parse(struct exec_allowlist *al, const char *text, const char
 			uint64_t t;
 
 			if (parse_u64(v, 0, CMDLOG_MAX_OUTPUT, &t) < 0)
-				PERR("line %d: max_output is 0..%u bytes", lineno, CMDLOG_MAX_OUTPUT);
+				PERR("line %d: max_output is 0..%u bytes", lineno,
+				     CMDLOG_MAX_OUTPUT);
 			cur->max_output = (size_t)t;
 		} else if (!strcmp(k, "user")) {
 			if (!*v || strlen(v) >= sizeof(cur->user))
@@ -448,12 +459,13 @@ void exec_allowlist_load(struct exec_allowlist *al, const char *dir)
 
 		snprintf(fname, sizeof(fname), "%s/%s", dir, f);
 		al->files++;
-		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !root_only_writable(&st) ||
-		    st.st_size > ALLOW_MAX_FILE) {
+		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    !root_only_writable(&st) || st.st_size > ALLOW_MAX_FILE) {
 			log_error("%s: %s: skipped", fname,
-				  fd < 0 ? strerror(errno) :
-					   "not a regular file owned by root, writable only by root, "
-					   "within 64 KiB");
+				  fd < 0
+				      ? strerror(errno)
+				      : "not a regular file owned by root, writable only by root, "
+					"within 64 KiB");
 			al->bad_files++;
 			if (fd >= 0)
 				close(fd);
@@ -494,8 +506,8 @@ int exec_check_args(const struct exec_rule *r, unsigned argc, const char *const 
 		    size_t whylen)
 {
 	if (argc > r->npat) {
-		snprintf(why, whylen, "'%s' takes at most %u argument%s from the server, not %u", r->name,
-			 r->npat, r->npat == 1 ? "" : "s", argc);
+		snprintf(why, whylen, "'%s' takes at most %u argument%s from the server, not %u",
+			 r->name, r->npat, r->npat == 1 ? "" : "s", argc);
 		return -1;
 	}
 	for (unsigned i = 0; i < argc; i++) {
@@ -503,7 +515,8 @@ int exec_check_args(const struct exec_rule *r, unsigned argc, const char *const 
 		size_t n = strlen(a);
 
 		if (n > EXEC_MAX_ARG) {
-			snprintf(why, whylen, "argument %u is longer than %d bytes", i + 1, EXEC_MAX_ARG);
+			snprintf(why, whylen, "argument %u is longer than %d bytes", i + 1,
+				 EXEC_MAX_ARG);
 			return -1;
 		}
 		for (size_t j = 0; j < n; j++) {
@@ -511,8 +524,8 @@ int exec_check_args(const struct exec_rule *r, unsigned argc, const char *const 
 
 			if (c < 0x20 || c == 0x7f) {
 				snprintf(why, whylen,
-					 "argument %u has a control character (0x%02x at byte %zu)", i + 1,
-					 c, j);
+					 "argument %u has a control character (0x%02x at byte %zu)",
+					 i + 1, c, j);
 				return -1;
 			}
 		}
@@ -521,13 +534,14 @@ int exec_check_args(const struct exec_rule *r, unsigned argc, const char *const 
 			return -1;
 		}
 		if (!r->allow_paths && strchr(a, '/')) {
-			snprintf(why, whylen, "argument %u is a path ('/' is not allowed for '%s')", i + 1,
-				 r->name);
+			snprintf(why, whylen, "argument %u is a path ('/' is not allowed for '%s')",
+				 i + 1, r->name);
 			return -1;
 		}
 		if (regexec(&r->pat[i], a, 0, NULL, 0)) {
-			snprintf(why, whylen, "argument %u does not match the allowlist pattern %.80s",
-				 i + 1, r->pat_src[i]);
+			snprintf(why, whylen,
+				 "argument %u does not match the allowlist pattern %.80s", i + 1,
+				 r->pat_src[i]);
 			return -1;
 		}
 	}
@@ -574,7 +588,7 @@ static int drain(struct sink *s)
 static void child(const struct exec_spec *s, int out, int err, int rep, uid_t uid, gid_t gid,
 		  const gid_t *groups, int ngroups, char *const envp[])
 {
-	int e[2] = { 0, 0 }, null;
+	int e[2] = {0, 0}, null;
 	sigset_t none;
 
 	sigemptyset(&none);
@@ -592,7 +606,8 @@ static void child(const struct exec_spec *s, int out, int err, int rep, uid_t ui
 		for (int fd = 4; fd < 65536; fd++)
 			close(fd);
 	rep = 3;
-	/* the service's CAP_SYS_PTRACE / CAP_DAC_READ_SEARCH are for netinv, not for its commands */
+	/* the service's CAP_SYS_PTRACE / CAP_DAC_READ_SEARCH are for netinv, not for its commands
+	 */
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
 		e[0] = 5;
 		goto fail;
@@ -626,14 +641,19 @@ static uint64_t now_ms(void)
 
 int exec_spawn(const struct exec_spec *s, struct exec_result *res)
 {
-	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, px[2] = { -1, -1 }, pidfd = -1, status = 0;
-	struct sink so = { 0 }, se = { 0 };
+	int po[2] = {-1, -1}, pe[2] = {-1, -1}, px[2] = {-1, -1}, pidfd = -1, status = 0;
+	struct sink so = {0}, se = {0};
 	uid_t uid = 0;
 	gid_t gid = 0, groups[64];
 	int ngroups = 64, e[2];
 	char home[512] = "HOME=/", user[64] = "USER=", logname[64] = "LOGNAME=", id[128];
-	char *envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-			 "LC_ALL=C.UTF-8", home, user, logname, id, NULL };
+	char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+			"LC_ALL=C.UTF-8",
+			home,
+			user,
+			logname,
+			id,
+			NULL};
 	uint64_t t0 = now_ms(), deadline, drain_until = 0;
 	bool exited = false, killed = false, eof_o = false, eof_e = false;
 	pid_t pid;
@@ -647,7 +667,8 @@ int exec_spawn(const struct exec_spec *s, struct exec_result *res)
 		char pwbuf[4096];
 
 		if (getpwnam_r(s->user, &pw, pwbuf, sizeof(pwbuf), &pp) || !pp) {
-			snprintf(res->error, sizeof(res->error), "no user '%s' on this host", s->user);
+			snprintf(res->error, sizeof(res->error), "no user '%s' on this host",
+				 s->user);
 			return -1;
 		}
 		uid = pp->pw_uid;
@@ -692,17 +713,17 @@ int exec_spawn(const struct exec_spec *s, struct exec_result *res)
 	close(px[0]);
 	px[0] = -1;
 	if (n == (ssize_t)sizeof(e)) {
-		static const char *const step[] = { "",
-						    "set up its standard streams",
-						    "switch to the user",
-						    "chdir to /",
-						    "execute",
-						    "drop the ambient capabilities of" };
+		static const char *const step[] = {"",
+						   "set up its standard streams",
+						   "switch to the user",
+						   "chdir to /",
+						   "execute",
+						   "drop the ambient capabilities of"};
 
 		waitpid(pid, &status, 0);
 		snprintf(res->error, sizeof(res->error), "cannot %s %s: %s",
-			 step[e[0] >= 1 && e[0] <= 5 ? e[0] : 0],
-			 e[0] == 2 ? s->user : s->path, strerror(e[1]));
+			 step[e[0] >= 1 && e[0] <= 5 ? e[0] : 0], e[0] == 2 ? s->user : s->path,
+			 strerror(e[1]));
 		goto fail;
 	}
 	so.fd = po[0];
@@ -717,10 +738,10 @@ int exec_spawn(const struct exec_spec *s, struct exec_result *res)
 		int np = 0, wait_ms;
 
 		if (!exited) {
-			siginfo_t si = { 0 };
+			siginfo_t si = {0};
 
-			/* WNOWAIT: the leader stays a zombie, so its group id cannot be reused while
-			 * what it left running in the group is killed with it */
+			/* WNOWAIT: the leader stays a zombie, so its group id cannot be reused
+			 * while what it left running in the group is killed with it */
 			if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
 			    si.si_pid == pid) {
 				exited = true;
@@ -748,11 +769,11 @@ int exec_spawn(const struct exec_spec *s, struct exec_result *res)
 		until = exited ? drain_until : deadline;
 		wait_ms = until > now ? (int)(until - now) : 0;
 		if (!eof_o)
-			pf[np++] = (struct pollfd){ .fd = so.fd, .events = POLLIN };
+			pf[np++] = (struct pollfd){.fd = so.fd, .events = POLLIN};
 		if (!eof_e)
-			pf[np++] = (struct pollfd){ .fd = se.fd, .events = POLLIN };
+			pf[np++] = (struct pollfd){.fd = se.fd, .events = POLLIN};
 		if (!exited && pidfd >= 0)
-			pf[np++] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+			pf[np++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
 		if (!exited && pidfd < 0 && wait_ms > 20)
 			wait_ms = 20;
 		if (poll(pf, (nfds_t)np, wait_ms) < 0 && errno != EINTR)
@@ -763,7 +784,7 @@ int exec_spawn(const struct exec_spec *s, struct exec_result *res)
 			eof_e = true;
 		if (eof_o && eof_e && !exited && pidfd < 0) {
 			/* no pidfd: the streams closed, wait for the exit in small steps */
-			struct timespec ts = { 0, 5 * 1000 * 1000 };
+			struct timespec ts = {0, 5 * 1000 * 1000};
 
 			nanosleep(&ts, NULL);
 		}
@@ -830,13 +851,14 @@ static int exec_dir(struct state_dir *sd, char *why, size_t whylen)
 	int fd;
 
 	if (mkdirat(sd->dfd, EXEC_DIR, 0700) < 0 && errno != EEXIST) {
-		snprintf(why, whylen, "cannot create %.200s/%s: %s", sd->path, EXEC_DIR, strerror(errno));
+		snprintf(why, whylen, "cannot create %.200s/%s: %s", sd->path, EXEC_DIR,
+			 strerror(errno));
 		return -1;
 	}
 	fd = openat(sd->dfd, EXEC_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 077)) {
-		snprintf(why, whylen, "%.200s/%s is not a private (0700) directory of this user", sd->path,
-			 EXEC_DIR);
+		snprintf(why, whylen, "%.200s/%s is not a private (0700) directory of this user",
+			 sd->path, EXEC_DIR);
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -872,8 +894,8 @@ void exec_cleanup_scripts(struct state_dir *sd)
 		if (S_ISREG(st.st_mode) && st.st_uid == geteuid())
 			unlinkat(dirfd(d), de->d_name, 0);
 		else
-			log_warn("%.200s/%s/%s is not a script netinv wrote: left in place", sd->path,
-				 EXEC_DIR, de->d_name);
+			log_warn("%.200s/%s/%s is not a script netinv wrote: left in place",
+				 sd->path, EXEC_DIR, de->d_name);
 	}
 	closedir(d);
 }
@@ -884,7 +906,7 @@ static void run_script(const struct exec_env *env, const struct proto_reply *r,
 	const char *text = r->arena + c->script_off;
 	char why[320], name[96], path[4096 + 128];
 	char *argv[PROTO_MAX_ARGS + 5];
-	struct exec_spec sp = { 0 };
+	struct exec_spec sp = {0};
 	struct exec_result res;
 	size_t len = strlen(text), off = 0;
 	int dfd, fd;
@@ -897,8 +919,8 @@ static void run_script(const struct exec_env *env, const struct proto_reply *r,
 	for (unsigned i = 0; i < c->argc; i++)
 		for (const char *a = proto_cmd_arg(r, c, i); *a; a++)
 			if ((unsigned char)*a < 0x20 || *a == 0x7f) {
-				cmd_entry_reason(e, CMD_REFUSED, "argument %u has a control character",
-						 i + 1);
+				cmd_entry_reason(e, CMD_REFUSED,
+						 "argument %u has a control character", i + 1);
 				return;
 			}
 	dfd = exec_dir(env->sd, why, sizeof(why));
@@ -911,12 +933,14 @@ static void run_script(const struct exec_env *env, const struct proto_reply *r,
 	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0700);
 	if (fd < 0) {
 		if (errno == EEXIST)
-			cmd_entry_reason(e, CMD_REFUSED,
-					 "something is already at %.200s (a planted file or symlink?): "
-					 "the script is not written or run",
-					 path);
+			cmd_entry_reason(
+			    e, CMD_REFUSED,
+			    "something is already at %.200s (a planted file or symlink?): "
+			    "the script is not written or run",
+			    path);
 		else
-			cmd_entry_reason(e, CMD_FAILED, "cannot create %.200s: %s", path, strerror(errno));
+			cmd_entry_reason(e, CMD_FAILED, "cannot create %.200s: %s", path,
+					 strerror(errno));
 		close(dfd);
 		return;
 	}
@@ -964,7 +988,7 @@ void exec_command(const struct exec_env *env, const struct proto_reply *r,
 	const char *args[PROTO_MAX_ARGS];
 	char *argv[PROTO_MAX_ARGS * 2 + 2];
 	char why[320];
-	struct exec_spec sp = { 0 };
+	struct exec_spec sp = {0};
 	struct exec_result res;
 	struct stat st;
 	unsigned timeout, na = 0;

@@ -29,9 +29,9 @@ struct proto_command;
 struct proto_reply;
 struct state_dir;
 
-#define EXEC_MAX_ARG 4096
+#define EXEC_MAX_ARG	    4096
 #define EXEC_DEFAULT_OUTPUT 65536
-#define EXEC_GRACE_MS 2000
+#define EXEC_GRACE_MS	    2000
 
 /* Gate 2: the local configuration. */
 struct exec_local {
@@ -39,7 +39,7 @@ struct exec_local {
 	bool allow_scripts;
 	char config[4096];
 	char commands_dir[4096];
-	char why[320];           /* when not enabled: why, one line */
+	char why[320]; /* when not enabled: why, one line */
 };
 
 /* Never fails: a file that cannot be used leaves the gate closed with the reason in lg->why. */
@@ -48,16 +48,16 @@ void exec_local_load(struct exec_local *lg, const char *config_path);
 struct exec_rule {
 	char name[65];
 	char path[4096];
-	char **fixed;            /* leading arguments, from the allowlist */
+	char **fixed; /* leading arguments, from the allowlist */
 	unsigned nfixed;
-	regex_t *pat;            /* one per server argument position, anchored */
+	regex_t *pat; /* one per server argument position, anchored */
 	char **pat_src;
 	unsigned npat;
-	unsigned timeout;        /* seconds, 0 = the policy's */
-	size_t max_output;       /* per stream */
-	char user[33];           /* "" = netinv's own */
-	bool allow_paths;        /* arguments may contain '/' */
-	char src[160];           /* file:line */
+	unsigned timeout;  /* seconds, 0 = the policy's */
+	size_t max_output; /* per stream */
+	char user[33];	   /* "" = netinv's own */
+	bool allow_paths;  /* arguments may contain '/' */
+	char src[160];	   /* file:line */
 };
 
 struct exec_allowlist {
@@ -82,22 +82,22 @@ int exec_check_args(const struct exec_rule *r, unsigned argc, const char *const 
 struct exec_spec {
 	const char *path;
 	char *const *argv;
-	const char *user;        /* NULL or "" = netinv's own */
-	const char *cmd_id;      /* NETINV_COMMAND_ID in the environment */
+	const char *user;   /* NULL or "" = netinv's own */
+	const char *cmd_id; /* NETINV_COMMAND_ID in the environment */
 	unsigned timeout_ms;
 	unsigned grace_ms;
-	size_t max_output;       /* per stream */
+	size_t max_output; /* per stream */
 };
 
 struct exec_result {
-	int exit_code;           /* -1: none (signalled, or never started) */
-	int signal;              /* 0: none */
+	int exit_code; /* -1: none (signalled, or never started) */
+	int signal;    /* 0: none */
 	bool timed_out;
 	uint64_t duration_ms;
 	char *out, *err;
 	size_t out_len, err_len;
 	bool out_trunc, err_trunc;
-	char error[256];         /* non-empty: it could not be started */
+	char error[256]; /* non-empty: it could not be started */
 };
 
 /* Run one command to its end (or its timeout). 0 when it ran, -1 when it could not be started

@@ -1,7 +1,7 @@
 /* The command journal: what makes a server-sent command run at most once across crashes. Round
- * trips, every truncation and every bit flip refused (and a damaged file moved aside, never trusted),
- * a run that stopped mid-command reported as interrupted, the results' size limit, and the bound on
- * remembered ids. */
+ * trips, every truncation and every bit flip refused (and a damaged file moved aside, never
+ * trusted), a run that stopped mid-command reported as interrupted, the results' size limit, and
+ * the bound on remembered ids. */
 #include "testutil.h"
 #include "../../collector/cmdlog.h"
 #include "../../collector/state.h"
@@ -112,7 +112,7 @@ static void test_every_truncation_and_flip(void **state)
 
 static void test_duplicate_id_refused(void **state)
 {
-	struct cmdlog l = { 0 }, m;
+	struct cmdlog l = {0}, m;
 	const char *why = NULL;
 	char *buf;
 	size_t len;
@@ -211,7 +211,7 @@ static int cap_sink(void *ctx, const void *p, size_t n)
 static cJSON *results_json(struct cmdlog *l, size_t limit, uint8_t *incl, unsigned *n)
 {
 	struct json_w w;
-	struct cap c = { 0 };
+	struct cap c = {0};
 	char buf[4096];
 	cJSON *j;
 
@@ -230,8 +230,8 @@ static cJSON *results_json(struct cmdlog *l, size_t limit, uint8_t *incl, unsign
 
 static void test_results_fit_and_deliver(void **state)
 {
-	struct cmdlog l = { 0 };
-	uint8_t incl[8] = { 0 };
+	struct cmdlog l = {0};
+	uint8_t incl[8] = {0};
 	unsigned n;
 	cJSON *j, *a, *r0;
 
@@ -279,7 +279,7 @@ static void test_results_fit_and_deliver(void **state)
 
 static void test_delivered_ids_bounded(void **state)
 {
-	struct cmdlog l = { 0 };
+	struct cmdlog l = {0};
 	uint8_t *incl;
 
 	(void)state;
@@ -293,7 +293,7 @@ static void test_delivered_ids_bounded(void **state)
 	memset(incl, 1, l.n);
 	cmdlog_delivered(&l, incl);
 	assert_int_equal(l.n, CMDLOG_KEEP_IDS);
-	assert_null(cmdlog_find(&l, "k0"));     /* the oldest are forgotten */
+	assert_null(cmdlog_find(&l, "k0"));	   /* the oldest are forgotten */
 	assert_non_null(cmdlog_find(&l, "k1033")); /* the newest remembered */
 	free(incl);
 	cmdlog_free(&l);
@@ -302,14 +302,14 @@ static void test_delivered_ids_bounded(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip),
-		cmocka_unit_test(test_every_truncation_and_flip),
-		cmocka_unit_test(test_duplicate_id_refused),
-		cmocka_unit_test_setup_teardown(test_load_marks_interrupted, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_damaged_moved_aside, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_symlinked_journal_refused, setup, teardown),
-		cmocka_unit_test(test_results_fit_and_deliver),
-		cmocka_unit_test(test_delivered_ids_bounded),
+	    cmocka_unit_test(test_roundtrip),
+	    cmocka_unit_test(test_every_truncation_and_flip),
+	    cmocka_unit_test(test_duplicate_id_refused),
+	    cmocka_unit_test_setup_teardown(test_load_marks_interrupted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_damaged_moved_aside, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_symlinked_journal_refused, setup, teardown),
+	    cmocka_unit_test(test_results_fit_and_deliver),
+	    cmocka_unit_test(test_delivered_ids_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

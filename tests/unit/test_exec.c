@@ -129,24 +129,23 @@ static void test_local_gate(void **state)
 
 /* ---- the allowlist ---- */
 
-static const char *good =
-	"# diagnostics\n"
-	"[resolvectl-status]\n"
-	"exec = /usr/bin/resolvectl\n"
-	"args = status --no-pager\n"
-	"\n"
-	"[grep-log]\n"
-	"exec = /bin/grep\n"
-	"args = -c \"two words\" '--'\n"
-	"arg = [A-Za-z0-9_]{1,16}\n"
-	"arg = [a-z]+\\.log\n"
-	"timeout = 5\n"
-	"max_output = 100\n"
-	"user = nobody\n";
+static const char *good = "# diagnostics\n"
+			  "[resolvectl-status]\n"
+			  "exec = /usr/bin/resolvectl\n"
+			  "args = status --no-pager\n"
+			  "\n"
+			  "[grep-log]\n"
+			  "exec = /bin/grep\n"
+			  "args = -c \"two words\" '--'\n"
+			  "arg = [A-Za-z0-9_]{1,16}\n"
+			  "arg = [a-z]+\\.log\n"
+			  "timeout = 5\n"
+			  "max_output = 100\n"
+			  "user = nobody\n";
 
 static void test_allowlist_parse(void **state)
 {
-	struct exec_allowlist al = { 0 };
+	struct exec_allowlist al = {0};
 	const struct exec_rule *r;
 	char err[256];
 
@@ -170,8 +169,9 @@ static void test_allowlist_parse(void **state)
 	assert_string_equal(r->src, "d.conf:6");
 	assert_null(exec_allowlist_find(&al, "grep"));
 	/* a second file may not redefine a name */
-	assert_int_equal(exec_allowlist_parse(&al, "[grep-log]\nexec=/bin/true\n", "e.conf", err,
-					      sizeof(err)), -1);
+	assert_int_equal(
+	    exec_allowlist_parse(&al, "[grep-log]\nexec=/bin/true\n", "e.conf", err, sizeof(err)),
+	    -1);
 	assert_string_equal(err, "line 1: 'grep-log' is already defined");
 	assert_int_equal(al.n, 2);
 	exec_allowlist_free(&al);
@@ -180,7 +180,7 @@ static void test_allowlist_parse(void **state)
 /* The example shipped in deploy/ (and the package's docs) is itself a valid allowlist. */
 static void test_shipped_example(void **state)
 {
-	struct exec_allowlist al = { 0 };
+	struct exec_allowlist al = {0};
 	char err[256], text[8192];
 	FILE *f = fopen(FIXTURES "/../../deploy/commands.conf.example", "r");
 	size_t n;
@@ -203,28 +203,30 @@ static void test_allowlist_errors(void **state)
 	static const struct {
 		const char *text, *err;
 	} cases[] = {
-		{ "exec = /bin/true\n", "line 1: a setting before the first [name]" },
-		{ "[a b]\nexec=/bin/true\n", "line 1: command names are" },
-		{ "[x]\nargs = a\n", "line 1: [x] has no exec =" },
-		{ "[x]\n[y]\nexec=/bin/true\n", "line 1: [x] has no exec =" },
-		{ "[x]\nexec = bin/true\n", "line 2: exec must be an absolute path" },
-		{ "[x]\nexec = /bin/../bin/true\n", "line 2: exec must be an absolute path" },
-		{ "[x]\nexec = /bin/true\narg = (\n", "line 3: not a valid extended regular expression" },
-		{ "[x]\nexec = /bin/true\nshell = yes\n", "line 3: unknown key 'shell'" },
-		{ "[x]\nexec = /bin/true\ntimeout = 0\n", "line 3: timeout is 1..3600 seconds" },
-		{ "[x]\nexec = /bin/true\nmax_output = 99999999\n", "line 3: max_output is" },
-		{ "[x]\nexec = /bin/true\nargs = \"open\n", "line 3: args: an unmatched" },
-		{ "[x]\nexec = /bin/true\nallow_paths = sure\n", "line 3: allow_paths must be yes or no" },
-		{ "[x]\nexec = /bin/true\nnot a setting\n", "line 3: expected key = value" },
-		{ "[x]\nexec=/bin/true\n[x]\nexec=/bin/true\n", "line 3: 'x' is already defined" },
+	    {"exec = /bin/true\n", "line 1: a setting before the first [name]"},
+	    {"[a b]\nexec=/bin/true\n", "line 1: command names are"},
+	    {"[x]\nargs = a\n", "line 1: [x] has no exec ="},
+	    {"[x]\n[y]\nexec=/bin/true\n", "line 1: [x] has no exec ="},
+	    {"[x]\nexec = bin/true\n", "line 2: exec must be an absolute path"},
+	    {"[x]\nexec = /bin/../bin/true\n", "line 2: exec must be an absolute path"},
+	    {"[x]\nexec = /bin/true\narg = (\n", "line 3: not a valid extended regular expression"},
+	    {"[x]\nexec = /bin/true\nshell = yes\n", "line 3: unknown key 'shell'"},
+	    {"[x]\nexec = /bin/true\ntimeout = 0\n", "line 3: timeout is 1..3600 seconds"},
+	    {"[x]\nexec = /bin/true\nmax_output = 99999999\n", "line 3: max_output is"},
+	    {"[x]\nexec = /bin/true\nargs = \"open\n", "line 3: args: an unmatched"},
+	    {"[x]\nexec = /bin/true\nallow_paths = sure\n",
+	     "line 3: allow_paths must be yes or no"},
+	    {"[x]\nexec = /bin/true\nnot a setting\n", "line 3: expected key = value"},
+	    {"[x]\nexec=/bin/true\n[x]\nexec=/bin/true\n", "line 3: 'x' is already defined"},
 	};
 	char err[256];
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct exec_allowlist al = { 0 };
+		struct exec_allowlist al = {0};
 
-		assert_int_equal(exec_allowlist_parse(&al, cases[i].text, "f.conf", err, sizeof(err)), -1);
+		assert_int_equal(
+		    exec_allowlist_parse(&al, cases[i].text, "f.conf", err, sizeof(err)), -1);
 		if (strncmp(err, cases[i].err, strlen(cases[i].err)))
 			fail_msg("case %zu: '%s', wanted '%s'", i, err, cases[i].err);
 		assert_int_equal(al.n, 0); /* a bad file adds nothing, not even its good part */
@@ -241,9 +243,9 @@ static void test_allowlist_files(void **state)
 		skip();
 	assert_int_equal(mkdir(path("commands.d"), 0755), 0);
 	put("commands.d/a.conf", "[a]\nexec=/bin/true\n", 0644);
-	put("commands.d/b.conf", "[b]\nexec=/bin/true\n", 0664);   /* group-writable: skipped */
-	put("commands.d/c.conf", "[c]\nexec=bin/true\n", 0644);    /* malformed: skipped */
-	put("commands.d/d.txt", "[d]\nexec=/bin/true\n", 0644);    /* not *.conf */
+	put("commands.d/b.conf", "[b]\nexec=/bin/true\n", 0664); /* group-writable: skipped */
+	put("commands.d/c.conf", "[c]\nexec=bin/true\n", 0644);	 /* malformed: skipped */
+	put("commands.d/d.txt", "[d]\nexec=/bin/true\n", 0644);	 /* not *.conf */
 	put("e.conf", "[e]\nexec=/bin/true\n", 0644);
 	assert_int_equal(symlink(path("e.conf"), path("commands.d/e.conf")), 0); /* not followed */
 	exec_allowlist_load(&al, path("commands.d"));
@@ -263,24 +265,26 @@ static void test_allowlist_files(void **state)
 
 static void test_argument_injection(void **state)
 {
-	struct exec_allowlist al = { 0 };
+	struct exec_allowlist al = {0};
 	const struct exec_rule *r, *rp;
 	char err[256], why[320];
 	static const char *const bad[] = {
-		"a;id",  "$(id)", "`id`", "a\nb", "a\tb", "/etc/shadow", "..", "../x", "x/../y",
-		"a b",   "a|b",   "a&b",  ">x",   "-rf", "\x1b[2J",
+	    "a;id",   "$(id)", "`id`", "a\nb", "a\tb", "/etc/shadow", "..",	 "../x",
+	    "x/../y", "a b",   "a|b",  "a&b",  ">x",   "-rf",	      "\x1b[2J",
 	};
 
 	(void)state;
-	assert_int_equal(exec_allowlist_parse(&al,
-					      "[show]\nexec=/bin/echo\narg=[A-Za-z0-9._]{1,32}\narg=[0-9]+\n"
-					      "[paths]\nexec=/bin/ls\nallow_paths=yes\narg=[A-Za-z0-9/._-]+\n",
-					      "f", err, sizeof(err)),
-			 0);
+	assert_int_equal(
+	    exec_allowlist_parse(&al,
+				 "[show]\nexec=/bin/echo\narg=[A-Za-z0-9._]{1,32}\narg=[0-9]+\n"
+				 "[paths]\nexec=/bin/ls\nallow_paths=yes\narg=[A-Za-z0-9/._-]+\n",
+				 "f", err, sizeof(err)),
+	    0);
 	r = exec_allowlist_find(&al, "show");
 	rp = exec_allowlist_find(&al, "paths");
-	assert_int_equal(exec_check_args(r, 2, (const char *[]){ "eth0.100", "42" }, why, sizeof(why)), 0);
-	assert_int_equal(exec_check_args(r, 1, (const char *[]){ "lo" }, why, sizeof(why)), 0);
+	assert_int_equal(
+	    exec_check_args(r, 2, (const char *[]){"eth0.100", "42"}, why, sizeof(why)), 0);
+	assert_int_equal(exec_check_args(r, 1, (const char *[]){"lo"}, why, sizeof(why)), 0);
 	assert_int_equal(exec_check_args(r, 0, NULL, why, sizeof(why)), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		why[0] = 0;
@@ -289,27 +293,32 @@ static void test_argument_injection(void **state)
 		assert_non_null(strstr(why, "argument 1"));
 		assert_null(strchr(why, '\n'));
 	}
-	assert_int_equal(exec_check_args(r, 2, (const char *[]){ "ok", "4x" }, why, sizeof(why)), -1);
+	assert_int_equal(exec_check_args(r, 2, (const char *[]){"ok", "4x"}, why, sizeof(why)), -1);
 	assert_non_null(strstr(why, "argument 2 does not match"));
-	assert_int_equal(exec_check_args(r, 3, (const char *[]){ "a", "1", "b" }, why, sizeof(why)), -1);
+	assert_int_equal(exec_check_args(r, 3, (const char *[]){"a", "1", "b"}, why, sizeof(why)),
+			 -1);
 	assert_non_null(strstr(why, "at most 2 arguments"));
-	assert_int_equal(exec_check_args(r, 1, (const char *[]){ "a;id" }, why, sizeof(why)), -1);
+	assert_int_equal(exec_check_args(r, 1, (const char *[]){"a;id"}, why, sizeof(why)), -1);
 	assert_non_null(strstr(why, "does not match"));
-	assert_int_equal(exec_check_args(r, 1, (const char *[]){ "a\nb" }, why, sizeof(why)), -1);
+	assert_int_equal(exec_check_args(r, 1, (const char *[]){"a\nb"}, why, sizeof(why)), -1);
 	assert_non_null(strstr(why, "control character (0x0a"));
-	assert_int_equal(exec_check_args(r, 1, (const char *[]){ "/etc/shadow" }, why, sizeof(why)), -1);
+	assert_int_equal(exec_check_args(r, 1, (const char *[]){"/etc/shadow"}, why, sizeof(why)),
+			 -1);
 	assert_non_null(strstr(why, "is a path"));
 	/* allow_paths lets a path through, never a '..' component */
-	assert_int_equal(exec_check_args(rp, 1, (const char *[]){ "/var/log" }, why, sizeof(why)), 0);
-	assert_int_equal(exec_check_args(rp, 1, (const char *[]){ "/var/../etc" }, why, sizeof(why)), -1);
+	assert_int_equal(exec_check_args(rp, 1, (const char *[]){"/var/log"}, why, sizeof(why)), 0);
+	assert_int_equal(exec_check_args(rp, 1, (const char *[]){"/var/../etc"}, why, sizeof(why)),
+			 -1);
 	assert_non_null(strstr(why, "'..'"));
-	assert_int_equal(exec_check_args(rp, 1, (const char *[]){ "/var/log/.." }, why, sizeof(why)), -1);
+	assert_int_equal(exec_check_args(rp, 1, (const char *[]){"/var/log/.."}, why, sizeof(why)),
+			 -1);
 	{
 		char *longarg = malloc(EXEC_MAX_ARG + 2);
 
 		memset(longarg, 'a', EXEC_MAX_ARG + 1);
 		longarg[EXEC_MAX_ARG + 1] = 0;
-		assert_int_equal(exec_check_args(rp, 1, (const char *[]){ longarg }, why, sizeof(why)), -1);
+		assert_int_equal(
+		    exec_check_args(rp, 1, (const char *[]){longarg}, why, sizeof(why)), -1);
 		assert_non_null(strstr(why, "longer than"));
 		free(longarg);
 	}
@@ -321,12 +330,12 @@ static void test_argument_injection(void **state)
 static int spawn(const char *const *argv, unsigned timeout_ms, size_t cap, struct exec_result *res)
 {
 	struct exec_spec s = {
-		.path = argv[0],
-		.argv = (char *const *)argv,
-		.cmd_id = "t-1",
-		.timeout_ms = timeout_ms,
-		.grace_ms = 300,
-		.max_output = cap,
+	    .path = argv[0],
+	    .argv = (char *const *)argv,
+	    .cmd_id = "t-1",
+	    .timeout_ms = timeout_ms,
+	    .grace_ms = 300,
+	    .max_output = cap,
 	};
 
 	return exec_spawn(&s, res);
@@ -337,8 +346,10 @@ static void test_spawn_capture_and_status(void **state)
 	struct exec_result res;
 
 	(void)state;
-	assert_int_equal(spawn((const char *[]){ "/bin/sh", "-c", "echo out; echo err >&2; exit 7", NULL },
-			       5000, 1000, &res), 0);
+	assert_int_equal(
+	    spawn((const char *[]){"/bin/sh", "-c", "echo out; echo err >&2; exit 7", NULL}, 5000,
+		  1000, &res),
+	    0);
 	assert_int_equal(res.exit_code, 7);
 	assert_int_equal(res.signal, 0);
 	assert_false(res.timed_out);
@@ -349,22 +360,24 @@ static void test_spawn_capture_and_status(void **state)
 	free(res.out);
 	free(res.err);
 
-	assert_int_equal(spawn((const char *[]){ "/bin/sh", "-c", "kill -9 $$", NULL }, 5000, 100, &res), 0);
+	assert_int_equal(
+	    spawn((const char *[]){"/bin/sh", "-c", "kill -9 $$", NULL}, 5000, 100, &res), 0);
 	assert_int_equal(res.exit_code, -1);
 	assert_int_equal(res.signal, 9);
 	free(res.out);
 	free(res.err);
 
 	/* stdin is /dev/null: cat ends at once */
-	assert_int_equal(spawn((const char *[]){ "/bin/cat", NULL }, 5000, 100, &res), 0);
+	assert_int_equal(spawn((const char *[]){"/bin/cat", NULL}, 5000, 100, &res), 0);
 	assert_int_equal(res.exit_code, 0);
 	assert_int_equal(res.out_len, 0);
 	assert_false(res.timed_out);
 	free(res.out);
 	free(res.err);
 
-	assert_int_equal(spawn((const char *[]){ "/nonexistent/cmd", NULL }, 5000, 100, &res), -1);
-	assert_string_equal(res.error, "cannot execute /nonexistent/cmd: No such file or directory");
+	assert_int_equal(spawn((const char *[]){"/nonexistent/cmd", NULL}, 5000, 100, &res), -1);
+	assert_string_equal(res.error,
+			    "cannot execute /nonexistent/cmd: No such file or directory");
 }
 
 static void test_spawn_environment_scrubbed(void **state)
@@ -374,7 +387,7 @@ static void test_spawn_environment_scrubbed(void **state)
 	(void)state;
 	setenv("NETINV_TEST_SECRET", "s3cret", 1);
 	setenv("LD_PRELOAD_NOT", "x", 1);
-	assert_int_equal(spawn((const char *[]){ "/usr/bin/env", NULL }, 5000, 4096, &res), 0);
+	assert_int_equal(spawn((const char *[]){"/usr/bin/env", NULL}, 5000, 4096, &res), 0);
 	res.out[res.out_len - 1] = 0;
 	assert_null(strstr(res.out, "s3cret"));
 	assert_null(strstr(res.out, "LD_PRELOAD_NOT"));
@@ -386,8 +399,8 @@ static void test_spawn_environment_scrubbed(void **state)
 	unsetenv("NETINV_TEST_SECRET");
 	unsetenv("LD_PRELOAD_NOT");
 	/* no descriptor of netinv's leaks into the command */
-	assert_int_equal(spawn((const char *[]){ "/bin/sh", "-c", "ls /proc/self/fd | wc -l", NULL }, 5000,
-			       100, &res),
+	assert_int_equal(spawn((const char *[]){"/bin/sh", "-c", "ls /proc/self/fd | wc -l", NULL},
+			       5000, 100, &res),
 			 0);
 	/* 0, 1, 2 and the one ls opens to list the directory */
 	assert_int_equal(res.out_len, 2);
@@ -402,8 +415,8 @@ static void test_spawn_output_capped(void **state)
 
 	(void)state;
 	/* 20 MB on stdout, 1 KB kept; the command is never blocked on a full pipe */
-	assert_int_equal(spawn((const char *[]){ "/bin/sh", "-c",
-						 "head -c 20000000 /dev/zero; echo tail >&2", NULL },
+	assert_int_equal(spawn((const char *[]){"/bin/sh", "-c",
+						"head -c 20000000 /dev/zero; echo tail >&2", NULL},
 			       20000, 1024, &res),
 			 0);
 	assert_int_equal(res.exit_code, 0);
@@ -451,7 +464,8 @@ static void test_spawn_timeout_kills_group(void **state)
 		 "sh -c 'sleep 60' & echo $! >>%s/pids; sleep 60",
 		 dir, dir, dir);
 	t0 = (uint64_t)time(NULL);
-	assert_int_equal(spawn((const char *[]){ "/bin/sh", "-c", script, NULL }, 1000, 100, &res), 0);
+	assert_int_equal(spawn((const char *[]){"/bin/sh", "-c", script, NULL}, 1000, 100, &res),
+			 0);
 	assert_true(res.timed_out);
 	assert_int_equal(res.signal, SIGTERM);
 	assert_true(res.duration_ms >= 1000 && res.duration_ms < 5000);
@@ -466,7 +480,7 @@ static void test_spawn_timeout_kills_group(void **state)
 
 		assert_true(p > 1);
 		while (!gone(p) && tries++ < 100) {
-			struct timespec ts = { 0, 10 * 1000 * 1000 };
+			struct timespec ts = {0, 10 * 1000 * 1000};
 
 			nanosleep(&ts, NULL);
 		}
@@ -484,8 +498,8 @@ static void test_spawn_exit_takes_leftovers(void **state)
 
 	(void)state;
 	/* the command exits but leaves a child holding its stdout: netinv does not wait for it */
-	assert_int_equal(spawn((const char *[]){ "/bin/sh", "-c", "sleep 60 & echo done", NULL }, 30000,
-			       100, &res),
+	assert_int_equal(spawn((const char *[]){"/bin/sh", "-c", "sleep 60 & echo done", NULL},
+			       30000, 100, &res),
 			 0);
 	assert_int_equal(res.exit_code, 0);
 	assert_false(res.timed_out);
@@ -499,12 +513,12 @@ static void test_spawn_user(void **state)
 {
 	struct exec_result res;
 	struct exec_spec s = {
-		.path = "/usr/bin/id",
-		.argv = (char *const[]){ "/usr/bin/id", "-u", NULL },
-		.user = "nobody",
-		.timeout_ms = 5000,
-		.grace_ms = 100,
-		.max_output = 100,
+	    .path = "/usr/bin/id",
+	    .argv = (char *const[]){"/usr/bin/id", "-u", NULL},
+	    .user = "nobody",
+	    .timeout_ms = 5000,
+	    .grace_ms = 100,
+	    .max_output = 100,
 	};
 
 	(void)state;
@@ -549,12 +563,12 @@ static struct proto_reply *reply_with(const char *name, const char *script, unsi
 
 static void test_command_gates(void **state)
 {
-	struct exec_local lg = { .enabled = true, .allow_scripts = false };
-	struct exec_allowlist al = { 0 };
+	struct exec_local lg = {.enabled = true, .allow_scripts = false};
+	struct exec_allowlist al = {0};
 	struct policy pol;
 	struct state_dir sd;
-	struct exec_env env = { &lg, &al, &pol, &sd };
-	struct cmdlog l = { 0 };
+	struct exec_env env = {&lg, &al, &pol, &sd};
+	struct cmdlog l = {0};
 	struct cmd_entry *e;
 	struct proto_reply *r;
 	char err[256], sdpath[128], planted[160], target[160];
@@ -566,8 +580,8 @@ static void test_command_gates(void **state)
 	assert_int_equal(state_open(&sd, sdpath, true, true, err, sizeof(err)), STATE_OK);
 	snprintf(lg.config, sizeof(lg.config), "/etc/netinv/netinv.conf");
 	snprintf(lg.commands_dir, sizeof(lg.commands_dir), "/etc/netinv/commands.d");
-	assert_int_equal(exec_allowlist_parse(&al, "[hello]\nexec=/bin/echo\nargs=hi\narg=[a-z]+\n", "f",
-					      err, sizeof(err)),
+	assert_int_equal(exec_allowlist_parse(&al, "[hello]\nexec=/bin/echo\nargs=hi\narg=[a-z]+\n",
+					      "f", err, sizeof(err)),
 			 0);
 
 	/* gate 3 closed: a plain server never allows commands */
@@ -605,7 +619,7 @@ static void test_command_gates(void **state)
 	free(r);
 
 	/* an argument that does not pass */
-	r = reply_with("hello", NULL, 1, (const char *[]){ "x;reboot" });
+	r = reply_with("hello", NULL, 1, (const char *[]){"x;reboot"});
 	e = cmdlog_add(&l, "a", "hello");
 	exec_command(&env, r, &r->cmds[0], e);
 	assert_int_equal(e->status, CMD_REFUSED);
@@ -622,7 +636,7 @@ static void test_command_gates(void **state)
 
 	/* with it: runs under bash -euo pipefail (an unset variable fails), file removed */
 	lg.allow_scripts = true;
-	r = reply_with("diag", "echo \"arg=$1\"; echo \"$UNSET_VAR\"", 1, (const char *[]){ "v" });
+	r = reply_with("diag", "echo \"arg=$1\"; echo \"$UNSET_VAR\"", 1, (const char *[]){"v"});
 	e = cmdlog_add(&l, "s1", "diag");
 	exec_command(&env, r, &r->cmds[0], e);
 	assert_int_equal(e->status, CMD_COMPLETED);
@@ -651,7 +665,8 @@ static void test_command_gates(void **state)
 		fclose(f);
 		assert_string_equal(buf, "precious\n");
 	}
-	/* cleanup: a stopped run's own script file goes, a planted symlink stays (and is reported) */
+	/* cleanup: a stopped run's own script file goes, a planted symlink stays (and is reported)
+	 */
 	exec_cleanup_scripts(&sd);
 	assert_int_equal(lstat(planted, &st), 0);
 	assert_int_equal(stat(target, &st), 0);
@@ -685,12 +700,12 @@ static void test_command_gates(void **state)
 
 static void test_timeout_capped_by_policy(void **state)
 {
-	struct exec_local lg = { .enabled = true };
-	struct exec_allowlist al = { 0 };
+	struct exec_local lg = {.enabled = true};
+	struct exec_allowlist al = {0};
 	struct policy pol;
 	struct state_dir sd;
-	struct exec_env env = { &lg, &al, &pol, &sd };
-	struct cmdlog l = { 0 };
+	struct exec_env env = {&lg, &al, &pol, &sd};
+	struct cmdlog l = {0};
 	struct cmd_entry *e;
 	struct proto_reply *r;
 	char err[256], sdpath[128];
@@ -701,8 +716,8 @@ static void test_timeout_capped_by_policy(void **state)
 	pol.cmd_timeout = 1; /* the server's cap wins over the allowlist's 60 s */
 	snprintf(sdpath, sizeof(sdpath), "%s/state", dir);
 	assert_int_equal(state_open(&sd, sdpath, true, true, err, sizeof(err)), STATE_OK);
-	assert_int_equal(exec_allowlist_parse(&al, "[nap]\nexec=/bin/sleep\nargs=30\ntimeout=60\n", "f",
-					      err, sizeof(err)),
+	assert_int_equal(exec_allowlist_parse(&al, "[nap]\nexec=/bin/sleep\nargs=30\ntimeout=60\n",
+					      "f", err, sizeof(err)),
 			 0);
 	r = reply_with("nap", NULL, 0, NULL);
 	e = cmdlog_add(&l, "t", "nap");
@@ -720,20 +735,22 @@ static void test_timeout_capped_by_policy(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_local_gate, mkdir_setup, rm_teardown),
-		cmocka_unit_test(test_allowlist_parse),
-		cmocka_unit_test(test_allowlist_errors),
-		cmocka_unit_test(test_shipped_example),
-		cmocka_unit_test_setup_teardown(test_allowlist_files, mkdir_setup, rm_teardown),
-		cmocka_unit_test(test_argument_injection),
-		cmocka_unit_test(test_spawn_capture_and_status),
-		cmocka_unit_test(test_spawn_environment_scrubbed),
-		cmocka_unit_test(test_spawn_output_capped),
-		cmocka_unit_test_setup_teardown(test_spawn_timeout_kills_group, mkdir_setup, rm_teardown),
-		cmocka_unit_test(test_spawn_exit_takes_leftovers),
-		cmocka_unit_test(test_spawn_user),
-		cmocka_unit_test_setup_teardown(test_command_gates, mkdir_setup, rm_teardown),
-		cmocka_unit_test_setup_teardown(test_timeout_capped_by_policy, mkdir_setup, rm_teardown),
+	    cmocka_unit_test_setup_teardown(test_local_gate, mkdir_setup, rm_teardown),
+	    cmocka_unit_test(test_allowlist_parse),
+	    cmocka_unit_test(test_allowlist_errors),
+	    cmocka_unit_test(test_shipped_example),
+	    cmocka_unit_test_setup_teardown(test_allowlist_files, mkdir_setup, rm_teardown),
+	    cmocka_unit_test(test_argument_injection),
+	    cmocka_unit_test(test_spawn_capture_and_status),
+	    cmocka_unit_test(test_spawn_environment_scrubbed),
+	    cmocka_unit_test(test_spawn_output_capped),
+	    cmocka_unit_test_setup_teardown(test_spawn_timeout_kills_group, mkdir_setup,
+					    rm_teardown),
+	    cmocka_unit_test(test_spawn_exit_takes_leftovers),
+	    cmocka_unit_test(test_spawn_user),
+	    cmocka_unit_test_setup_teardown(test_command_gates, mkdir_setup, rm_teardown),
+	    cmocka_unit_test_setup_teardown(test_timeout_capped_by_policy, mkdir_setup,
+					    rm_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
