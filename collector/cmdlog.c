@@ -380,6 +380,15 @@ static int count_sink(void *ctx, const void *p, size_t n)
 	return 0;
 }
 
+static void key_int_or_null(struct json_w *w, const char *k, bool present, int64_t v)
+{
+	json_keyn(w, k, strlen(k));
+	if (present)
+		json_i64(w, v);
+	else
+		json_null(w);
+}
+
 static void write_one(struct json_w *w, const struct cmd_entry *e, uint32_t out_len,
 		      uint32_t err_len)
 {
@@ -394,16 +403,9 @@ static void write_one(struct json_w *w, const struct cmd_entry *e, uint32_t out_
 	json_str(w, e->name);
 	json_key(w, "status");
 	json_str(w, cmd_status_names[e->status]);
-	json_key(w, "exit_code");
-	if (e->status == CMD_COMPLETED && e->exit_code >= 0)
-		json_i64(w, e->exit_code);
-	else
-		json_null(w);
-	json_key(w, "signal");
-	if (e->signal)
-		json_i64(w, e->signal);
-	else
-		json_null(w);
+	key_int_or_null(w, "exit_code", e->status == CMD_COMPLETED && e->exit_code >= 0,
+			e->exit_code);
+	key_int_or_null(w, "signal", e->signal != 0, e->signal);
 	json_key(w, "timed_out");
 	json_bool(w, e->timed_out);
 	json_key(w, "duration_ms");

@@ -197,18 +197,6 @@ const struct exec_rule *exec_allowlist_find(const struct exec_allowlist *al, con
 	return NULL;
 }
 
-static bool name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (!n || n > 64)
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && !strchr("._-", *s))
-			return false;
-	return true;
-}
-
 static int add_pattern(struct exec_rule *r, const char *src)
 {
 	size_t n = strlen(src) + 5;
@@ -319,7 +307,7 @@ int exec_allowlist_parse(struct exec_allowlist *al, const char *text, const char
 				PERR("line %d: expected [name]", lineno);
 			k[kl - 1] = 0;
 			k++;
-			if (!name_ok(k))
+			if (!proto_token_ok(k, 64, "._-"))
 				PERR("line %d: command names are 1 to 64 of A-Z a-z 0-9 . _ -",
 				     lineno);
 			if (exec_allowlist_find(&mine, k) || exec_allowlist_find(al, k))

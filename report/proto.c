@@ -132,14 +132,14 @@ static void parse_policy(const cJSON *p, const struct policy *prev, struct proto
 	r->policy.commands = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "commands_enabled"));
 }
 
-static bool cmd_id_ok(const char *s)
+bool proto_token_ok(const char *s, size_t max, const char *extra)
 {
 	size_t n = strlen(s);
 
-	if (!n || n > PROTO_CMD_ID_MAX)
+	if (!n || n > max)
 		return false;
 	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && !strchr("._:-", *s))
+		if (!isalnum((unsigned char)*s) && !strchr(extra, *s))
 			return false;
 	return true;
 }
@@ -167,7 +167,7 @@ static void parse_one_command(const cJSON *c, struct proto_reply *r)
 	const cJSON *a;
 
 	/* without an id there is nothing to report a result against */
-	if (!cJSON_IsString(id) || !cmd_id_ok(id->valuestring) || r->n_cmds >= PROTO_MAX_COMMANDS) {
+	if (!cJSON_IsString(id) || !proto_token_ok(id->valuestring, PROTO_CMD_ID_MAX, "._:-") || r->n_cmds >= PROTO_MAX_COMMANDS) {
 		r->cmds_ignored++;
 		return;
 	}

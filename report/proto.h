@@ -85,6 +85,9 @@ struct proto_reply {
 	char arena[PROTO_ARENA + 1];
 };
 
+/* 1..max characters, each alphanumeric or in extra: command ids, allowlist names. */
+bool proto_token_ok(const char *s, size_t max, const char *extra);
+
 static inline const char *proto_cmd_arg(const struct proto_reply *r, const struct proto_command *c,
 					unsigned i)
 {

@@ -2,7 +2,7 @@
  * trips, every truncation and every bit flip refused (and a damaged file moved aside, never
  * trusted), a run that stopped mid-command reported as interrupted, the results' size limit, and
  * the bound on remembered ids. */
-#include "testutil.h"
+#include "statefix.h"
 #include "../../collector/cmdlog.h"
 #include "../../collector/state.h"
 #include "../../report/json.h"
@@ -13,29 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char dir[64];
-static struct state_dir sd;
-
-static int setup(void **state)
-{
-	char err[256];
-
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/netinv-cmdlog.XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	return state_open(&sd, dir, true, true, err, sizeof(err)) == STATE_OK ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	state_close(&sd);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
 
 static void fill(struct cmdlog *l)
 {

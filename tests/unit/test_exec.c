@@ -19,32 +19,18 @@ static char dir[64];
 static int mkdir_setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/netinv-exec.XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	return chmod(dir, 0755);
+	return scratch_make(dir, sizeof(dir), "exec") < 0 ? -1 : chmod(dir, 0755);
 }
 
 static int rm_teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return scratch_remove(dir);
 }
 
 static void put(const char *name, const char *text, mode_t mode)
 {
-	char p[256];
-	FILE *f;
-
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	f = fopen(p, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-	assert_int_equal(chmod(p, mode), 0);
+	scratch_put(dir, name, text, mode);
 }
 
 static const char *path(const char *name)
@@ -537,6 +523,19 @@ static void test_spawn_user(void **state)
 
 /* ---- one command, every gate ---- */
 
+/* A state directory under the scratch dir and an allowlist from text. */
+static void gate_fixture(struct state_dir *sd, struct exec_allowlist *al, struct policy *pol,
+			 const char *allow)
+{
+	char err[256], sdpath[128];
+
+	policy_defaults(pol);
+	snprintf(sdpath, sizeof(sdpath), "%s/state", dir);
+	assert_int_equal(state_open(sd, sdpath, true, true, err, sizeof(err)), STATE_OK);
+	if (exec_allowlist_parse(al, allow, "f", err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+}
+
 static struct proto_reply *reply_with(const char *name, const char *script, unsigned argc,
 				      const char *const *args)
 {
@@ -571,18 +570,14 @@ static void test_command_gates(void **state)
 	struct cmdlog l = {0};
 	struct cmd_entry *e;
 	struct proto_reply *r;
-	char err[256], sdpath[128], planted[160], target[160];
+	char sdpath[128], planted[160], target[160];
 	struct stat st;
 
 	(void)state;
-	policy_defaults(&pol);
+	gate_fixture(&sd, &al, &pol, "[hello]\nexec=/bin/echo\nargs=hi\narg=[a-z]+\n");
 	snprintf(sdpath, sizeof(sdpath), "%s/state", dir);
-	assert_int_equal(state_open(&sd, sdpath, true, true, err, sizeof(err)), STATE_OK);
 	snprintf(lg.config, sizeof(lg.config), "/etc/netinv/netinv.conf");
 	snprintf(lg.commands_dir, sizeof(lg.commands_dir), "/etc/netinv/commands.d");
-	assert_int_equal(exec_allowlist_parse(&al, "[hello]\nexec=/bin/echo\nargs=hi\narg=[a-z]+\n",
-					      "f", err, sizeof(err)),
-			 0);
 
 	/* gate 3 closed: a plain server never allows commands */
 	r = reply_with("hello", NULL, 0, NULL);
@@ -708,17 +703,11 @@ static void test_timeout_capped_by_policy(void **state)
 	struct cmdlog l = {0};
 	struct cmd_entry *e;
 	struct proto_reply *r;
-	char err[256], sdpath[128];
 
 	(void)state;
-	policy_defaults(&pol);
+	gate_fixture(&sd, &al, &pol, "[nap]\nexec=/bin/sleep\nargs=30\ntimeout=60\n");
 	pol.commands = true;
 	pol.cmd_timeout = 1; /* the server's cap wins over the allowlist's 60 s */
-	snprintf(sdpath, sizeof(sdpath), "%s/state", dir);
-	assert_int_equal(state_open(&sd, sdpath, true, true, err, sizeof(err)), STATE_OK);
-	assert_int_equal(exec_allowlist_parse(&al, "[nap]\nexec=/bin/sleep\nargs=30\ntimeout=60\n",
-					      "f", err, sizeof(err)),
-			 0);
 	r = reply_with("nap", NULL, 0, NULL);
 	e = cmdlog_add(&l, "t", "nap");
 	exec_command(&env, r, &r->cmds[0], e);

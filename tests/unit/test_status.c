@@ -1,45 +1,14 @@
 /* The small state files written next to the acknowledged state: agent.status (registration, cached
  * policy, backoff) and api_key. Damage never crashes and never yields values out of range: a bad
  * line is skipped and its default kept; a key that is not a token is refused. */
-#include "testutil.h"
+#include "statefix.h"
 #include "../../collector/state.h"
 
 #include <unistd.h>
 
-static char dir[64];
-static struct state_dir sd;
-
-static int setup(void **state)
-{
-	char err[256];
-
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/netinv-status.XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	return state_open(&sd, dir, true, true, err, sizeof(err)) == STATE_OK ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	state_close(&sd);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
 static void put(const char *name, const char *text)
 {
-	char p[128];
-	FILE *f;
-
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	f = fopen(p, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	scratch_put(dir, name, text, 0600);
 }
 
 static void test_status_round_trip_and_damage(void **state)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include <arpa/inet.h>
+#include <sys/stat.h>
 
 #include "../../netlink/nl.h"
 #include "../../netlink/attr.h"
@@ -73,6 +74,35 @@ static inline void ip_parse(const char *s, uint8_t *fam, uint8_t out[16])
 	}
 	assert_int_equal(inet_pton(AF_INET6, s, out), 1);
 	*fam = AF_INET6;
+}
+
+/* A scratch directory under /tmp for one test (dir receives its path), and its removal. */
+static inline int scratch_make(char *dir, size_t n, const char *tag)
+{
+	snprintf(dir, n, "/tmp/netinv-%s.XXXXXX", tag);
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+/* Write text to dir/name and give it mode. */
+static inline void scratch_put(const char *dir, const char *name, const char *text, unsigned mode)
+{
+	char p[256];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(p, mode), 0);
+}
+
+static inline int scratch_remove(const char *dir)
+{
+	char cmd[160];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
 }
 
 #endif
