@@ -135,6 +135,7 @@ bench: deps
 fuzz:
 	@mkdir -p build-fuzz
 	clang -g -O1 -std=c17 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined $(DEP_CFLAGS) \
+		-DNETINV_VERSION='"$(VERSION)"' -DNETINV_HTTP_VERSION='"$(VERSION)"' \
 		-o build-fuzz/fuzz_parsers tests/fuzz/fuzz_parsers.c $(LIB_SRCS) collector/cmdlog.c \
 		collector/state.c collector/util.c collector/log.c $(DEP_LIBS)
 	@echo "run: build-fuzz/fuzz_parsers -max_total_time=60 tests/fixtures/"

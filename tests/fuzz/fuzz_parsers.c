@@ -23,6 +23,7 @@
 #include "../../report/report.h"
 #include "../../report/proto.h"
 #include "../../collector/cmdlog.h"
+#include "../../delta/crc32c.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		buf = malloc(size - 1 ? size - 1 : 1);
 		memcpy(buf, data + 1, size - 1);
+		/* half the inputs get a valid checksum, so the entries' parsing is explored too */
+		if ((data[0] & 0x40) && size - 1 >= 4) {
+			uint32_t crc = crc32c(0, buf, size - 5);
+
+			memcpy(buf + size - 5, &crc, 4);
+		}
 		if (cmdlog_decode(&l, (const char *)buf, size - 1, &why) == 0)
 			cmdlog_free(&l);
 		free(buf);
