@@ -355,6 +355,7 @@ struct agent {
 	struct http *http;
 	struct cmdlog cmds;   /* server-sent commands and their results */
 	bool cmds_broken;     /* the journal is unusable this run: commands are refused */
+	uint64_t cmds_us;     /* time this run spent running commands */
 	char cmds_err[512];
 #if NETINV_EXEC
 	bool exec_ready;
@@ -411,6 +412,14 @@ static void handle_commands(struct agent *a, const struct proto_reply *r)
 			continue;
 		}
 		e = cmdlog_find(&a->cmds, c->id);
+		/* A run spends at most twice the policy's command timeout on commands, so the
+		 * oneshot stays well inside its TimeoutStartSec; the rest are not recorded and come
+		 * again with a later check-in. */
+		if (!e && a->cmds_us >= 2000000ull * r->policy.cmd_timeout) {
+			log_info("command %s (%s) deferred: this run spent its %us on commands", c->id,
+				 c->name, 2 * r->policy.cmd_timeout);
+			continue;
+		}
 		if (e) {
 			log_info("command %s (%s) was received before (%s); not run again", c->id,
 				 c->name, e->delivered ? "result delivered" : cmd_status_names[e->status]);
@@ -433,7 +442,12 @@ static void handle_commands(struct agent *a, const struct proto_reply *r)
 			continue;
 		}
 #if NETINV_EXEC
-		exec_command(&env, r, c, e);
+		{
+			uint64_t t0 = mono_us();
+
+			exec_command(&env, r, c, e);
+			a->cmds_us += mono_us() - t0;
+		}
 #else
 		cmd_entry_reason(e, CMD_REFUSED,
 				 "command execution is not compiled into this netinv (built with EXEC=0)");

@@ -165,6 +165,21 @@ else
 	pkill -f "sleep 3127"
 fi
 
+# ---- a run spends at most twice the command timeout on commands; the rest come later ----
+printf '[nap]\nexec = /bin/sleep\nargs = 30\n' >"$E/commands.d/nap.conf"
+chmod 0644 "$E/commands.d/nap.conf"
+policy true 1
+queue '{"id":"nap-1","name":"nap"},{"id":"nap-2","name":"nap"},{"id":"nap-3","name":"nap"}'
+checkin
+grep -q "command nap-3 (nap) deferred: this run spent its 2s on commands" "$LOG" &&
+	grep -q "command nap-2 (nap) ran" "$LOG" && ok "command time per run bounded (2 x timeout): the third waits" ||
+	notok "budget: $(grep nap- "$LOG")"
+checkin
+policy true 15
+checkin
+[ "$(result nap-3 timed_out)" = true ] && [ "$(nresults nap-3)" = 1 ] &&
+	ok "the deferred command ran on a later check-in, once" || notok "deferred: $(result nap-3 status)"
+
 # ---- at most once ----
 # netinv is killed by the command it runs; the server keeps sending the command (sticky)
 queue '{"id":"crash-1","name":"crash"}' sticky
