@@ -487,6 +487,8 @@ const char *config_enrollment_key(struct config *c, char *err, size_t errlen)
 	char buf[512], path[4200];
 	int r;
 
+	if (c->key_loaded)
+		return c->enrollment_key; /* read before netinv left root (state_adopt_owner) */
 	if (*file) {
 		r = read_small_file(AT_FDCWD, file, buf, sizeof(buf));
 		if (r < 0) {
@@ -510,6 +512,7 @@ const char *config_enrollment_key(struct config *c, char *err, size_t errlen)
 		return NULL;
 	free(c->enrollment_key);
 	c->enrollment_key = strdup(buf);
+	c->key_loaded = c->enrollment_key != NULL;
 	explicit_bzero(buf, sizeof(buf));
 	return c->enrollment_key;
 }

@@ -57,6 +57,7 @@ struct config {
 	char *enrollment_key;     /* the secret itself, when one was found */
 	bool default_file_skipped; /* netinv.conf exists but is root-only and we are not root */
 	char key_source[160];
+	bool key_loaded;          /* enrollment_key holds what config_enrollment_key read */
 };
 
 #define CONFIG_FILE_DEFAULT    "/etc/netinv/netinv.conf"

@@ -74,6 +74,17 @@ static enum run_outcome load_state(const struct config *cfg, bool commit, struct
 
 	memset(rs, 0, sizeof(*rs));
 	policy_defaults(&rs->as.policy);
+	{
+		char who[96];
+		int r = state_adopt_owner(dir, who, sizeof(who), err, sizeof(err));
+
+		if (r < 0) {
+			log_error("%s", err);
+			return RUN_NOPERM;
+		}
+		if (r > 0)
+			log_debug("running as %s, the owner of %s", who, dir);
+	}
 	e = state_open(&rs->sd, dir, commit, commit, err, sizeof(err));
 	if (e == STATE_ABSENT)
 		return RUN_OK; /* a dry run before the first commit */
@@ -865,6 +876,10 @@ enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 		return RUN_CONFIG;
 	}
 	names_init();
+	/* root reads the enrollment key before it acts as the state directory's owner (as systemd
+	 * hands it to the service); a missing key is reported when registration needs it */
+	if (geteuid() == 0)
+		config_enrollment_key(cfg, err, sizeof(err));
 	out = load_state(cfg, true, &a.st);
 	if (out != RUN_OK)
 		goto done;

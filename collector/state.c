@@ -12,7 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <pwd.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -54,6 +59,33 @@ static void remove_stale_temps(struct state_dir *sd)
 			unlinkat(sd->dfd, e->d_name, 0);
 	}
 	closedir(d);
+}
+
+int state_adopt_owner(const char *path, char *who, size_t wholen, char *err, size_t errlen)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = { { 0 } };
+	struct passwd *pw;
+	struct stat st;
+
+	if (geteuid() != 0 || lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid == 0)
+		return 0;
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setgid(st.st_gid) < 0 ||
+	    setuid(st.st_uid) < 0) {
+		snprintf(err, errlen, "cannot become uid %u, the owner of %s: %s", (unsigned)st.st_uid,
+			 path, strerror(errno));
+		return -1;
+	}
+	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+	data[0].permitted = data[0].effective = (1u << CAP_SYS_PTRACE) | (1u << CAP_DAC_READ_SEARCH);
+	if (syscall(SYS_capset, &hdr, data) < 0) {
+		/* attribution then says not_permitted; everything else works */
+		log_debug("cannot keep CAP_SYS_PTRACE after becoming uid %u: %s", (unsigned)st.st_uid,
+			  strerror(errno));
+	}
+	pw = getpwuid(st.st_uid);
+	snprintf(who, wholen, "%s (uid %u)", pw ? pw->pw_name : "?", (unsigned)st.st_uid);
+	return 1;
 }
 
 enum state_err state_open(struct state_dir *sd, const char *path, bool create, bool exclusive,

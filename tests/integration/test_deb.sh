@@ -47,6 +47,10 @@ sed -n '/^Package: netinv$/,/^$/p' "$R/var/lib/dpkg/status" | grep -q "^ /etc/ne
 	ok "/etc/netinv/netinv.conf is a conffile" || notok "conffile: $(sed -n '/^Package: netinv$/,/^$/p' "$R/var/lib/dpkg/status")"
 grep -q "^netinv:x:[0-9]*:[0-9]*:[^:]*:/var/lib/netinv:/usr/sbin/nologin$" "$R/etc/passwd" 2>/dev/null &&
 	ok "postinst created the netinv system user (systemd-sysusers)" || notok "user: $(cat "$R/etc/passwd" 2>&1)"
+nuid=$(awk -F: '$1 == "netinv" {print $3}' "$R/etc/passwd" 2>/dev/null)
+[ -n "$nuid" ] && [ "$(stat -c '%a %u' "$R/var/lib/netinv" 2>/dev/null)" = "700 $nuid" ] &&
+	ok "the state directory exists from installation on: 0700, owned by netinv (tmpfiles.d)" ||
+	notok "state dir: $(ls -ldn "$R/var/lib/netinv" 2>&1)"
 [ "$(readlink "$R/etc/systemd/system/timers.target.wants/netinv.timer")" = /lib/systemd/system/netinv.timer ] &&
 	! find "$R/etc/systemd" -name netinv.service | grep -q . &&
 	ok "timer enabled, service not enabled (the timer starts it)" || notok "enablement: $(find "$R/etc/systemd" 2>&1)"

@@ -223,4 +223,26 @@ else
 fi
 $x "$NETINV" --commit-dry-run --compact --no-processes --state-dir "$S2" --import-from "$G" -o /dev/null 2>"$dir/err"
 ! grep -q imported "$dir/err" && ok "import happens once" || notok "imported twice"
+
+# root against the service user's state directory (the packaged layout): netinv acts as its owner
+# and keeps only the two capabilities attribution needs, so every file stays the service's
+chmod 0711 "$dir"
+O=$dir/svc
+mkdir -m 0700 "$O" && chown 65534:65534 "$O"
+$x "$NETINV" --commit-dry-run --compact --state-dir "$O" --log-level debug -o /dev/null 2>"$dir/err"
+rc=$?
+$x "$NETINV" --dry-run --compact --state-dir "$O" >"$dir/own.json" 2>>"$dir/err"
+if [ $rc = 0 ] && [ "$(stat -c %u "$O/agent_uuid")" = 65534 ] && [ "$(stat -c %u "$O/acked.state")" = 65534 ] &&
+	grep -q "running as nobody (uid 65534), the owner of $O" "$dir/err" &&
+	grep -Eq '"processes":\{"status":"(ok|partial)"' "$dir/own.json"; then
+	ok "root on a state directory owned by the service user: runs as it (files stay 65534), attribution kept"
+else
+	notok "adopt owner: rc $rc $(ls -ln "$O") $(cat "$dir/err") $(grep -o '"processes":{[^}]*' "$dir/own.json")"
+fi
+"$NETINV" status --state-dir "$O" >"$dir/st" 2>&1 && grep -q "^identity: *[0-9a-f-]\{36\}$" "$dir/st" &&
+	ok "netinv status as root on the service's state directory" || notok "status: $(cat "$dir/st")"
+chmod 0770 "$O"
+$x "$NETINV" --commit-dry-run --state-dir "$O" -o /dev/null 2>"$dir/err"
+[ $? = 78 ] && grep -q "writable by group or others" "$dir/err" &&
+	ok "a group-writable service state directory is still refused" || notok "mode: $(cat "$dir/err")"
 exit $((fails > 0))
