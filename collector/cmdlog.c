@@ -373,6 +373,16 @@ unsigned cmdlog_pending_results(const struct cmdlog *l)
 	return n;
 }
 
+bool cmdlog_backlogged(const struct cmdlog *l)
+{
+	uint64_t bytes = 0;
+
+	for (unsigned i = 0; i < l->n; i++)
+		if (!l->v[i].delivered && l->v[i].status != CMD_STARTED)
+			bytes += (uint64_t)l->v[i].out_len + l->v[i].err_len;
+	return cmdlog_pending_results(l) >= CMDLOG_MAX_PENDING || bytes >= CMDLOG_MAX_PENDING_BYTES;
+}
+
 static int count_sink(void *ctx, const void *p, size_t n)
 {
 	(void)p;

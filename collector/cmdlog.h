@@ -21,10 +21,12 @@
 struct json_w;
 struct state_dir;
 
-#define CMDLOG_FILE	   "commands.journal"
-#define CMDLOG_KEEP_IDS	   1024
-#define CMDLOG_MAX_ENTRIES 4096
-#define CMDLOG_MAX_OUTPUT  (1u << 20) /* per stream */
+#define CMDLOG_FILE		 "commands.journal"
+#define CMDLOG_KEEP_IDS		 1024
+#define CMDLOG_MAX_ENTRIES	 4096
+#define CMDLOG_MAX_OUTPUT	 (1u << 20) /* per stream */
+#define CMDLOG_MAX_PENDING	 64
+#define CMDLOG_MAX_PENDING_BYTES (32u << 20)
 
 enum cmd_status {
 	CMD_STARTED,	 /* recorded before the spawn; no result yet */
@@ -87,5 +89,8 @@ unsigned cmdlog_write_results(struct json_w *w, struct cmdlog *l, size_t limit, 
  * oldest delivered ids beyond CMDLOG_KEEP_IDS. */
 void cmdlog_delivered(struct cmdlog *l, const uint8_t *incl);
 unsigned cmdlog_pending_results(const struct cmdlog *l);
+/* Too many results still to deliver (CMDLOG_MAX_PENDING, or CMDLOG_MAX_PENDING_BYTES of output):
+ * new commands wait, unrecorded, until check-ins have carried the backlog away. */
+bool cmdlog_backlogged(const struct cmdlog *l);
 
 #endif

@@ -426,6 +426,11 @@ static void handle_commands(struct agent *a, const struct proto_reply *r)
 		/* A run spends at most twice the policy's command timeout on commands, so the
 		 * oneshot stays well inside its TimeoutStartSec; the rest are not recorded and come
 		 * again with a later check-in. */
+		if (!e && cmdlog_backlogged(&a->cmds)) {
+			log_warn("command %s (%s) deferred: %u results are still to be delivered", c->id,
+				 c->name, cmdlog_pending_results(&a->cmds));
+			continue;
+		}
 		if (!e && a->cmds_us >= 2000000ull * r->policy.cmd_timeout) {
 			log_info("command %s (%s) deferred: this run spent its %us on commands", c->id,
 				 c->name, 2 * r->policy.cmd_timeout);

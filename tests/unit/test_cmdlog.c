@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 static void fill(struct cmdlog *l)
 {
 	struct cmd_entry *e;
@@ -254,6 +253,39 @@ static void test_results_fit_and_deliver(void **state)
 	cmdlog_free(&l);
 }
 
+/* A server sending commands faster than check-ins carry the results away is held off: the journal
+ * stays far below what it can hold. */
+static void test_backlog(void **state)
+{
+	struct cmdlog l = {0};
+	struct cmd_entry *e;
+	uint8_t *incl;
+
+	(void)state;
+	for (int i = 0; i < CMDLOG_MAX_PENDING - 1; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "p%d", i);
+		cmdlog_add(&l, id, "n")->status = CMD_REFUSED;
+	}
+	cmdlog_add(&l, "running", "n"); /* started, no result yet: not counted */
+	assert_false(cmdlog_backlogged(&l));
+	cmdlog_add(&l, "one-more", "n")->status = CMD_COMPLETED;
+	assert_true(cmdlog_backlogged(&l));
+	incl = calloc(l.n, 1);
+	memset(incl, 1, 10);
+	cmdlog_delivered(&l, incl);
+	assert_false(cmdlog_backlogged(&l));
+	free(incl);
+	/* a few huge outputs count too */
+	e = cmdlog_add(&l, "huge", "n");
+	e->status = CMD_COMPLETED;
+	e->out_len = CMDLOG_MAX_PENDING_BYTES;
+	assert_true(cmdlog_backlogged(&l));
+	e->out_len = 0;
+	cmdlog_free(&l);
+}
+
 static void test_delivered_ids_bounded(void **state)
 {
 	struct cmdlog l = {0};
@@ -286,6 +318,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_damaged_moved_aside, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_symlinked_journal_refused, setup, teardown),
 	    cmocka_unit_test(test_results_fit_and_deliver),
+	    cmocka_unit_test(test_backlog),
 	    cmocka_unit_test(test_delivered_ids_bounded),
 	};
 
