@@ -1032,7 +1032,6 @@ enum run_outcome run_status(const struct cli_opts *o, struct config *cfg)
 	uint64_t total = 0;
 	char key[300] = "", err[256];
 
-	(void)o;
 	out = load_state(cfg, false, &st);
 	if (out != RUN_OK) {
 		free_state(&st);
@@ -1091,6 +1090,27 @@ enum run_outcome run_status(const struct cli_opts *o, struct config *cfg)
 			       cmdlog_pending_results(&cl) == 1 ? "" : "s");
 		cmdlog_free(&cl);
 	}
+#if NETINV_EXEC
+	{
+		struct exec_local lg;
+		struct exec_allowlist al;
+
+		exec_local_load(&lg, o->config_path);
+		if (lg.enabled) {
+			exec_allowlist_load(&al, lg.commands_dir);
+			printf("command execution: on here (%u allowlisted in %s%s); the server's policy "
+			       "%s commands\n",
+			       al.n, lg.commands_dir, lg.allow_scripts ? ", scripts allowed" : "",
+			       as->policy.commands ? "allows" : "does not allow");
+			exec_allowlist_free(&al);
+		} else {
+			printf("command execution: off (%s)\n", lg.why);
+		}
+	}
+#else
+	(void)o;
+	printf("command execution: not compiled in\n");
+#endif
 	free_state(&st);
 	return fflush(stdout) == 0 ? RUN_OK : RUN_IOERR;
 }

@@ -195,10 +195,15 @@ checkin; checkin
 [ "$(marks mark)" = 1 ] && [ "$(nresults run-1)" = 1 ] &&
 	ok "a delivered command id sent again: not run again, no second result" || notok "replay: marks $(marks mark)"
 
-$x "$NETINV" status >"$dir/status" 2>&1
+$x "$NETINV" status --config "$E/netinv.conf" >"$dir/status" 2>&1
 grep -Eq "^commands: +[0-9]+ received, 0 results waiting for the next check-in$" "$dir/status" &&
-	ok "netinv status counts the commands received and the results still to deliver" ||
-	notok "status: $(grep commands "$dir/status")"
+	grep -q "^command execution: on here (6 allowlisted in $E/commands.d); the server's policy allows commands$" "$dir/status" &&
+	ok "netinv status: commands received, results to deliver, the gates" ||
+	notok "status: $(grep command "$dir/status")"
+: >"$dir/plain.conf"
+BIN=$NOEXEC nv status | grep -q "^command execution: not compiled in$" &&
+	$x "$NETINV" status --config "$dir/plain.conf" 2>&1 | grep -q "^command execution: off (exec_enabled=yes is not set in $dir/plain.conf)$" &&
+	ok "netinv status says when command execution is not compiled in or off, and why" || notok "status gates"
 
 # ---- scripts ----
 queue '{"id":"sc-1","name":"diag","script":"echo ran-script >> '"$M"'"}'
