@@ -34,6 +34,24 @@ it_tmpdir() {
 	TMP_CREATED+=("$dir")
 }
 
+# A test's scratch directory and namespace: sets dir, ns and x (the prefix that runs in ns).
+it_ns() {
+	it_tmpdir "$1" || return 1
+	ns=netinv-$1-$$
+	ns_new "$ns" || return 1
+	x="ip netns exec $ns"
+}
+
+# The loopback test server in $ns (extra arguments go to server.py); sets URL with scheme $1.
+server_start() {
+	local scheme=$1
+	shift
+	$x "$PYTHON" "$IT_DIR/server.py" "$dir/port" "$@" >"$dir/server.log" 2>&1 &
+	PIDS_STARTED+=("$!")
+	for _ in $(seq 50); do [ -s "$dir/port" ] && break; sleep 0.1; done
+	[ -s "$dir/port" ] && URL=$scheme://127.0.0.1:$(cat "$dir/port")
+}
+
 ns_new() {
 	local ns=$1
 	ip netns del "$ns" 2>/dev/null || true

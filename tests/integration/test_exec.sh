@@ -9,15 +9,9 @@
 set -u
 source "$(dirname "$0")/lib.sh"
 trap ns_cleanup_all EXIT
-it_tmpdir exec || exit 1
-ns=netinv-exec-$$
-ns_new "$ns" || { notok "build the namespace"; exit 1; }
-x="ip netns exec $ns"
+it_ns exec || { notok "build the namespace"; exit 1; }
 $x ip link set lo up
-$x "$PYTHON" "$IT_DIR/server.py" "$dir/port" >"$dir/server.log" 2>&1 &
-PIDS_STARTED+=("$!")
-for _ in $(seq 50); do [ -s "$dir/port" ] && break; sleep 0.1; done
-URL=http://127.0.0.1:$(cat "$dir/port")
+server_start http || { notok "start the test server"; exit 1; }
 printf 'gaek_%s\n' AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA >"$dir/ek" && chmod 600 "$dir/ek"
 S=$dir/state
 M=$dir/marker

@@ -5,19 +5,13 @@
 set -u
 source "$(dirname "$0")/lib.sh"
 trap ns_cleanup_all EXIT
-it_tmpdir tls || exit 1
-ns=netinv-tls-$$
-ns_new "$ns" || { notok "namespace"; exit 1; }
-x="ip netns exec $ns"
+it_ns tls || { notok "namespace"; exit 1; }
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=netinv-test" \
 	-addext "subjectAltName=IP:127.0.0.1" -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null ||
 	{ notok "openssl could not make a certificate"; exit 1; }
 PIN="sha256//$(openssl x509 -in "$dir/cert.pem" -pubkey -noout | openssl pkey -pubin -outform der |
 	openssl dgst -sha256 -binary | base64)"
-$x "$PYTHON" "$IT_DIR/server.py" "$dir/port" --tls "$dir/cert.pem" "$dir/key.pem" >"$dir/server.log" 2>&1 &
-PIDS_STARTED+=("$!")
-for _ in $(seq 50); do [ -s "$dir/port" ] && break; sleep 0.1; done
-URL=https://127.0.0.1:$(cat "$dir/port")
+server_start https --tls "$dir/cert.pem" "$dir/key.pem" || { notok "start the test server"; exit 1; }
 printf 'gaek_%s\n' AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA >"$dir/ek"
 chmod 600 "$dir/ek"
 export NETINV_ENROLLMENT_KEY_FILE=$dir/ek NETINV_IMPORT_FROM=$dir/none NETINV_TIMEOUT=5
