@@ -1,7 +1,9 @@
 #include "cmdlog.h"
 #include "state.h"
+#include "util.h"
 #include "../delta/crc32c.h"
 #include "../report/json.h"
+#include "../report/proto.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -160,20 +162,12 @@ static int bad(const char **why, const char *w)
 	return -EBADMSG;
 }
 
-static bool printable(const char *s, size_t n, bool id)
+static bool has_ctl(const char *s)
 {
-	if (!n)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c == 0x7f ||
-		    (id &&
-		     !(c == '.' || c == '_' || c == ':' || c == '-' || (c >= '0' && c <= '9') ||
-		       (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))))
-			return false;
-	}
-	return true;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
 }
 
 int cmdlog_decode(struct cmdlog *l, const char *buf, size_t len, const char **why)
@@ -213,31 +207,29 @@ int cmdlog_decode(struct cmdlog *l, const char *buf, size_t len, const char **wh
 		}
 		if ((size_t)(end - p) < need)
 			goto trunc;
-		if (!printable(p, r.id_len, true) || !printable(p + r.id_len, r.name_len, false)) {
-			cmdlog_free(l);
-			return bad(why, "an entry has a malformed id or name");
-		}
 		{
-			char id[65];
+			char id[65], name[65];
 
 			memcpy(id, p, r.id_len);
 			id[r.id_len] = 0;
+			memcpy(name, p + r.id_len, r.name_len);
+			name[r.name_len] = 0;
+			if (!proto_token_ok(id, PROTO_CMD_ID_MAX, "._:-") || !r.name_len ||
+			    strlen(name) != r.name_len || has_ctl(name)) {
+				cmdlog_free(l);
+				return bad(why, "an entry has a malformed id or name");
+			}
 			if (cmdlog_find(l, id)) {
 				cmdlog_free(l);
 				return bad(why, "an id appears twice");
 			}
+			e = cmdlog_add(l, id, name);
 		}
-		e = cmdlog_add(l, "", "");
 		if (!e) {
 			cmdlog_free(l);
 			return bad(why, "out of memory");
 		}
-		memcpy(e->id, p, r.id_len);
-		e->id[r.id_len] = 0;
-		p += r.id_len;
-		memcpy(e->name, p, r.name_len);
-		e->name[r.name_len] = 0;
-		p += r.name_len;
+		p += r.id_len + r.name_len;
 		memcpy(e->reason, p, r.reason_len);
 		e->reason[r.reason_len] = 0;
 		p += r.reason_len;
@@ -304,21 +296,14 @@ int cmdlog_load(struct cmdlog *l, struct state_dir *sd, bool move_aside, char *e
 		snprintf(err, errlen, "out of memory reading %s/%s", sd->path, CMDLOG_FILE);
 		return -1;
 	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			snprintf(err, errlen, "cannot read %s/%s: %s", sd->path, CMDLOG_FILE,
-				 n < 0 ? strerror(errno) : "file shrank while read");
-			free(buf);
-			close(fd);
-			return -1;
-		}
-		got += (size_t)n;
-	}
+	/* one byte more than fstat said: a file that grew reads as damaged, never overflows */
+	r = read_fd(fd, buf, (size_t)st.st_size + 1, &got);
 	close(fd);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot read %s/%s: %s", sd->path, CMDLOG_FILE, strerror(-r));
+		free(buf);
+		return -1;
+	}
 	r = cmdlog_decode(l, buf, got, &why);
 	free(buf);
 	if (r < 0) {
@@ -402,41 +387,30 @@ static void key_int_or_null(struct json_w *w, const char *k, bool present, int64
 static void write_one(struct json_w *w, const struct cmd_entry *e, uint32_t out_len,
 		      uint32_t err_len)
 {
-	char when[32];
-	time_t t = (time_t)e->at;
-	struct tm tm;
-
 	json_obj_begin(w);
 	json_key(w, "id");
 	json_str(w, e->id);
 	json_key(w, "name");
 	json_str(w, e->name);
-	json_key(w, "status");
-	json_str(w, cmd_status_names[e->status]);
+	key_str(w, "status", cmd_status_names[e->status]);
 	key_int_or_null(w, "exit_code", e->status == CMD_COMPLETED && e->exit_code >= 0,
 			e->exit_code);
 	key_int_or_null(w, "signal", e->signal != 0, e->signal);
-	json_key(w, "timed_out");
-	json_bool(w, e->timed_out);
-	json_key(w, "duration_ms");
-	json_u64(w, e->duration_ms);
+	key_bool(w, "timed_out", e->timed_out);
+	key_u64(w, "duration_ms", e->duration_ms);
 	json_key(w, "stdout");
 	json_strn(w, e->out ? e->out : "", out_len);
 	json_key(w, "stderr");
 	json_strn(w, e->err ? e->err : "", err_len);
-	json_key(w, "stdout_truncated");
-	json_bool(w, e->out_trunc || out_len < e->out_len);
-	json_key(w, "stderr_truncated");
-	json_bool(w, e->err_trunc || err_len < e->err_len);
+	key_bool(w, "stdout_truncated", e->out_trunc || out_len < e->out_len);
+	key_bool(w, "stderr_truncated", e->err_trunc || err_len < e->err_len);
 	json_key(w, "error");
 	if (e->reason[0])
 		json_str(w, e->reason);
 	else
 		json_null(w);
 	json_key(w, "received_at");
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	json_str(w, when);
+	json_time(w, (time_t)e->at);
 	json_obj_end(w);
 }
 

@@ -64,17 +64,6 @@ bool cfg_flag_is_switch(enum cfg_id id)
 	return cfg_defs[id].type == CT_BOOL;
 }
 
-static int parse_bool(const char *v, bool *out)
-{
-	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "on"))
-		*out = true;
-	else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "off"))
-		*out = false;
-	else
-		return -1;
-	return 0;
-}
-
 static bool is_loopback_host(const char *h)
 {
 	struct in_addr a4;
@@ -303,7 +292,7 @@ static int load_file(struct config *c, const char *path, bool must_exist, bool g
 		     char *err, size_t errlen)
 {
 	static char buf[CFG_MAX_FILE + 1];
-	char *line, *save = NULL, src[96];
+	char *line, *cur, src[96];
 	int lineno = 0, r;
 
 	r = read_small_file(AT_FDCWD, path, buf, sizeof(buf));
@@ -320,14 +309,12 @@ static int load_file(struct config *c, const char *path, bool must_exist, bool g
 			 r == -EFBIG ? "larger than 64 KiB" : strerror(-r));
 		return -1;
 	}
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *k = line, *v, *eq;
+	for (cur = buf; (line = next_line(&cur));) {
+		char *k = trim(line), *v, *eq;
 		size_t vl;
 		int id;
 
 		lineno++;
-		while (isspace((unsigned char)*k))
-			k++;
 		if (!*k || *k == '#' || *k == ';')
 			continue;
 		if (!strncmp(k, "export ", 7))
@@ -340,14 +327,9 @@ static int load_file(struct config *c, const char *path, bool must_exist, bool g
 			return -1;
 		}
 		*eq = 0;
-		v = eq + 1;
-		for (char *e = eq - 1; e >= k && isspace((unsigned char)*e); e--)
-			*e = 0;
-		while (isspace((unsigned char)*v))
-			v++;
+		k = trim(k);
+		v = trim(eq + 1);
 		vl = strlen(v);
-		while (vl && isspace((unsigned char)v[vl - 1]))
-			v[--vl] = 0;
 		if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
 			v[vl - 1] = 0;
 			v++;

@@ -31,40 +31,19 @@
 
 /* ---- gate 2: the local configuration ---- */
 
-static int parse_yes(const char *v)
-{
-	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "on"))
-		return 1;
-	if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "off"))
-		return 0;
-	return -1;
-}
-
 /* Owned by root and writable by nobody else: the only kind of file that may open a gate. */
 static bool root_only_writable(const struct stat *st)
 {
 	return st->st_uid == 0 && !(st->st_mode & (S_IWGRP | S_IWOTH));
 }
 
-static void trim(char **s)
-{
-	char *e;
-
-	while (isspace((unsigned char)**s))
-		(*s)++;
-	e = *s + strlen(*s);
-	while (e > *s && isspace((unsigned char)e[-1]))
-		*--e = 0;
-}
-
 void exec_local_load(struct exec_local *lg, const char *config_path)
 {
 	static char buf[CFG_MAX_FILE + 1];
 	const char *path = config_path ? config_path : CONFIG_FILE_DEFAULT;
-	char dir[4000], *line, *save = NULL;
+	char dir[4000], *line, *cur;
 	struct stat st;
-	int fd, lineno = 0;
-	ssize_t n;
+	int fd, r, lineno = 0;
 	size_t got = 0;
 
 	memset(lg, 0, sizeof(*lg));
@@ -113,42 +92,36 @@ void exec_local_load(struct exec_local *lg, const char *config_path)
 		close(fd);
 		return;
 	}
-	while (got < CFG_MAX_FILE && (n = read(fd, buf + got, CFG_MAX_FILE - got)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			snprintf(lg->why, sizeof(lg->why), "cannot read %s: %s", path,
-				 strerror(errno));
-			close(fd);
-			return;
-		}
-		got += (size_t)n;
-	}
+	r = read_fd(fd, buf, CFG_MAX_FILE, &got);
 	close(fd);
+	if (r < 0) {
+		snprintf(lg->why, sizeof(lg->why), "cannot read %.200s: %s", path,
+			 r == -EFBIG ? "larger than 64 KiB" : strerror(-r));
+		return;
+	}
 	buf[got] = 0;
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *k = line, *v, *eq;
-		int y;
+	for (cur = buf; (line = next_line(&cur));) {
+		char *k = trim(line), *v, *eq;
+		bool y;
+		int bad;
 
 		lineno++;
-		trim(&k);
 		if (strncmp(k, "exec_", 5))
 			continue;
 		eq = strchr(k, '=');
 		if (!eq)
 			continue;
 		*eq = 0;
-		v = eq + 1;
-		trim(&k);
-		trim(&v);
-		y = parse_yes(v);
+		v = trim(eq + 1);
+		k = trim(k);
+		bad = parse_bool(v, &y);
 		if (strcmp(k, "exec_enabled") && strcmp(k, "exec_allow_scripts")) {
 			lg->enabled = lg->allow_scripts = false;
 			snprintf(lg->why, sizeof(lg->why), "%s:%d: unknown setting '%.40s'", path,
 				 lineno, k);
 			return;
 		}
-		if (y < 0) {
+		if (bad) {
 			lg->enabled = lg->allow_scripts = false;
 			snprintf(lg->why, sizeof(lg->why), "%s:%d: %s must be yes or no", path,
 				 lineno, k);
@@ -279,24 +252,18 @@ int exec_allowlist_parse(struct exec_allowlist *al, const char *text, const char
 {
 	struct exec_allowlist mine = {0};
 	struct exec_rule *cur = NULL;
-	char *copy = strdup(text), *line, *p;
+	char *copy = strdup(text), *line, *p = copy;
 	int lineno = 0, section = 0;
 
 	if (!copy) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	/* strtok_r would fold empty lines and lose the numbering: split by hand */
-	for (line = copy; line; line = p) {
-		char *k, *v, *eq;
+	while ((line = next_line(&p))) {
+		char *k = trim(line), *v, *eq;
 		size_t kl;
 
-		p = strchr(line, '\n');
-		if (p)
-			*p++ = 0;
 		lineno++;
-		k = line;
-		trim(&k);
 		if (!*k || *k == '#' || *k == ';')
 			continue;
 		kl = strlen(k);
@@ -332,9 +299,8 @@ int exec_allowlist_parse(struct exec_allowlist *al, const char *text, const char
 		if (!cur)
 			PERR("line %d: a setting before the first [name]", lineno);
 		*eq = 0;
-		v = eq + 1;
-		trim(&k);
-		trim(&v);
+		v = trim(eq + 1);
+		k = trim(k);
 		if (!strcmp(k, "exec")) {
 			if (v[0] != '/' || strlen(v) >= sizeof(cur->path) || strstr(v, "/../") ||
 			    strchr(v, ' '))
@@ -377,11 +343,8 @@ int exec_allowlist_parse(struct exec_allowlist *al, const char *text, const char
 				PERR("line %d: user is a user name", lineno);
 			snprintf(cur->user, sizeof(cur->user), "%s", v);
 		} else if (!strcmp(k, "allow_paths")) {
-			int y = parse_yes(v);
-
-			if (y < 0)
+			if (parse_bool(v, &cur->allow_paths) < 0)
 				PERR("line %d: allow_paths must be yes or no", lineno);
-			cur->allow_paths = y;
 		} else {
 			PERR("line %d: unknown key '%.40s'", lineno, k);
 		}
@@ -442,8 +405,8 @@ void exec_allowlist_load(struct exec_allowlist *al, const char *dir)
 	for (int i = 0; i < n; i++) {
 		const char *f = names[i]->d_name;
 		char fname[4096 + 256];
-		int fd = openat(dfd, f, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-		ssize_t got;
+		int fd = openat(dfd, f, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY), r;
+		size_t got;
 
 		snprintf(fname, sizeof(fname), "%s/%s", dir, f);
 		al->files++;
@@ -460,17 +423,18 @@ void exec_allowlist_load(struct exec_allowlist *al, const char *dir)
 			free(names[i]);
 			continue;
 		}
-		got = read(fd, buf, ALLOW_MAX_FILE);
+		r = read_fd(fd, buf, ALLOW_MAX_FILE, &got);
 		close(fd);
-		if (got < 0) {
-			log_error("cannot read %s: %s: skipped", fname, strerror(errno));
+		if (r < 0) {
+			log_error("cannot read %s: %s: skipped", fname,
+				  r == -EFBIG ? "larger than 64 KiB" : strerror(-r));
 			al->bad_files++;
 		} else {
 			buf[got] = 0;
-			if (memchr(buf, 0, (size_t)got) ||
+			if (memchr(buf, 0, got) ||
 			    exec_allowlist_parse(al, buf, fname, err, sizeof(err)) < 0) {
 				log_error("%s: %s: the file is skipped", fname,
-					  memchr(buf, 0, (size_t)got) ? "a NUL byte" : err);
+					  memchr(buf, 0, got) ? "a NUL byte" : err);
 				al->bad_files++;
 			}
 		}

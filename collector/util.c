@@ -1,5 +1,6 @@
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -34,10 +35,69 @@ uint64_t mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+int parse_bool(const char *v, bool *out)
+{
+	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "on"))
+		*out = true;
+	else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "off"))
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = 0;
+	return s;
+}
+
+char *next_line(char **cur)
+{
+	char *line = *cur, *nl;
+
+	if (!line || !*line)
+		return NULL;
+	nl = strchr(line, '\n');
+	if (nl) {
+		*nl = 0;
+		*cur = nl + 1;
+	} else {
+		*cur = line + strlen(line);
+	}
+	return line;
+}
+
+int read_fd(int fd, char *buf, size_t cap, size_t *len)
+{
+	char probe;
+	ssize_t n;
+
+	*len = 0;
+	for (;;) {
+		n = *len < cap ? read(fd, buf + *len, cap - *len) : read(fd, &probe, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		if (*len == cap)
+			return -EFBIG;
+		*len += (size_t)n;
+	}
+}
+
 int read_small_file(int dirfd, const char *path, char *buf, size_t cap)
 {
 	struct stat st;
-	ssize_t n;
+	size_t n;
 	int fd, r = 0;
 
 	fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
@@ -51,15 +111,9 @@ int read_small_file(int dirfd, const char *path, char *buf, size_t cap)
 		r = -EINVAL;
 		goto out;
 	}
-	n = read(fd, buf, cap - 1);
-	if (n < 0) {
-		r = -errno;
+	r = read_fd(fd, buf, cap - 1, &n);
+	if (r < 0)
 		goto out;
-	}
-	if ((size_t)n == cap - 1 && st.st_size > (off_t)(cap - 1)) {
-		r = -EFBIG;
-		goto out;
-	}
 	buf[n] = 0;
 	if (n && buf[n - 1] == '\n')
 		buf[n - 1] = 0;

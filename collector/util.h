@@ -1,15 +1,26 @@
 /*
- * util: small helpers for collector/: a strict bounded integer parser (no sign, no spaces, no
- * trailing garbage, no overflow), a monotonic clock, and a bounded read of a small file.
+ * util: small helpers for collector/: strict bounded integer and yes/no parsers, line splitting and
+ * trimming for KEY=VALUE files, a monotonic clock, and bounded reads of small files.
  */
 #ifndef NETINV_UTIL_H
 #define NETINV_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* yes/true/1/on or no/false/0/off: 0, else -1. */
+int parse_bool(const char *v, bool *out);
+/* Blanks stripped at both ends, in place; returns the new start. */
+char *trim(char *s);
+/* The next line of a NUL-terminated text, its newline replaced by NUL, advancing *cur; NULL at the
+ * end. Empty lines come back too, so a caller's line numbers are right. */
+char *next_line(char **cur);
 uint64_t mono_us(void);
+/* Read fd to its end into buf (at most cap bytes), *len the bytes read: 0, -EFBIG when there is
+ * more than cap, or -errno. */
+int read_fd(int fd, char *buf, size_t cap, size_t *len);
 /* Read at most cap-1 bytes of a regular file (no symlink at the last component), NUL-terminate,
  * strip one trailing newline. -errno on failure, -EFBIG when larger than cap-1. */
 int read_small_file(int dirfd, const char *path, char *buf, size_t cap);

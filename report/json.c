@@ -400,6 +400,16 @@ void json_hex(struct json_w *w, const uint8_t *b, size_t len)
 	w->len += n;
 }
 
+void json_time(struct json_w *w, time_t t)
+{
+	struct tm tm;
+	char b[32];
+
+	gmtime_r(&t, &tm);
+	strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_lit(w, b, strlen(b));
+}
+
 int json_finish(struct json_w *w)
 {
 	if (!w->err)

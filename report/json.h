@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define JSON_MAX_DEPTH 32
 /* The largest single item the writer formats at once is well under this (a 256-byte string chunk,
@@ -57,6 +58,29 @@ void json_ip(struct json_w *w, uint8_t family, const uint8_t *a);
 void json_cidr(struct json_w *w, uint8_t family, const uint8_t *a, uint8_t plen);
 /* Colon-separated hex of any length ("aa:bb:..."), or null for len 0. */
 void json_hex(struct json_w *w, const uint8_t *b, size_t len);
+/* UTC as "YYYY-MM-DDTHH:MM:SSZ". */
+void json_time(struct json_w *w, time_t t);
+
+/* A key and its value in one call. k is always a literal (its length is a compile-time constant);
+ * key_str's value is one of netinv's own names (libnl's tables, enumerations): plain ASCII, copied
+ * without escaping. */
+#define key_str(w, k, v)                                                                           \
+	do {                                                                                       \
+		const char *v_ = (v);                                                              \
+		json_key(w, k);                                                                    \
+		json_lit(w, v_, strlen(v_));                                                       \
+	} while (0)
+#define key_u64(w, k, v)                                                                           \
+	do {                                                                                       \
+		json_key(w, k);                                                                    \
+		json_u64(w, v);                                                                    \
+	} while (0)
+#define key_bool(w, k, v)                                                                          \
+	do {                                                                                       \
+		json_key(w, k);                                                                    \
+		json_bool(w, v);                                                                   \
+	} while (0)
+
 /* Flush whatever is buffered; returns w->err. */
 int json_finish(struct json_w *w);
 

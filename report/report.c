@@ -20,20 +20,6 @@ bool addr_unspecified(uint8_t family, const uint8_t *a)
 	return !memcmp(a, zero, 16) || (!memcmp(a, mapped, 12) && !memcmp(a + 12, zero, 4));
 }
 
-/* k is always a literal: its length is a compile-time constant. v is one of netinv's own names
- * (libnl's tables, enumerations): plain ASCII, no escaping needed. */
-#define key_str(w, k, v)                                                                           \
-	do {                                                                                       \
-		const char *v_ = (v);                                                              \
-		json_key(w, k);                                                                    \
-		json_lit(w, v_, strlen(v_));                                                       \
-	} while (0)
-#define key_u64(w, k, v)                                                                           \
-	do {                                                                                       \
-		json_key(w, k);                                                                    \
-		json_u64(w, v);                                                                    \
-	} while (0)
-
 /* Interface name for an ifindex, or null when unknown (0, or a link that vanished mid-run). */
 #define key_ifname(w, s, k, ifindex)                                                               \
 	do {                                                                                       \
@@ -579,16 +565,6 @@ static void write_delta_stats(struct json_w *w, const struct report_meta *m)
 	json_obj_end(w);
 }
 
-static void write_time(struct json_w *w, time_t t)
-{
-	struct tm tm;
-	char b[32];
-
-	gmtime_r(&t, &tm);
-	strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	json_str(w, b);
-}
-
 static void write_table_stats(struct json_w *w, const struct snapshot *s, unsigned int tables)
 {
 	json_key(w, "tables");
@@ -698,7 +674,7 @@ int report_write(struct json_w *w, const struct snapshot *s, const struct report
 	key_u64(w, "schema_version", REPORT_SCHEMA_VERSION);
 	key_str(w, "agent_uuid", m->agent_uuid);
 	json_key(w, "observed_at");
-	write_time(w, m->observed_at);
+	json_time(w, m->observed_at);
 	key_u64(w, "sequence_number", m->sequence_number);
 	json_key(w, "full_snapshot");
 	json_bool(w, m->full_snapshot);

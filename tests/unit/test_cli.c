@@ -275,6 +275,13 @@ static void test_config_errors(void **state)
 	assert_int_equal(config_load(&c, conf, NULL, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, ":2: unknown setting 'serverurl'"));
 	config_free(&c);
+	/* blank lines count: the line named is the line an editor shows */
+	f = fopen(conf, "w");
+	fputs("# comment\n\nserver_url=https://ok.example\n\n\nserverurl=x\n", f);
+	fclose(f);
+	assert_int_equal(config_load(&c, conf, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":6: unknown setting 'serverurl'"));
+	config_free(&c);
 	f = fopen(conf, "w");
 	fputs("timeout=0\n", f);
 	fclose(f);
