@@ -22,7 +22,6 @@ const char *const cmd_status_names[] = {
 
 #define MAGIC	 "NICMDJ1\n"
 #define HDR_LEN	 16
-#define MAX_FILE ((size_t)CMDLOG_MAX_ENTRIES * 2 * CMDLOG_MAX_OUTPUT)
 
 /* Per entry: fixed part, then id, name, reason, out, err. */
 struct rec {
@@ -283,29 +282,36 @@ int cmdlog_load(struct cmdlog *l, struct state_dir *sd, bool move_aside, char *e
 			 strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    (size_t)st.st_size > MAX_FILE) {
-		snprintf(err, errlen, "%s/%s is not a regular file of this user within %zu bytes",
-			 sd->path, CMDLOG_FILE, MAX_FILE);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		snprintf(err, errlen, "%s/%s is not a regular file of this user", sd->path,
+			 CMDLOG_FILE);
 		close(fd);
 		return -1;
 	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
+	if ((uint64_t)st.st_size > CMDLOG_MAX_FILE) {
+		/* more than the backlog limits let it grow to: damaged, never read into memory */
 		close(fd);
-		snprintf(err, errlen, "out of memory reading %s/%s", sd->path, CMDLOG_FILE);
-		return -1;
-	}
-	/* one byte more than fstat said: a file that grew reads as damaged, never overflows */
-	r = read_fd(fd, buf, (size_t)st.st_size + 1, &got);
-	close(fd);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot read %s/%s: %s", sd->path, CMDLOG_FILE, strerror(-r));
+		r = -EBADMSG;
+		why = "larger than " CMDLOG_MAX_FILE_TEXT;
+	} else {
+		buf = malloc((size_t)st.st_size + 1);
+		if (!buf) {
+			close(fd);
+			snprintf(err, errlen, "out of memory reading %s/%s", sd->path, CMDLOG_FILE);
+			return -1;
+		}
+		/* one byte more than fstat said: a file that grew reads as damaged */
+		r = read_fd(fd, buf, (size_t)st.st_size + 1, &got);
+		close(fd);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot read %s/%s: %s", sd->path, CMDLOG_FILE,
+				 strerror(-r));
+			free(buf);
+			return -1;
+		}
+		r = cmdlog_decode(l, buf, got, &why);
 		free(buf);
-		return -1;
 	}
-	r = cmdlog_decode(l, buf, got, &why);
-	free(buf);
 	if (r < 0) {
 		char aside[64];
 

@@ -27,6 +27,10 @@ struct state_dir;
 #define CMDLOG_MAX_OUTPUT	 (1u << 20) /* per stream */
 #define CMDLOG_MAX_PENDING	 64
 #define CMDLOG_MAX_PENDING_BYTES (32u << 20)
+/* The pending limits keep a journal under 32 MiB of output plus one command's 2 MiB and the ids:
+ * a larger file is damaged. */
+#define CMDLOG_MAX_FILE (64u << 20)
+#define CMDLOG_MAX_FILE_TEXT "64 MiB"
 
 enum cmd_status {
 	CMD_STARTED,	 /* recorded before the spawn; no result yet */

@@ -154,6 +154,27 @@ static void test_damaged_moved_aside(void **state)
 	cmdlog_free(&m);
 }
 
+/* A journal larger than the limits let one grow is damaged: moved aside, never read in. */
+static void test_oversized_journal(void **state)
+{
+	struct cmdlog m;
+	char err[512], p[128];
+	struct stat st;
+	int fd;
+
+	(void)state;
+	snprintf(p, sizeof(p), "%s/%s", dir, CMDLOG_FILE);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)CMDLOG_MAX_FILE + 1), 0); /* sparse */
+	close(fd);
+	assert_int_equal(cmdlog_load(&m, &sd, true, err, sizeof(err)), -1);
+	assert_true(m.damaged);
+	assert_non_null(strstr(err, "damaged (larger than 64 MiB)"));
+	assert_int_equal(stat(p, &st), -1);
+	cmdlog_free(&m);
+}
+
 static void test_symlinked_journal_refused(void **state)
 {
 	struct cmdlog m;
@@ -317,6 +338,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_load_marks_interrupted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_damaged_moved_aside, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_symlinked_journal_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_oversized_journal, setup, teardown),
 	    cmocka_unit_test(test_results_fit_and_deliver),
 	    cmocka_unit_test(test_backlog),
 	    cmocka_unit_test(test_delivered_ids_bounded),
