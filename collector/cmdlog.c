@@ -420,6 +420,9 @@ static void write_one(struct json_w *w, const struct cmd_entry *e, uint32_t out_
 	json_obj_end(w);
 }
 
+/* A result's bytes besides its strings: keys, numbers, booleans, the time, separators. */
+#define RESULT_FIXED 512
+
 static size_t measure(const struct cmd_entry *e, uint32_t out_len, uint32_t err_len)
 {
 	struct json_w w;
@@ -448,21 +451,28 @@ unsigned cmdlog_write_results(struct json_w *w, struct cmdlog *l, size_t limit, 
 		uint32_t ol = e->out_len, el = e->err_len;
 		size_t sz;
 
+		uint64_t before = w->total + w->len;
+
 		incl[i] = 0;
 		if (e->delivered || e->status == CMD_STARTED)
 			continue;
-		sz = measure(e, ol, el);
-		/* the first result always goes, cut to fit: one that never fits would block the
-		 * rest */
-		while (sz + used > limit && n == 0 && (ol || el)) {
-			ol /= 2;
-			el /= 2;
+		/* Encoded only once when even the worst case (every byte escaped to 6) fits; only
+		 * a result near the limit is measured first. */
+		if (used + RESULT_FIXED + 6 * ((size_t)ol + el + sizeof(e->id) + sizeof(e->name) +
+					       sizeof(e->reason)) > limit) {
 			sz = measure(e, ol, el);
+			/* the first result always goes, cut to fit: one that never fits would
+			 * block the rest */
+			while (sz + used > limit && n == 0 && (ol || el)) {
+				ol /= 2;
+				el /= 2;
+				sz = measure(e, ol, el);
+			}
+			if (sz + used > limit)
+				break;
 		}
-		if (sz + used > limit)
-			break;
 		write_one(w, e, ol, el);
-		used += sz;
+		used += (size_t)(w->total + w->len - before);
 		incl[i] = 1;
 		n++;
 	}
