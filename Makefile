@@ -34,7 +34,7 @@ LIB_SRCS := netlink/nl.c netlink/attr.c netlink/link.c netlink/addr.c netlink/ne
 	    netlink/route.c netlink/sockdiag.c netlink/procmap.c netlink/collect.c \
 	    delta/snapshot.c delta/canon.c delta/hash.c delta/diff.c delta/persist.c delta/crc32c.c \
 	    report/json.c report/names.c report/report.c report/gzip.c \
-	    report/http.c report/proto.c
+	    report/http.c report/proto.c report/skim.c
 APP_SRCS := collector/main.c collector/cli.c collector/log.c collector/run.c collector/util.c \
 	    collector/state.c collector/config.c collector/cmdlog.c
 # The gated command execution module: `make EXEC=0` builds netinv without it.
@@ -47,7 +47,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 APP_OBJS := $(APP_SRCS:%.c=$(BUILD)/%.o)
 
 UNIT_TESTS := test_nl test_parsers test_malformed test_oracle test_json test_snapshot test_cli test_delta \
-	      test_proto test_status test_report test_cmdlog
+	      test_proto test_status test_report test_cmdlog test_skim
 ifeq ($(EXEC),1)
 UNIT_TESTS += test_exec
 endif

@@ -496,6 +496,7 @@ static enum run_outcome proto_outcome_code(enum proto_outcome p)
 		return RUN_OK;
 	case PROTO_TEMPORARY:
 	case PROTO_RATE_LIMITED:
+	case PROTO_UNKNOWN:
 		return RUN_TEMPFAIL;
 	case PROTO_UNAUTHORIZED:
 	case PROTO_FORBIDDEN:
@@ -535,7 +536,8 @@ static void record_failure(struct agent *a, const struct proto_reply *r)
 
 	snprintf(a->st.as.last_error, sizeof(a->st.as.last_error), "%.255s", r->message);
 	a->st.as.last_error_at = now;
-	if (r->outcome == PROTO_TEMPORARY || r->outcome == PROTO_RATE_LIMITED) {
+	if (r->outcome == PROTO_TEMPORARY || r->outcome == PROTO_RATE_LIMITED ||
+	    r->outcome == PROTO_UNKNOWN) {
 		uint64_t delay = 900, cap = a->st.as.policy.interval;
 
 		if (a->st.as.failures < 20)
@@ -786,7 +788,7 @@ static enum run_outcome do_checkin(struct agent *a)
 			break;
 		}
 		proto_checkin(a->http, cfg_str(a->cfg, CFG_SERVER_URL), cfg_str(a->cfg, CFG_API_KEY_HEADER),
-			      a->key, gz, gzlen, &a->st.as.policy, r);
+			      a->key, gz, gzlen, body.n, &a->st.as.policy, r);
 		free(gz);
 		if (r->outcome == PROTO_TOO_LARGE && budget / 2 >= 16384 && shrinks++ < 4) {
 			budget /= 2;

@@ -73,6 +73,7 @@ struct http {
 	CURL *c;
 	struct http_opts o;
 	struct http_resp *r;
+	const struct http_sink *sink;
 };
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
@@ -80,13 +81,12 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	struct http *h = arg;
 	size_t len = size * n;
 
-	if (h->r->len + len > HTTP_MAX_BODY) {
+	if (h->r->body_len + len > h->sink->max) {
 		h->r->too_large = true;
 		return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
 	}
-	memcpy(h->r->body + h->r->len, p, len);
-	h->r->len += len;
-	h->r->body[h->r->len] = 0;
+	h->r->body_len += len;
+	h->sink->write(h->sink->ctx, p, len);
 	return len;
 }
 
@@ -203,17 +203,17 @@ void http_free(struct http *h)
 }
 
 int http_post(struct http *h, const char *url, const char *const *headers, const void *body,
-	      size_t len, struct http_resp *r)
+	      size_t len, const struct http_sink *sink, struct http_resp *r)
 {
 	struct curl_slist *hl = NULL;
 	char ebuf[CURL_ERROR_SIZE] = "";
+	curl_off_t up = 0;
 	CURLcode cc;
 
-	memset(r, 0, offsetof(struct http_resp, body));
-	r->body[0] = 0;
-	r->len = 0;
+	memset(r, 0, sizeof(*r));
 	r->retry_after = -1;
 	h->r = r;
+	h->sink = sink;
 	for (const char *const *p = headers; p && *p; p++)
 		hl = C.slist_append(hl, *p);
 	/* no "Expect: 100-continue" round trip for small bodies */
@@ -232,13 +232,17 @@ int http_post(struct http *h, const char *url, const char *const *headers, const
 			snprintf(r->peer_ip, sizeof(r->peer_ip), "%s", ip);
 		C.getinfo(h->c, CURLINFO_PRIMARY_PORT, &r->peer_port);
 	}
+	/* Sent to the connection is not received by the server, but a body that did not all go out
+	 * cannot have been acted on (the server reads Content-Length bytes first). */
+	if (C.getinfo(h->c, CURLINFO_SIZE_UPLOAD_T, &up) == CURLE_OK && up >= 0 && (size_t)up == len)
+		r->sent_all = true;
 	C.setopt(h->c, CURLOPT_HTTPHEADER, NULL);
 	C.slist_free_all(hl);
 	r->curl_code = (int)cc;
 	if (cc != CURLE_OK) {
 		if (r->too_large)
-			snprintf(r->error, sizeof(r->error), "the reply was larger than %d bytes",
-				 HTTP_MAX_BODY);
+			snprintf(r->error, sizeof(r->error), "the reply was larger than %llu bytes",
+				 (unsigned long long)sink->max);
 		else
 			snprintf(r->error, sizeof(r->error), "%s", ebuf[0] ? ebuf : C.strerror(cc));
 		return -1; /* a body cut short is not a reply to act on */

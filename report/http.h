@@ -2,8 +2,9 @@
  * http: the one libcurl easy handle of a run. https only (plain http to loopback, or with
  * allow_insecure_http), no redirects, peer and host verification on, TLS >= 1.2, optional CA file
  * and pinned public keys, connect / total / low-speed timeouts, proxy from the configuration or
- * the environment. Reply bodies are capped at HTTP_MAX_BODY in the write callback (the transfer is
- * aborted past it, never buffered); Retry-After is captured. curl's debug output, when asked for,
+ * the environment. Reply bodies are never buffered here: each piece goes to the caller's sink as it
+ * arrives, and the transfer is aborted once the body passes the caller's byte limit (memory and
+ * time stay bounded whatever a server sends); Retry-After is captured. curl's debug output, when asked for,
  * never shows the agent key or the enrollment key.
  */
 #ifndef NETINV_HTTP_H
@@ -12,8 +13,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#define HTTP_MAX_BODY 65536
 
 struct http_opts {
 	const char *ca_file;    /* "" = system store */
@@ -24,16 +23,24 @@ struct http_opts {
 	const char *secret;     /* redacted from the trace */
 };
 
+/* Where a reply body goes: write() takes each piece as it arrives (its return value is ignored:
+ * a sink that has seen enough keeps counting, so the transfer still ends the HTTP way). */
+struct http_sink {
+	void (*write)(void *ctx, const char *p, size_t n);
+	void *ctx;
+	uint64_t max;           /* body bytes accepted; past it the transfer is aborted */
+};
+
 struct http_resp {
 	long status;            /* 0 when no HTTP reply arrived */
 	int curl_code;          /* CURLE_* */
 	char error[256];        /* curl's words for a transport failure */
-	bool too_large;         /* the body passed HTTP_MAX_BODY */
+	bool too_large;         /* the body passed the sink's max */
+	bool sent_all;          /* the whole request body went out: the server may have acted on it */
 	long retry_after;       /* seconds, -1 = none */
 	char peer_ip[46];       /* the address curl connected to (CURLINFO_PRIMARY_IP), "" = none */
 	long peer_port;
-	char body[HTTP_MAX_BODY + 1];
-	size_t len;
+	uint64_t body_len;      /* body bytes received */
 };
 
 struct http;
@@ -42,9 +49,9 @@ struct http;
 struct http *http_new(const struct http_opts *o, char *err, size_t errlen);
 const char *http_curl_version(void);
 void http_free(struct http *h);
-/* POST body (len bytes) with these extra header lines. 0 when an HTTP reply arrived (any status),
- * -1 for a transport failure (r->curl_code, r->error). */
+/* POST body (len bytes) with these extra header lines; the reply body goes to sink. 0 when a whole
+ * HTTP reply arrived (any status), -1 for a transport failure (r->curl_code, r->error). */
 int http_post(struct http *h, const char *url, const char *const *headers, const void *body,
-	      size_t len, struct http_resp *r);
+	      size_t len, const struct http_sink *sink, struct http_resp *r);
 
 #endif

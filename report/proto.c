@@ -1,6 +1,7 @@
 #include "proto.h"
 #include "http.h"
 #include "json.h"
+#include "skim.h"
 #include "../delta/snapshot.h"
 
 #include <cjson/cJSON.h>
@@ -14,8 +15,31 @@
 const char *const proto_outcome_names[] = {
 	"accepted", "pending",	 "active",	 "key_lost",	 "unauthorized",
 	"forbidden", "conflict", "too_large",	 "encoding",	 "invalid",
-	"rate_limited", "temporary", "bad_reply",
+	"rate_limited", "temporary", "bad_reply", "unknown",
 };
+
+/* The members of a reply netinv reads; the rest (the echoed address lists above all) is checked
+ * and dropped as it arrives. agent and checkin keep their scalars (ids, times), not their lists. */
+static const struct skim_rule reply_rules[] = {
+	{ "status", SKIM_WHOLE, 0 },	 { "server_time", SKIM_WHOLE, 0 },
+	{ "api_key", SKIM_WHOLE, 0 },	 { "agent", SKIM_SCALARS, 0 },
+	{ "checkin", SKIM_SCALARS, 0 },	 { "policy", SKIM_WHOLE, 0 },
+	{ "commands", SKIM_WHOLE, 64 },	 { "detail", SKIM_WHOLE, 8 },
+	{ "errors", SKIM_WHOLE, 8 },
+};
+enum { RULE_COMMANDS = 6 };
+
+uint64_t proto_reply_limit(uint64_t sent)
+{
+	uint64_t l = PROTO_REPLY_BASE + 4 * sent;
+
+	return l < PROTO_REPLY_CEILING ? l : PROTO_REPLY_CEILING;
+}
+
+static void skim_reply(struct skim *sk, char *kept)
+{
+	skim_init(sk, reply_rules, sizeof(reply_rules) / sizeof(reply_rules[0]), kept, PROTO_KEPT_MAX);
+}
 
 void policy_defaults(struct policy *p)
 {
@@ -343,10 +367,10 @@ static bool map_error(long status, const cJSON *j, struct proto_reply *r, bool c
 	return false;
 }
 
-static cJSON *parse_body(const char *body, size_t len)
+/* What the skimmer kept, as a tree (NULL when the reply was not well-formed JSON). */
+static cJSON *parse_kept(const struct skim *sk)
 {
-	/* http caps bodies at 64 KiB; parse with the length, never trusting a NUL */
-	return len ? cJSON_ParseWithLength(body, len) : NULL;
+	return !sk->err && sk->len ? cJSON_ParseWithLength(sk->out, sk->len) : NULL;
 }
 
 static void bad_reply(struct proto_reply *r, long status, const char *what)
@@ -355,10 +379,10 @@ static void bad_reply(struct proto_reply *r, long status, const char *what)
 	msg(r, "unexpected reply from the server (HTTP %ld): %s", status, what);
 }
 
-void proto_parse_register(long status, const char *body, size_t len, bool have_local_key,
-			  const struct policy *prev, struct proto_reply *r)
+static void parse_register(long status, const struct skim *sk, bool have_local_key,
+			   const struct policy *prev, struct proto_reply *r)
 {
-	cJSON *j = parse_body(body, len);
+	cJSON *j = parse_kept(sk);
 	const char *st, *key, *t;
 	const cJSON *agent, *id;
 
@@ -373,7 +397,7 @@ void proto_parse_register(long status, const char *body, size_t len, bool have_l
 		goto out;
 	}
 	if (!cJSON_IsObject(j)) {
-		bad_reply(r, status, "not a JSON object");
+		bad_reply(r, status, sk->err ? sk->err : "not a JSON object");
 		goto out;
 	}
 	st = str_item(j, "status");
@@ -426,20 +450,31 @@ out:
 	cJSON_Delete(j);
 }
 
-void proto_parse_checkin(long status, const char *body, size_t len, const struct policy *prev,
-			 struct proto_reply *r)
+static void parse_checkin(long status, const struct skim *sk, const struct policy *prev,
+			  struct proto_reply *r)
 {
-	cJSON *j = parse_body(body, len);
+	cJSON *j = parse_kept(sk);
+	const cJSON *ck, *id;
 	const char *st, *t;
 
 	memset(r, 0, sizeof(*r));
 	r->http_status = status;
 	r->retry_after = -1;
 	r->policy = *prev;
+	r->reply_bytes = sk->in;
 	if (map_error(status, j, r, true))
 		goto out;
 	if (status != 200 && status != 201 && status != 202) {
 		bad_reply(r, status, "status not in the protocol");
+		goto out;
+	}
+	if (!j) {
+		/* The server said yes at the HTTP level and may have stored the report: whatever the
+		 * body is, the outcome is not known, and the report is not taken as refused. */
+		r->outcome = PROTO_UNKNOWN;
+		msg(r, "the server answered HTTP %ld but its reply cannot be read (%s); it may have "
+		       "stored the report, which will be sent again",
+		    status, sk->err ? sk->err : "not JSON");
 		goto out;
 	}
 	if (!cJSON_IsObject(j)) {
@@ -455,12 +490,43 @@ void proto_parse_checkin(long status, const char *body, size_t len, const struct
 	r->server_time = t ? proto_parse_time(t) : 0;
 	if (r->server_time < 0)
 		r->server_time = 0;
+	ck = cJSON_GetObjectItemCaseSensitive(j, "checkin");
+	id = cJSON_IsObject(ck) ? cJSON_GetObjectItemCaseSensitive(ck, "id") : NULL;
+	if (cJSON_IsString(id))
+		excerpt(id->valuestring, r->checkin_id, sizeof(r->checkin_id));
+	else if (cJSON_IsNumber(id))
+		snprintf(r->checkin_id, sizeof(r->checkin_id), "%.0f", id->valuedouble);
 	parse_policy(cJSON_GetObjectItemCaseSensitive(j, "policy"), prev, r);
 	parse_commands(cJSON_GetObjectItemCaseSensitive(j, "commands"), r);
+	r->cmds_ignored += sk->dropped[RULE_COMMANDS];
 	r->outcome = PROTO_ACCEPTED;
 	msg(r, "accepted");
 out:
 	cJSON_Delete(j);
+}
+
+void proto_parse_register(long status, const char *body, size_t len, bool have_local_key,
+			  const struct policy *prev, struct proto_reply *r)
+{
+	char kept[PROTO_KEPT_MAX];
+	struct skim sk;
+
+	skim_reply(&sk, kept);
+	skim_feed(&sk, body, len);
+	skim_finish(&sk);
+	parse_register(status, &sk, have_local_key, prev, r);
+}
+
+void proto_parse_checkin(long status, const char *body, size_t len, const struct policy *prev,
+			 struct proto_reply *r)
+{
+	char kept[PROTO_KEPT_MAX];
+	struct skim sk;
+
+	skim_reply(&sk, kept);
+	skim_feed(&sk, body, len);
+	skim_finish(&sk);
+	parse_checkin(status, &sk, prev, r);
 }
 
 static int mem_sink(void *ctx, const void *p, size_t n)
@@ -508,11 +574,25 @@ size_t proto_register_body(const struct register_req *q, char *buf, size_t cap)
 	return w.len;
 }
 
-static void transport(struct proto_reply *r, const struct http_resp *hr)
+/* No whole reply. After a check-in whose body all went out, the server may have stored it. */
+static void transport(struct proto_reply *r, const struct http_resp *hr, bool stored_maybe)
 {
-	r->outcome = PROTO_TEMPORARY;
 	r->http_status = hr->status;
-	msg(r, "cannot reach the server: %s; will retry", hr->error);
+	r->reply_bytes = hr->body_len;
+	if (stored_maybe && hr->sent_all) {
+		r->outcome = PROTO_UNKNOWN;
+		msg(r, "the report was sent but no reply could be read (%s); the server may have "
+		       "stored it, and it will be sent again",
+		    hr->error);
+	} else {
+		r->outcome = PROTO_TEMPORARY;
+		msg(r, "cannot reach the server: %s; will retry", hr->error);
+	}
+}
+
+static void sink_write(void *ctx, const char *p, size_t n)
+{
+	skim_feed(ctx, p, n);
 }
 
 static void join_url(char *out, size_t cap, const char *base, const char *path)
@@ -527,11 +607,13 @@ static void join_url(char *out, size_t cap, const char *base, const char *path)
 void proto_register(struct http *h, const char *server_url, const struct register_req *q,
 		    bool have_local_key, const struct policy *prev, struct proto_reply *r)
 {
-	static struct http_resp hr;
-	static char body[8192];
-	char url[2048];
+	struct http_resp hr;
+	char body[8192], url[2048], kept[PROTO_KEPT_MAX];
 	const char *hdrs[] = { "Content-Type: application/json", "Accept: application/json", NULL };
 	size_t n = proto_register_body(q, body, sizeof(body));
+	struct skim sk;
+	/* the reply's agent object may echo the last report's address lists */
+	struct http_sink sink = { sink_write, &sk, proto_reply_limit(prev->max_report) };
 
 	join_url(url, sizeof(url), server_url, "/api/agents/register");
 	if (!n) {
@@ -540,12 +622,14 @@ void proto_register(struct http *h, const char *server_url, const struct registe
 		msg(r, "the registration request does not fit %zu bytes", sizeof(body));
 		return;
 	}
-	if (http_post(h, url, hdrs, body, n, &hr) < 0) {
+	skim_reply(&sk, kept);
+	if (http_post(h, url, hdrs, body, n, &sink, &hr) < 0) {
 		memset(r, 0, sizeof(*r));
 		r->policy = *prev;
-		transport(r, &hr);
+		transport(r, &hr, false);
 	} else {
-		proto_parse_register(hr.status, hr.body, hr.len, have_local_key, prev, r);
+		skim_finish(&sk);
+		parse_register(hr.status, &sk, have_local_key, prev, r);
 	}
 	explicit_bzero(body, sizeof(body));
 	r->retry_after = hr.retry_after;
@@ -554,22 +638,26 @@ void proto_register(struct http *h, const char *server_url, const struct registe
 }
 
 void proto_checkin(struct http *h, const char *server_url, const char *key_header,
-		   const char *api_key, const void *gz, size_t len, const struct policy *prev,
-		   struct proto_reply *r)
+		   const char *api_key, const void *gz, size_t len, size_t decoded,
+		   const struct policy *prev, struct proto_reply *r)
 {
-	static struct http_resp hr;
-	char url[2048], auth[512];
+	struct http_resp hr;
+	char url[2048], auth[512], kept[PROTO_KEPT_MAX];
 	const char *hdrs[] = { "Content-Type: application/json", "Content-Encoding: gzip",
 			       "Accept: application/json", auth, NULL };
+	struct skim sk;
+	struct http_sink sink = { sink_write, &sk, proto_reply_limit(decoded) };
 
 	join_url(url, sizeof(url), server_url, "/api/agents/check-in");
 	snprintf(auth, sizeof(auth), "%s: %s", key_header, api_key);
-	if (http_post(h, url, hdrs, gz, len, &hr) < 0) {
+	skim_reply(&sk, kept);
+	if (http_post(h, url, hdrs, gz, len, &sink, &hr) < 0) {
 		memset(r, 0, sizeof(*r));
 		r->policy = *prev;
-		transport(r, &hr);
+		transport(r, &hr, true);
 	} else {
-		proto_parse_checkin(hr.status, hr.body, hr.len, prev, r);
+		skim_finish(&sk);
+		parse_checkin(hr.status, &sk, prev, r);
 	}
 	explicit_bzero(auth, sizeof(auth));
 	r->retry_after = hr.retry_after;

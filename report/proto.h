@@ -1,7 +1,8 @@
 /*
  * proto: the Graphēon agent API (shared/PROTOCOL.md). Register and check-in requests, and their
- * replies parsed with cJSON from a length-capped body: types and ranges checked, unknown keys
- * ignored, the server's naive UTC time understood. Every HTTP status maps to its own outcome and a
+ * replies skimmed as they arrive (report/skim: only the members netinv reads are kept, in a fixed
+ * buffer, whatever the reply's size) and then parsed with cJSON: types and ranges checked, unknown
+ * keys ignored, the server's naive UTC time understood. Every HTTP status maps to its own outcome and a
  * one-line message for the operator; nothing here logs or exits.
  */
 #ifndef NETINV_PROTO_H
@@ -29,7 +30,16 @@ enum proto_outcome {
 	PROTO_RATE_LIMITED, /* 429 */
 	PROTO_TEMPORARY,    /* 5xx, timeouts, connection failures, a reply cut off */
 	PROTO_BAD_REPLY,    /* a reply we cannot trust: not JSON, wrong types, unexpected status */
+	PROTO_UNKNOWN,      /* check-in sent, no readable reply: the server may have stored it */
 };
+
+/* What netinv keeps of a reply (the members it reads), and how much reply it reads at all: the
+ * Graphēon server echoes a report's addresses three times, so the bound grows with what was sent
+ * (64 KiB + 4 bytes per decoded byte sent, at most 64 MiB). The reply is streamed, never stored. */
+#define PROTO_KEPT_MAX (64u << 10)
+#define PROTO_REPLY_BASE (64u << 10)
+#define PROTO_REPLY_CEILING (64ull << 20)
+uint64_t proto_reply_limit(uint64_t sent);
 
 extern const char *const proto_outcome_names[];
 
@@ -49,7 +59,8 @@ void policy_defaults(struct policy *p);
 unsigned policy_tables(const struct policy *p);
 
 /* Commands a check-in reply may carry (netinv extension): {id, name, args[], script?}. Strings live
- * in the reply's arena (the body is capped at 64 KiB, so everything decoded fits). */
+ * in the reply's arena (at most PROTO_KEPT_MAX bytes of the reply are kept, so everything decoded
+ * fits). */
 #define PROTO_MAX_COMMANDS 16
 #define PROTO_MAX_ARGS 32
 #define PROTO_ARENA (64u << 10)
@@ -71,6 +82,8 @@ struct proto_reply {
 	char api_key[257];       /* register: the key, the first time only */
 	char agent_id[65];
 	char status[16];         /* register: pending / active */
+	char checkin_id[65];     /* check-in: the server's id for it, "" = none */
+	uint64_t reply_bytes;    /* body bytes the server sent */
 	bool have_policy;
 	struct policy policy;    /* already merged over the previous one; see policy_warnings */
 	char policy_warnings[256];
@@ -114,8 +127,9 @@ size_t proto_register_body(const struct register_req *q, char *buf, size_t cap);
 /* Calls: transport failures become PROTO_TEMPORARY with curl's words. */
 void proto_register(struct http *h, const char *server_url, const struct register_req *q,
 		    bool have_local_key, const struct policy *prev, struct proto_reply *r);
+/* decoded: the report's size before gzip, which bounds how much reply is read. */
 void proto_checkin(struct http *h, const char *server_url, const char *key_header,
-		   const char *api_key, const void *gz, size_t len, const struct policy *prev,
-		   struct proto_reply *r);
+		   const char *api_key, const void *gz, size_t len, size_t decoded,
+		   const struct policy *prev, struct proto_reply *r);
 
 #endif

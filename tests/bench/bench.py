@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOCKETS_PY = os.path.join(HERE, "..", "integration", "sockets.py")
@@ -138,7 +139,7 @@ def measure_server(netinv, runs):
     try:
         portfile = os.path.join(work, "port")
         srv = subprocess.Popen([sys.executable, os.path.join(HERE, "..", "integration", "server.py"), portfile,
-                                "--max-report-bytes", "10485760"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                ], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(100):
             if os.path.exists(portfile):
                 break
@@ -154,14 +155,31 @@ def measure_server(netinv, runs):
         base = [netinv, "--no-jitter", "--no-processes"]
         subprocess.run(base + ["--register-only"], env=env, check=True, stderr=subprocess.DEVNULL)
         uuid = open(os.path.join(state, "agent_uuid")).read().strip()
-        import urllib.request
         urllib.request.urlopen(urllib.request.Request(url + "/admin/approve", data=json.dumps({"agent_uuid": uuid}).encode()))
         sizes = {}
         for name, extra in (("full", ["--full"]), ("none", [])):
             out = os.path.join(work, name)
             if name == "none":
-                # the timer's run: fetches the key of the approved agent, sends the full report
-                subprocess.run(base + ["--force"], env=env, check=True, stderr=subprocess.DEVNULL)
+                # the timer's run: fetches the key of the approved agent, sends the full report in
+                # parts of the server's default size, each answered with the Graphēon echo lists
+                t0 = time.perf_counter()
+                pid = os.fork()
+                if pid == 0:
+                    os.environ.update(env)
+                    fd = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(fd, 1)
+                    os.dup2(fd, 2)
+                    # GNU time forks netinv from a small process: a child of this Python would carry
+                    # the interpreter's resident pages into its peak RSS
+                    os.execv("/usr/bin/time", ["time", "-f", "%M", "-o", os.path.join(work, "rss")] + base + ["--force"])
+                _, status, _ = os.wait4(pid, 0)
+                if os.waitstatus_to_exitcode(status) != 0:
+                    raise RuntimeError(f"first check-in exited {status}")
+                first = dict(ms=(time.perf_counter() - t0) * 1000,
+                             rss_mib=int(open(os.path.join(work, "rss")).read().split()[-1]) / 1024)
+                st = json.load(urllib.request.urlopen(url + "/admin/state"))
+                first["max_reply_bytes"] = st["stats"]["max_reply_bytes"]
+                first["parts"] = list(st["agents"].values())[0]["checkins"]
             subprocess.run(base + ["--dry-run", "--compact", "-o", out] + extra, env=env, check=True, stderr=subprocess.DEVNULL)
             subprocess.run(base + ["--dry-run", "--gzip", "-o", out + ".gz"] + extra, env=env, check=True, stderr=subprocess.DEVNULL)
             rep = json.load(open(out))
@@ -176,7 +194,7 @@ def measure_server(netinv, runs):
             subprocess.run(base + ["--dry-run", "--gzip", "-o", "/dev/null"], env=env, check=True, stderr=subprocess.DEVNULL)
             dry.append(time.perf_counter() - t0)
         return dict(checkin_ms=statistics.median(chk) * 1000, dry_ms=statistics.median(dry) * 1000,
-                    ratio=statistics.median([a / b for a, b in zip(chk, dry)]), sizes=sizes, runs=runs)
+                    ratio=statistics.median([a / b for a, b in zip(chk, dry)]), sizes=sizes, runs=runs, first=first)
     finally:
         if srv:
             srv.terminate()
@@ -273,12 +291,16 @@ def main():
                          f"{m['bytes_per_record']:.2f} | {m['steady_report_gzip_bytes']} | {m['baseline_commit_ms']:.1f} | "
                          f"{m['steady_commit_run_ms']:.1f} |")
     if srows:
-        lines += ["", "Against the loopback test server (attribution off): steady-state check-in runs (collect, diff, encode, gzip, POST, commit) vs dry runs on the same state; report sizes.",
-                  "", "| scale | check-in run ms | dry run ms | check-in / dry run | full report records | full decoded bytes | full gzip bytes | decoded bytes/record | no-change decoded bytes | no-change gzip bytes |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += ["", "Against the loopback test server (attribution off, default policy: 262,144-byte parts; every accepted part "
+                  "answered as the Graphēon server answers, its addresses echoed three times): the first check-in (the full "
+                  "report in parts); steady-state check-in runs (collect, diff, encode, gzip, POST, commit) vs dry runs on the "
+                  "same state; report sizes.",
+                  "", "| scale | first check-in ms | parts | largest reply bytes | first check-in peak RSS MiB | check-in run ms | dry run ms | check-in / dry run | full report records | full decoded bytes | full gzip bytes | decoded bytes/record | no-change decoded bytes | no-change gzip bytes |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for m in srows:
-            f, n = m["sizes"]["full"], m["sizes"]["none"]
-            lines.append(f"| {m['scale']} | {m['checkin_ms']:.1f} | {m['dry_ms']:.1f} | {m['ratio']:.2f} | {f['records']} | {f['decoded']} | "
+            f, n, fc = m["sizes"]["full"], m["sizes"]["none"], m["first"]
+            lines.append(f"| {m['scale']} | {fc['ms']:.1f} | {fc['parts']} | {fc['max_reply_bytes']} | {fc['rss_mib']:.1f} | "
+                         f"{m['checkin_ms']:.1f} | {m['dry_ms']:.1f} | {m['ratio']:.2f} | {f['records']} | {f['decoded']} | "
                          f"{f['gzip']} | {f['decoded'] / max(f['records'], 1):.1f} | {n['decoded']} | {n['gzip']} |")
     text = "\n".join(lines) + "\n"
     print(text)

@@ -22,12 +22,30 @@
 #include "../../report/names.h"
 #include "../../report/report.h"
 #include "../../report/proto.h"
+#include "../../report/skim.h"
 #include "../../collector/cmdlog.h"
 #include "../../delta/crc32c.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+
+/* The skimmer's verdict and output do not depend on how a reply arrives in pieces. */
+static void skim_pieces(const char *p, size_t n, size_t step)
+{
+	static const struct skim_rule rules[] = { { "status", SKIM_WHOLE, 0 }, { "a", SKIM_SCALARS, 0 },
+						  { "c", SKIM_WHOLE, 2 } };
+	static char o1[4096], o2[4096];
+	struct skim a, b;
+
+	skim_init(&a, rules, 3, o1, sizeof(o1));
+	skim_init(&b, rules, 3, o2, sizeof(o2));
+	skim_feed(&a, p, n);
+	for (size_t i = 0; i < n; i += step)
+		skim_feed(&b, p + i, n - i < step ? n - i : step);
+	if ((skim_finish(&a) == 0) != (skim_finish(&b) == 0) || a.len != b.len || memcmp(o1, o2, a.len))
+		abort();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -95,6 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		proto_parse_register(statuses[(data[0] >> 3) & 7], (const char *)buf, size - 1,
 				     data[0] & 0x80, &p, r);
 		proto_parse_checkin(statuses[(data[0] >> 3) & 7], (const char *)buf, size - 1, &p, r);
+		skim_pieces((const char *)buf, size - 1, (size_t)(data[0] >> 3) + 1);
 		free(buf);
 		free(r);
 		return 0;

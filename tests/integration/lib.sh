@@ -120,3 +120,27 @@ ns_sockets() {
 	read -r line <"$fifo" || return 1
 	[ "$line" = ready ] || return 1
 }
+
+# The server's inventory of agent $UUID (server at $URL, in $x's namespace) holds exactly the records
+# of a full snapshot taken now: compared by the identities the server keys them by.
+compare_inventory() {
+	$x "$NETINV" --dry-run --full --compact -o "$dir/full.json" 2>/dev/null
+	$x curl -s "$URL/admin/inventory?agent_uuid=$UUID" >"$dir/inv.json"
+	"$PYTHON" - "$dir/full.json" "$dir/inv.json" "$IT_DIR" "${URL##*:}" <<'PY'
+import json, sys
+sys.path.insert(0, sys.argv[3])
+from server import ident, LISTS
+full = json.load(open(sys.argv[1])); inv = json.load(open(sys.argv[2]))
+port = int(sys.argv[4])
+# the test server shares the namespace: its own side of our connections comes and goes
+mine = lambda l, r: l in ("connections", "listeners") and r.get("local_port") == port and r.get("state") != "listen"
+bad = 0
+for l in LISTS:
+    a = {json.dumps(ident(l, r), default=str) for r in full.get(l, []) if not mine(l, r)}
+    b = {json.dumps(ident(l, r), default=str) for r in inv.get(l, []) if not mine(l, r)}
+    if a != b:
+        bad += 1
+        print(l, "missing on the server:", sorted(a - b)[:3], "extra:", sorted(b - a)[:3])
+sys.exit(1 if bad else 0)
+PY
+}

@@ -5,8 +5,15 @@ idempotent) and by the `removed` extension, an admin side, and fault modes.
 Usage: server.py PORTFILE [--max-report-bytes N] [--interval S] [--key-header NAME] [--tls CERT KEY]
 Binds 127.0.0.1 on a free port and writes it to PORTFILE. Stops on SIGTERM. Test-only.
 
+An accepted check-in is answered as the Graphēon server answers it: every address, neighbour and
+remote IP of the report (and every MAC) echoed three times, in summary, checkin.summary and agent
+(shared/PROTOCOL.md), so the reply grows with the report as the real one does. GET /admin/state
+reports the largest reply sent (max_reply_bytes).
+
 Admin (JSON bodies): POST /admin/approve|reject|revoke {"agent_uuid"}; POST /admin/rotate
-{"agent_uuid"} -> {"api_key"}; POST /admin/fault {"mode", "count", "seconds", "status"};
+{"agent_uuid"} -> {"api_key"}; POST /admin/fault {"mode", "count", "seconds", "status", "over"};
+fault "pad" stores the report, then pads the reply to exactly netinv's reply bound (64 KiB + 4 bytes
+per decoded report byte) plus "over" bytes;
 POST /admin/policy {...}; GET /admin/state; GET /admin/inventory?agent_uuid=U.
 Commands (netinv's extension): POST /admin/commands {"agent_uuid", "commands": [{id, name, args,
 script?}]} queues them; every check-in reply carries the queued ones until a result with their id
@@ -27,7 +34,7 @@ import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-LOCK = threading.Lock()
+LOCK = threading.RLock()  # reply() takes it too, also from inside a locked handler
 ENROLLMENT = {  # key -> state
     "gaek_" + "A" * 43: "active",
     "gaek_" + "I" * 43: "inactive",
@@ -43,7 +50,8 @@ STATES = {"listen", "established", "time_wait", "close_wait", "fin_wait1", "fin_
           "syn_sent", "closing", "last_ack", "closed", "unknown"}
 PROTOCOLS = {"tcp", "udp", "sctp", "ip", "icmp"}
 MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
-STATS = {"register": 0, "checkin": 0, "accepted": 0}
+STATS = {"register": 0, "checkin": 0, "accepted": 0, "max_reply_bytes": 0}
+CHECKIN_IDS = [0]
 
 
 def now():
@@ -175,7 +183,10 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def reply(self, code, obj=None, raw=None, ctype="application/json", headers=()):
-        body = raw if raw is not None else json.dumps(obj).encode()
+        # compact, as the real server's JSON responses are
+        body = raw if raw is not None else json.dumps(obj, separators=(",", ":")).encode()
+        with LOCK:
+            STATS["max_reply_bytes"] = max(STATS["max_reply_bytes"], len(body))
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -227,8 +238,8 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         elif mode == "wrong-status":
             self.reply(200, {"status": "maybe"})
-        elif mode == "drop-after-accept":
-            return "drop"
+        elif mode in ("drop-after-accept", "pad"):
+            return mode
         elif mode == "refuse":
             # as if the server were down: the connection closes before any reply, nothing stored
             self.close_connection = True
@@ -279,7 +290,7 @@ class Handler(BaseHTTPRequestHandler):
             f = self.fault()
             if f is True:
                 return
-            return self.checkin(raw, drop=(f == "drop"))
+            return self.checkin(raw, fault=f)
         self.reply(404, {"detail": "not found"})
 
     def admin(self, what, req):
@@ -342,7 +353,7 @@ class Handler(BaseHTTPRequestHandler):
                              "message": "ok", "api_key": api_key, "server_time": now(),
                              "agent": {"id": a["id"]}, "policy": POLICY if a["status"] == "active" else None})
 
-    def checkin(self, raw, drop=False):
+    def checkin(self, raw, fault=None):
         if self.headers.get("Content-Encoding", "").lower() != "gzip":
             return self.reply(415, {"detail": "Content-Encoding must be gzip"})
         if len(raw) > MAX_COMPRESSED:
@@ -355,6 +366,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(413, {"detail": "decoded report too large"})
             body += d.flush()
             rep = json.loads(body)
+            decoded_len = len(body)
         except (zlib.error, OSError, EOFError):
             return self.reply(400, {"detail": "body is not gzip"})
         except ValueError:
@@ -381,16 +393,53 @@ class Handler(BaseHTTPRequestHandler):
             a["commands"] = [c for c in a.get("commands", [])
                              if c.get("id") not in done or c.get("id") in a.get("sticky", set())]
             queued = list(a["commands"])
-        if drop:
+        if fault == "drop-after-accept":
             self.close_connection = True
             self.connection.shutdown(2)
             return
-        body = {"status": "accepted", "server_time": now(), "agent": {"id": a["id"]},
-                "policy": POLICY, "checkin": {"sequence_number": rep.get("sequence_number")},
-                "summary": {k: len(rep.get(k) or []) for k in LISTS}}
+        body = self.accepted_reply(a, uuid, key, rep, queued)
+        if fault == "pad":
+            # exactly netinv's bound for this report, plus "over" bytes
+            target = 65536 + 4 * decoded_len + FAULT.get("over", 0)
+            enc = json.dumps(body, separators=(",", ":")).encode()
+            pad = target - len(enc) - len(',"pad":""')
+            body["pad"] = "x" * max(pad, 0)
+        self.reply(200, body)
+
+    def accepted_reply(self, a, uuid, key, rep, queued):
+        """The Graphēon server's reply: the report's addresses three times over."""
+        ips, macs = set(), set()
+        for lst, f in (("addresses", "ip_address"), ("neighbors", "ip_address"), ("connections", "remote_ip")):
+            for r in rep.get(lst) or []:
+                if isinstance(r.get(f), str):
+                    ips.add(r[f])
+        for lst in ("addresses", "neighbors"):
+            for r in rep.get(lst) or []:
+                if isinstance(r.get("mac_address"), str):
+                    macs.add(r["mac_address"].lower())
+        ips, macs = sorted(ips), sorted(macs)
+        with LOCK:
+            CHECKIN_IDS[0] += 1
+            cid = CHECKIN_IDS[0]
+        n = {k: len(rep.get(k) or []) for k in ("addresses", "neighbors", "routes", "connections")}
+        summary = {"hosts_created": 0, "arp_entries_created": n["neighbors"],
+                   "connections_created": n["connections"], "neighbor_count": n["neighbors"],
+                   "connection_count": n["connections"], "route_count": n["routes"], "raw_import_id": cid,
+                   "ip_addresses_seen": ips, "mac_addresses_seen": macs}
+        checkin = {"id": cid, "agent_id": a["id"], "raw_import_id": cid, "observed_at": rep.get("observed_at"),
+                   "received_at": now(), "sequence_number": rep.get("sequence_number"),
+                   "full_snapshot": bool(rep.get("full_snapshot")), "content_encoding": "gzip",
+                   "source_ip": self.client_address[0], "auth_method": "api_key",
+                   "api_key_prefix": (key or "")[:12], "status": "processed", "error_message": None,
+                   "records_created": sum(n.values()), "summary": summary}
+        agent = {"id": a["id"], "agent_uuid": uuid, "hostname": rep.get("hostname"), "status": a["status"],
+                 "platform": rep.get("platform"), "agent_version": rep.get("agent_version"),
+                 "last_seen_at": now(), "last_ip_addresses": ips, "last_mac_addresses": macs}
+        body = {"status": "accepted", "server_time": now(), "agent": agent, "policy": POLICY,
+                "checkin": checkin, "summary": summary}
         if queued:
             body["commands"] = queued
-        self.reply(200, body)
+        return body
 
 
 def main():

@@ -121,6 +121,15 @@ static void test_commands(void **state)
 	CHK(200, body);
 	assert_int_equal(R.n_cmds, PROTO_MAX_COMMANDS);
 	assert_int_equal(R.cmds_ignored, 4);
+	/* past 64 the skimmer drops them unread; all are counted as ignored */
+	n = (size_t)snprintf(body, sizeof(body), "{\"status\":\"accepted\",\"commands\":[");
+	for (int i = 0; i < 70; i++)
+		n += (size_t)snprintf(body + n, sizeof(body) - n, "%s{\"id\":\"k%d\",\"name\":\"n\"}",
+				      i ? "," : "", i);
+	snprintf(body + n, sizeof(body) - n, "]}");
+	CHK(200, body);
+	assert_int_equal(R.n_cmds, PROTO_MAX_COMMANDS);
+	assert_int_equal(R.cmds_ignored, 70 - PROTO_MAX_COMMANDS);
 	/* 33 arguments */
 	n = (size_t)snprintf(body, sizeof(body), "{\"status\":\"accepted\",\"commands\":[{\"id\":\"a\",\"name\":\"n\",\"args\":[");
 	for (int i = 0; i < 33; i++)
@@ -177,6 +186,20 @@ static void test_checkin(void **state)
 	assert_int_equal(R.outcome, PROTO_TEMPORARY);
 	CHK(200, "{\"status\":\"rejected\"}");
 	assert_int_equal(R.outcome, PROTO_BAD_REPLY);
+	/* a 2xx that cannot be read: the server may have stored the report */
+	CHK(200, "not json");
+	assert_int_equal(R.outcome, PROTO_UNKNOWN);
+	assert_non_null(strstr(R.message, "may have stored the report"));
+	CHK(200, "{\"status\":\"accepted\",\"summary\":[1,]}");
+	assert_int_equal(R.outcome, PROTO_UNKNOWN);
+	assert_non_null(strstr(R.message, "a value is malformed"));
+	CHK(200, "{\"status\":\"accepted\",\"status\":\"rejected\"}");
+	assert_int_equal(R.outcome, PROTO_UNKNOWN);
+	CHK(201, "");
+	assert_int_equal(R.outcome, PROTO_UNKNOWN);
+	/* the same for a refusal: no body needed to classify it */
+	CHK(502, "<html>bad gateway</html>");
+	assert_int_equal(R.outcome, PROTO_TEMPORARY);
 	/* control characters from the server never reach a log line raw */
 	CHK(403, "{\"detail\":\"line one\\nline two\\u0007\"}");
 	assert_null(strchr(R.message, '\n'));
