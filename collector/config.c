@@ -471,7 +471,13 @@ const char *config_enrollment_key(struct config *c, char *err, size_t errlen)
 
 	if (c->key_loaded)
 		return c->enrollment_key; /* read before netinv left root (state_adopt_owner) */
-	if (*file) {
+	/* The credential first: under netinv.service it is how the key arrives, and the unit hides the
+	 * key file itself from the service (InaccessiblePaths=), which the shipped netinv.conf names
+	 * for manual runs. */
+	if (cred && *cred && (snprintf(path, sizeof(path), "%s/enrollment_key", cred),
+			      read_small_file(AT_FDCWD, path, buf, sizeof(buf)) == 0)) {
+		snprintf(c->key_source, sizeof(c->key_source), "systemd credential enrollment_key");
+	} else if (*file) {
 		r = read_small_file(AT_FDCWD, file, buf, sizeof(buf));
 		if (r < 0) {
 			snprintf(err, errlen, "cannot read the enrollment key file %s: %s", file,
@@ -479,9 +485,6 @@ const char *config_enrollment_key(struct config *c, char *err, size_t errlen)
 			return NULL;
 		}
 		snprintf(c->key_source, sizeof(c->key_source), "%s", file);
-	} else if (cred && *cred && (snprintf(path, sizeof(path), "%s/enrollment_key", cred),
-				     read_small_file(AT_FDCWD, path, buf, sizeof(buf)) == 0)) {
-		snprintf(c->key_source, sizeof(c->key_source), "systemd credential enrollment_key");
 	} else if (c->enrollment_key) {
 		snprintf(buf, sizeof(buf), "%s", c->enrollment_key);
 	} else {

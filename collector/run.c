@@ -391,6 +391,23 @@ static void write_results(struct json_w *w, void *ctx)
 	rc->n = cmdlog_write_results(w, rc->l, rc->limit, rc->incl);
 }
 
+/* The local gate (root-owned netinv.conf) and the allowlist are read before the attribution
+ * capabilities are given up: under the service, CAP_DAC_READ_SEARCH is what reads them. */
+static void exec_prepare(struct agent *a)
+{
+#if NETINV_EXEC
+	if (!a->exec_ready) {
+		exec_local_load(&a->local, a->o->config_path);
+		if (a->local.enabled)
+			exec_allowlist_load(&a->allow, a->local.commands_dir);
+		exec_cleanup_scripts(&a->st.sd);
+		a->exec_ready = true;
+	}
+#else
+	(void)a;
+#endif
+}
+
 static void handle_commands(struct agent *a, const struct proto_reply *r)
 {
 #if NETINV_EXEC
@@ -402,14 +419,8 @@ static void handle_commands(struct agent *a, const struct proto_reply *r)
 			 r->cmds_ignored, r->cmds_ignored == 1 ? "" : "s", PROTO_MAX_COMMANDS);
 	if (!r->n_cmds)
 		return;
+	exec_prepare(a);
 #if NETINV_EXEC
-	if (!a->exec_ready) {
-		exec_local_load(&a->local, a->o->config_path);
-		if (a->local.enabled)
-			exec_allowlist_load(&a->allow, a->local.commands_dir);
-		exec_cleanup_scripts(&a->st.sd);
-		a->exec_ready = true;
-	}
 	env = (struct exec_env){ .local = &a->local, .allow = &a->allow, .policy = &r->policy,
 				 .sd = &a->st.sd };
 #endif
@@ -728,6 +739,15 @@ static enum run_outcome do_checkin(struct agent *a)
 	out = harvest(a->o, a->cfg, &a->st, tables, &h);
 	if (out != RUN_OK)
 		goto done;
+	/* The /proc walk is done: what reads the server's replies and runs its commands does so
+	 * without the power to read other processes' memory (/proc/PID/mem) or any file. */
+	exec_prepare(a);
+	{
+		int e = drop_attribution_caps();
+
+		if (e < 0)
+			log_warn("cannot give up the attribution capabilities: %s", strerror(-e));
+	}
 	if (http_open(a) < 0) {
 		out = RUN_SOFTWARE;
 		goto done;

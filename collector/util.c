@@ -3,8 +3,11 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -137,4 +140,31 @@ int valid_uuid(const char *s)
 		}
 	}
 	return 1;
+}
+
+int drop_attribution_caps(void)
+{
+	static const int caps[] = { CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH };
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = { { 0 } };
+
+	/* lowering ambient, inheritable and permitted needs no privilege; the bounding set needs
+	 * CAP_SETPCAP, which the service does not have (with NoNewPrivileges= and nothing
+	 * permitted, nothing can be regained from it) */
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, caps[i], 0, 0) < 0 && errno != EINVAL)
+			return -errno;
+		if (prctl(PR_CAPBSET_DROP, caps[i], 0, 0, 0) < 0 && errno != EPERM && errno != EINVAL)
+			return -errno;
+	}
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return -errno;
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		uint32_t bit = 1u << (caps[i] & 31);
+
+		data[caps[i] >> 5].effective &= ~bit;
+		data[caps[i] >> 5].permitted &= ~bit;
+		data[caps[i] >> 5].inheritable &= ~bit;
+	}
+	return syscall(SYS_capset, &hdr, data) < 0 ? -errno : 0;
 }

@@ -1,6 +1,7 @@
 /*
  * util: small helpers for collector/: strict bounded integer and yes/no parsers, line splitting and
- * trimming for KEY=VALUE files, a monotonic clock, and bounded reads of small files.
+ * trimming for KEY=VALUE files, a monotonic clock, bounded reads of small files, and giving up
+ * the capabilities process attribution needed once it is done.
  */
 #ifndef NETINV_UTIL_H
 #define NETINV_UTIL_H
@@ -25,5 +26,9 @@ int read_fd(int fd, char *buf, size_t cap, size_t *len);
  * strip one trailing newline. -errno on failure, -EFBIG when larger than cap-1. */
 int read_small_file(int dirfd, const char *path, char *buf, size_t cap);
 int valid_uuid(const char *s);
+/* Give up CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for good: effective, permitted, inheritable,
+ * ambient, and the bounding set where that is allowed (CAP_SETPCAP). They read every process's
+ * memory and every file; nothing after the /proc walk needs them. 0 or -errno. */
+int drop_attribution_caps(void);
 
 #endif

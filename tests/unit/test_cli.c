@@ -6,6 +6,12 @@
 #include "../../collector/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int parse(struct cli_opts *o, char *err, ...)
@@ -351,12 +357,104 @@ static void test_config_errors(void **state)
 	assert_string_equal(config_enrollment_key(&c, err, sizeof(err)), "gaek_FROMCREDENTIAL");
 	assert_non_null(strstr(c.key_source, "credential"));
 	config_free(&c);
+	/* and before a configured key file: netinv.service hides that file from the service, while
+	 * the shipped netinv.conf names it for manual runs */
+	{
+		char other[600];
+
+		snprintf(other, sizeof(other), "%s/hidden.key", dir);
+		f = fopen(other, "w");
+		fclose(f); /* what the service sees of an InaccessiblePaths= file: nothing */
+		setenv("NETINV_ENROLLMENT_KEY_FILE", other, 1);
+		assert_int_equal(config_load(&c, NULL, NULL, err, sizeof(err)), 0);
+		assert_string_equal(config_enrollment_key(&c, err, sizeof(err)), "gaek_FROMCREDENTIAL");
+		config_free(&c);
+		/* no credential: the configured file it is */
+		unlink(key);
+		assert_int_equal(config_load(&c, NULL, NULL, err, sizeof(err)), 0);
+		assert_null(config_enrollment_key(&c, err, sizeof(err)));
+		assert_non_null(strstr(err, other));
+		config_free(&c);
+		unsetenv("NETINV_ENROLLMENT_KEY_FILE");
+	}
 	unsetenv("CREDENTIALS_DIRECTORY");
 	/* none anywhere: a clear error naming where to put it */
 	assert_int_equal(config_load(&c, NULL, NULL, err, sizeof(err)), 0);
 	assert_null(config_enrollment_key(&c, err, sizeof(err)));
 	assert_non_null(strstr(err, "enrollment_key_file"));
 	config_free(&c);
+}
+
+/* Bits of one capability line of /proc/self/status ("CapEff:", ...). */
+static uint64_t cap_line(const char *name)
+{
+	char line[256];
+	uint64_t v = ~0ull;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, strlen(name)))
+			v = strtoull(line + strlen(name), NULL, 16);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* As the service holds them (an unprivileged user with ambient CAP_SYS_PTRACE and
+ * CAP_DAC_READ_SEARCH), the capabilities open a root process's memory; after the drop nothing
+ * does, and they are in no set any more. */
+static void test_drop_attribution_caps(void **state)
+{
+	pid_t root_pid = getpid(), pid;
+	int status;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+		struct __user_cap_data_struct data[2] = { { 0 } };
+		uint64_t both = (1ull << CAP_SYS_PTRACE) | (1ull << CAP_DAC_READ_SEARCH);
+		char mem[64];
+		int fd;
+
+		snprintf(mem, sizeof(mem), "/proc/%d/mem", (int)root_pid);
+		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || setgroups(0, NULL) < 0 ||
+		    setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+			_exit(10);
+		data[0].permitted = data[0].effective = data[0].inheritable = (uint32_t)both;
+		if (syscall(SYS_capset, &hdr, data) < 0 ||
+		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_SYS_PTRACE, 0, 0) < 0)
+			_exit(11);
+		fd = open(mem, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			_exit(12); /* the setting the test needs: the hole is open */
+		close(fd);
+		if (drop_attribution_caps() < 0)
+			_exit(13);
+		if (open(mem, O_RDONLY | O_CLOEXEC) >= 0)
+			_exit(14);
+		if ((cap_line("CapEff:") | cap_line("CapPrm:") | cap_line("CapInh:") | cap_line("CapAmb:")) & both)
+			_exit(15);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* and root keeps every other capability: only the two go, also from the bounding set */
+	pid = fork();
+	if (pid == 0) {
+		uint64_t other = 1ull << CAP_NET_ADMIN, both = (1ull << CAP_SYS_PTRACE) | (1ull << CAP_DAC_READ_SEARCH);
+
+		if (drop_attribution_caps() < 0)
+			_exit(13);
+		_exit((cap_line("CapEff:") & both) || (cap_line("CapBnd:") & both) || !(cap_line("CapEff:") & other) ? 16 : 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 int main(void)
@@ -367,6 +465,7 @@ int main(void)
 		cmocka_unit_test(test_parse_u64_strict),
 		cmocka_unit_test_setup_teardown(test_precedence_every_setting, mk_tmp, rm_tmp),
 		cmocka_unit_test_setup_teardown(test_config_errors, mk_tmp, rm_tmp),
+		cmocka_unit_test(test_drop_attribution_caps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
