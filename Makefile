@@ -101,8 +101,13 @@ $(BUILD)/tests/nlrecord: tests/tools/nlrecord.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(DEP_LIBS)
 
+# What a process in netinv.service's sandbox can do to another's memory (the real-systemd test).
+$(BUILD)/tests/vmprobe: tests/tools/vmprobe.c
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g -Wall -Wextra -o $@ $<
+
 unit: $(UNIT_BINS) $(BUILD)/tests/fuzz_driver $(BUILD)/netinv $(BUILD)/tests/nlrecord \
-	$(BUILD)/tests/faultinj.so
+	$(BUILD)/tests/faultinj.so $(BUILD)/tests/vmprobe
 
 # register -> approve -> check in against the bundled loopback server, in a scratch namespace (root)
 demo: deps

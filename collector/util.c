@@ -166,5 +166,17 @@ int drop_attribution_caps(void)
 		data[caps[i] >> 5].permitted &= ~bit;
 		data[caps[i] >> 5].inheritable &= ~bit;
 	}
-	return syscall(SYS_capset, &hdr, data) < 0 ? -errno : 0;
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return -errno;
+	/* what the kernel now holds, not what was asked */
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return -errno;
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		uint32_t bit = 1u << (caps[i] & 31);
+		const struct __user_cap_data_struct *d = &data[caps[i] >> 5];
+
+		if ((d->effective | d->permitted | d->inheritable) & bit)
+			return -EPERM;
+	}
+	return 0;
 }

@@ -75,6 +75,10 @@ fi
 link_current
 mkdir -p -m 0755 "$root/etc/netinv"
 [ -e "$root/etc/netinv/netinv.conf" ] || install -m 0600 "$top/deploy/netinv.conf.example" "$root/etc/netinv/netinv.conf"
+# netinv.service finds the enrollment key as the credential netinv.enrollment_key (see netinv(8))
+[ -d "$root/etc/credstore" ] || install -d -m 0700 "$root/etc/credstore"
+[ -e "$root/etc/credstore/netinv.enrollment_key" ] || [ -L "$root/etc/credstore/netinv.enrollment_key" ] ||
+	ln -s /etc/netinv/enrollment.key "$root/etc/credstore/netinv.enrollment_key"
 if [ -z "$root" ]; then
 	getent passwd netinv >/dev/null || useradd --system --user-group --no-create-home \
 		--home-dir /var/lib/netinv --shell /usr/sbin/nologin netinv

@@ -24,6 +24,11 @@ rm -rf "$root/opt/netinv"
 [ -z "$root" ] && [ -d /run/systemd/system ] && systemctl daemon-reload
 if [ $purge = 1 ]; then
 	rm -rf "$root/var/lib/netinv" "$root/var/lib/private/netinv" "$root/etc/netinv"
+	link=$root/etc/credstore/netinv.enrollment_key
+	if [ -L "$link" ] && [ "$(readlink "$link")" = /etc/netinv/enrollment.key ]; then
+		rm -f "$link"
+		rmdir --ignore-fail-on-non-empty "$root/etc/credstore" 2>/dev/null || true
+	fi
 	[ -z "$root" ] && getent passwd netinv >/dev/null && userdel netinv 2>/dev/null || true
 	echo "netinv removed, with its state and configuration"
 else

@@ -51,6 +51,10 @@ nuid=$(awk -F: '$1 == "netinv" {print $3}' "$R/etc/passwd" 2>/dev/null)
 [ -n "$nuid" ] && [ "$(stat -c '%a %u' "$R/var/lib/netinv" 2>/dev/null)" = "700 $nuid" ] &&
 	ok "the state directory exists from installation on: 0700, owned by netinv (tmpfiles.d)" ||
 	notok "state dir: $(ls -ldn "$R/var/lib/netinv" 2>&1)"
+[ "$(stat -c %a "$R/etc/credstore" 2>/dev/null)" = 700 ] &&
+	[ "$(readlink "$R/etc/credstore/netinv.enrollment_key")" = /etc/netinv/enrollment.key ] &&
+	ok "the credential link: /etc/credstore (0700)/netinv.enrollment_key -> /etc/netinv/enrollment.key" ||
+	notok "credstore: $(ls -la "$R/etc/credstore" 2>&1)"
 [ "$(readlink "$R/etc/systemd/system/timers.target.wants/netinv.timer")" = /lib/systemd/system/netinv.timer ] &&
 	! find "$R/etc/systemd" -name netinv.service | grep -q . &&
 	ok "timer enabled, service not enabled (the timer starts it)" || notok "enablement: $(find "$R/etc/systemd" 2>&1)"
@@ -69,6 +73,7 @@ dp -r netinv
 	ok "remove: program gone, state and configuration kept" || notok "remove: $(tail -5 "$dir/dpkg.out")"
 dp --purge netinv
 [ ! -e "$R/var/lib/netinv" ] && [ ! -e "$R/etc/netinv" ] && [ ! -e "$R/etc/systemd/system/timers.target.wants/netinv.timer" ] &&
+	[ ! -L "$R/etc/credstore/netinv.enrollment_key" ] &&
 	! grep -q "^Package: netinv$" "$R/var/lib/dpkg/status" &&
 	ok "purge: state, configuration and the timer's enablement removed" ||
 	notok "purge: $(ls -la "$R/var/lib/netinv" "$R/etc/netinv" 2>&1 | head; tail -5 "$dir/dpkg.out")"

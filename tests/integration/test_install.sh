@@ -15,7 +15,8 @@ V=$(cat "$top/VERSION")
 	[ "$(readlink "$R/usr/local/sbin/netinv")" = /opt/netinv/current/sbin/netinv ] &&
 	grep -q "^ExecStart=/usr/local/sbin/netinv$" "$R/opt/netinv/$V/systemd/netinv.service" &&
 	[ "$(stat -c %a "$R/etc/netinv/netinv.conf")" = 600 ] && [ "$(readlink "$R/etc/systemd/system/netinv.timer")" = /opt/netinv/current/systemd/netinv.timer ] &&
-	ok "install: $V under /opt/netinv, links, units, config 0600" || notok "install: $(cat "$dir/out")"
+	[ "$(stat -c %a "$R/etc/credstore")" = 700 ] && [ "$(readlink "$R/etc/credstore/netinv.enrollment_key")" = /etc/netinv/enrollment.key ] &&
+	ok "install: $V under /opt/netinv, links, units, config 0600, the credential link" || notok "install: $(cat "$dir/out")"
 # an agent's state and a customised config appear
 mkdir -p -m 0700 "$R/var/lib/netinv" && echo 123e4567-e89b-42d3-a456-426614174000 >"$R/var/lib/netinv/agent_uuid"
 echo "NETINV_SERVER_URL=https://custom.example" >"$R/etc/netinv/netinv.conf"
@@ -31,8 +32,8 @@ echo "NETINV_SERVER_URL=https://custom.example" >"$R/etc/netinv/netinv.conf"
 	[ -f "$R/var/lib/netinv/agent_uuid" ] && [ -f "$R/etc/netinv/netinv.conf" ] &&
 	ok "uninstall: program gone, identity and configuration kept" || notok "uninstall: $(cat "$dir/out")"
 "$I" install --root "$R" >/dev/null 2>&1 && "$U" --purge --root "$R" >"$dir/out" 2>&1
-[ ! -e "$R/var/lib/netinv" ] && [ ! -e "$R/etc/netinv" ] && [ ! -e "$R/opt/netinv" ] &&
-	ok "uninstall --purge: state and configuration removed too" || notok "purge: $(cat "$dir/out")"
+[ ! -e "$R/var/lib/netinv" ] && [ ! -e "$R/etc/netinv" ] && [ ! -e "$R/opt/netinv" ] && [ ! -L "$R/etc/credstore/netinv.enrollment_key" ] &&
+	ok "uninstall --purge: state, configuration and the credential link removed too" || notok "purge: $(cat "$dir/out")"
 "$I" rollback --root "$R" >"$dir/out" 2>&1
 [ $? = 69 ] && grep -q "no previous version" "$dir/out" && ok "rollback with nothing to roll back to: clear error" ||
 	notok "rollback without previous: $(cat "$dir/out")"
