@@ -6,6 +6,7 @@
 #include "run.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
 #include "../report/http.h"
@@ -94,6 +95,10 @@ int main(int argc, char **argv)
 		return EX_OK_;
 	}
 	log_setup(LOG_LVL_INFO);
+	/* NETINV_CONFIG names the file as --config does (and, like it, must exist); every reader of
+	 * the file (settings, the command gate, status) gets this one path */
+	if (!o.config_path && getenv("NETINV_CONFIG") && *getenv("NETINV_CONFIG"))
+		o.config_path = getenv("NETINV_CONFIG");
 	if (config_load(&cfg, o.config_path, o.set, err, sizeof(err)) < 0) {
 		log_error("configuration: %s", err);
 		config_free(&cfg);

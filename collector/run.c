@@ -899,7 +899,7 @@ enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 
 	if (!*cfg_str(cfg, CFG_SERVER_URL)) {
 		log_error("no server_url configured (set it in %s, NETINV_SERVER_URL or --server-url)",
-			  CONFIG_FILE_DEFAULT);
+			  o->config_path ? o->config_path : CONFIG_FILE_DEFAULT);
 		return RUN_CONFIG;
 	}
 	names_init();

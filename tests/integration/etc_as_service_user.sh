@@ -2,6 +2,7 @@
 # Helper of test_cli.sh, run inside `unshare -m`: a root-only /etc/netinv/netinv.conf (in a private
 # copy of /etc, the host's is never touched) seen by an unprivileged user and by root.
 set -u
+unset NETINV_CONFIG # this helper is about the default file, /etc/netinv/netinv.conf (a private copy)
 t=$(mktemp -d /tmp/netinv-etc.XXXXXX)
 cp -a /etc "$t/etc"
 mkdir -p "$t/etc/netinv" && printf 'NETINV_SERVER_URL=https://from-file.example\n' >"$t/etc/netinv/netinv.conf"

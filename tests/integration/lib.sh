@@ -11,6 +11,14 @@ fails=0
 NS_CREATED=()
 PIDS_STARTED=()
 TMP_CREATED=()
+# Hermetic by default: every netinv run of a test reads this empty configuration and this state
+# directory unless the test names others, so a host where netinv is installed and configured
+# (/etc/netinv, /var/lib/netinv) neither changes a result nor is touched. Readable by the other
+# users some tests run netinv as; removed with the test's other scratch directories.
+IT_SCRATCH=$(mktemp -d /tmp/netinv-it.XXXXXX) && chmod 0755 "$IT_SCRATCH" && : >"$IT_SCRATCH/netinv.conf" &&
+	chmod 0644 "$IT_SCRATCH/netinv.conf" && TMP_CREATED+=("$IT_SCRATCH")
+export NETINV_CONFIG=$IT_SCRATCH/netinv.conf NETINV_STATE_DIR=$IT_SCRATCH/state
+export NETINV_IMPORT_FROM=$IT_SCRATCH/no-grapheon-agent
 
 ns_cleanup_all() {
 	local p n d
@@ -19,6 +27,7 @@ ns_cleanup_all() {
 	for d in "${TMP_CREATED[@]}"; do rm -rf "$d"; done
 	PIDS_STARTED=() NS_CREATED=() TMP_CREATED=()
 }
+
 
 # TAP-like result lines, counted by tests/run.sh; scripts end with `exit $((fails > 0))`.
 ok() { echo "ok - $*"; }

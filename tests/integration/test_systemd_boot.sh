@@ -74,7 +74,8 @@ st="no container init"
 for _ in $(seq 180); do
 	leader=$(pgrep -P "$NSPAWN_PID" -x systemd | head -1)
 	if [ -n "$leader" ]; then
-		IN="nsenter -t $leader -m -u -i -n -p -C"
+		# a clean environment: nothing of this test's (NETINV_CONFIG ...) leaks into the container
+		IN="nsenter -t $leader -m -u -i -n -p -C env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin"
 		st=$(timeout 60 $IN systemctl is-system-running --wait 2>&1)
 		case $st in running | degraded) break ;; esac
 	fi

@@ -170,14 +170,21 @@ static void write_file(const char *path, const char *text)
 	fclose(f);
 }
 
-/* Each config test gets a scratch directory, removed by the teardown even when the test fails. */
-static char tmpdir[64];
+/* Each config test gets a scratch directory, removed by the teardown even when the test fails,
+ * and an empty configuration file in it: "no netinv.conf" without reading the host's. */
+static char tmpdir[64], empty_conf[128];
 
 static int mk_tmp(void **state)
 {
+	FILE *f;
+
 	(void)state;
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/netinv-cfg.XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
+	if (!mkdtemp(tmpdir))
+		return -1;
+	snprintf(empty_conf, sizeof(empty_conf), "%s/empty.conf", tmpdir);
+	f = fopen(empty_conf, "w");
+	return f && fclose(f) == 0 ? 0 : -1;
 }
 
 static int rm_tmp(void **state)
@@ -248,7 +255,7 @@ static void test_precedence_every_setting(void **state)
 				setenv(cfg_defs[i].env, buf[3], 1);
 			if (mask & 16)
 				flags[i] = buf[4];
-			if (config_load(&c, (mask & 4) ? conf : NULL, flags, err, sizeof(err)) < 0)
+			if (config_load(&c, (mask & 4) ? conf : empty_conf, flags, err, sizeof(err)) < 0)
 				fail_msg("setting %s mask %d: %s", cfg_defs[i].key, mask, err);
 			if (top < 0) {
 				assert_string_equal(cfg_str(&c, (enum cfg_id)i), cfg_defs[i].def);
@@ -306,17 +313,17 @@ static void test_config_errors(void **state)
 	config_free(&c);
 	/* plain http only to loopback */
 	setenv("NETINV_SERVER_URL", "http://192.0.2.1/", 1);
-	assert_int_equal(config_load(&c, NULL, NULL, err, sizeof(err)), -1);
+	assert_int_equal(config_load(&c, empty_conf, NULL, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "plain http"));
 	config_free(&c);
 	setenv("NETINV_SERVER_URL", "http://[::1]:8080/", 1);
-	assert_int_equal(config_load(&c, NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(config_load(&c, empty_conf, NULL, err, sizeof(err)), 0);
 	config_free(&c);
 	setenv("NETINV_SERVER_URL", "http://127.0.0.9/", 1);
-	assert_int_equal(config_load(&c, NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(config_load(&c, empty_conf, NULL, err, sizeof(err)), 0);
 	config_free(&c);
 	setenv("NETINV_SERVER_URL", "https://user:pw@host/", 1);
-	assert_int_equal(config_load(&c, NULL, NULL, err, sizeof(err)), -1);
+	assert_int_equal(config_load(&c, empty_conf, NULL, err, sizeof(err)), -1);
 	assert_null(strstr(err, "pw"));
 	config_free(&c);
 	unsetenv("NETINV_SERVER_URL");
@@ -326,8 +333,8 @@ static void test_config_errors(void **state)
 	fputs("gaek_SECRETSECRETSECRET\n", f);
 	fclose(f);
 	setenv("NETINV_ENROLLMENT_KEY_FILE", key, 1);
-	assert_int_equal(config_load(&c, NULL, NULL, err, sizeof(err)), 0);
-	assert_string_equal(config_enrollment_key(&c, err, sizeof(err)), "gaek_SECRETSECRETSECRET");
+	assert_int_equal(config_load(&c, empty_conf, NULL, err, sizeof(err)), 0);
+	assert_str_is(config_enrollment_key(&c, err, sizeof(err)), "gaek_SECRETSECRETSECRET");
 	{
 		char out[8192] = "";
 		FILE *m = fmemopen(out, sizeof(out) - 1, "w");
@@ -341,7 +348,7 @@ static void test_config_errors(void **state)
 	f = fopen(key, "w");
 	fputs("gaek_with space\n", f);
 	fclose(f);
-	assert_int_equal(config_load(&c, NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(config_load(&c, empty_conf, NULL, err, sizeof(err)), 0);
 	assert_null(config_enrollment_key(&c, err, sizeof(err)));
 	assert_non_null(strstr(err, "printable"));
 	assert_null(strstr(err, "with space"));
@@ -353,8 +360,8 @@ static void test_config_errors(void **state)
 	fputs("gaek_FROMCREDENTIAL\n", f);
 	fclose(f);
 	setenv("CREDENTIALS_DIRECTORY", dir, 1);
-	assert_int_equal(config_load(&c, NULL, NULL, err, sizeof(err)), 0);
-	assert_string_equal(config_enrollment_key(&c, err, sizeof(err)), "gaek_FROMCREDENTIAL");
+	assert_int_equal(config_load(&c, empty_conf, NULL, err, sizeof(err)), 0);
+	assert_str_is(config_enrollment_key(&c, err, sizeof(err)), "gaek_FROMCREDENTIAL");
 	assert_non_null(strstr(c.key_source, "credential"));
 	config_free(&c);
 	/* and before a configured key file: netinv.service hides that file from the service, while
@@ -366,12 +373,12 @@ static void test_config_errors(void **state)
 		f = fopen(other, "w");
 		fclose(f); /* what the service sees of an InaccessiblePaths= file: nothing */
 		setenv("NETINV_ENROLLMENT_KEY_FILE", other, 1);
-		assert_int_equal(config_load(&c, NULL, NULL, err, sizeof(err)), 0);
-		assert_string_equal(config_enrollment_key(&c, err, sizeof(err)), "gaek_FROMCREDENTIAL");
+		assert_int_equal(config_load(&c, empty_conf, NULL, err, sizeof(err)), 0);
+		assert_str_is(config_enrollment_key(&c, err, sizeof(err)), "gaek_FROMCREDENTIAL");
 		config_free(&c);
 		/* no credential: the configured file it is */
 		unlink(key);
-		assert_int_equal(config_load(&c, NULL, NULL, err, sizeof(err)), 0);
+		assert_int_equal(config_load(&c, empty_conf, NULL, err, sizeof(err)), 0);
 		assert_null(config_enrollment_key(&c, err, sizeof(err)));
 		assert_non_null(strstr(err, other));
 		config_free(&c);
@@ -379,7 +386,7 @@ static void test_config_errors(void **state)
 	}
 	unsetenv("CREDENTIALS_DIRECTORY");
 	/* none anywhere: a clear error naming where to put it */
-	assert_int_equal(config_load(&c, NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(config_load(&c, empty_conf, NULL, err, sizeof(err)), 0);
 	assert_null(config_enrollment_key(&c, err, sizeof(err)));
 	assert_non_null(strstr(err, "enrollment_key_file"));
 	config_free(&c);

@@ -17,6 +17,15 @@
 #include "../../netlink/attr.h"
 #include "../../delta/snapshot.h"
 
+/* assert_string_equal on a pointer that may be NULL: cmocka would strcmp it and crash the run
+ * (a host's configuration naming a missing key file once did, in test_cli). */
+#define assert_str_is(a, b)                                                                        \
+	do {                                                                                       \
+		const char *s_ = (a);                                                              \
+		assert_non_null(s_);                                                               \
+		assert_string_equal(s_, (b));                                                      \
+	} while (0)
+
 static inline uint8_t *load_file(const char *name, size_t *len)
 {
 	char path[512];
