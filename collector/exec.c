@@ -4,6 +4,8 @@
 #include "log.h"
 #include "state.h"
 #include "util.h"
+#include "../delta/snapshot.h"
+#include "../report/json.h"
 #include "../report/proto.h"
 
 #include <ctype.h>
@@ -588,7 +590,7 @@ fail:
 
 static uint64_t now_ms(void)
 {
-	return mono_us() / 1000;
+	return snap_mono_us() / 1000;
 }
 
 int exec_spawn(const struct exec_spec *s, struct exec_result *res)
@@ -860,7 +862,8 @@ static void run_script(const struct exec_env *env, const struct proto_reply *r,
 	char *argv[PROTO_MAX_ARGS + 5];
 	struct exec_spec sp = {0};
 	struct exec_result res;
-	size_t len = strlen(text), off = 0;
+	size_t len = strlen(text);
+	int wr;
 	int dfd, fd;
 
 	if (!env->local->allow_scripts) {
@@ -896,17 +899,11 @@ static void run_script(const struct exec_env *env, const struct proto_reply *r,
 		close(dfd);
 		return;
 	}
-	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	if (off < len || close(fd) < 0) {
-		cmd_entry_reason(e, CMD_FAILED, "cannot write %.200s: %s", path, strerror(errno));
+	wr = json_write_all(fd, text, len);
+	if (close(fd) < 0 && wr == 0)
+		wr = -errno;
+	if (wr < 0) {
+		cmd_entry_reason(e, CMD_FAILED, "cannot write %.200s: %s", path, strerror(-wr));
 		unlinkat(dfd, name, 0);
 		close(dfd);
 		return;

@@ -118,9 +118,8 @@ static enum run_outcome load_state(const struct config *cfg, bool commit, struct
 		return state_outcome(e, false);
 	}
 	if (e == STATE_OK && corrupt) {
-		log_warn("the acknowledged state %s/acked.state is unusable (%s); sending a full "
-			 "snapshot",
-			 dir, corrupt);
+		log_warn("the acknowledged state in %s is unusable (%s); sending a full snapshot", dir,
+			 corrupt);
 	} else if (e == STATE_OK) {
 		rs->have_acked = true;
 		if (rs->acked.sequence > rs->base_seq)
@@ -281,7 +280,6 @@ enum run_outcome run_report(const struct cli_opts *o, const struct config *cfg, 
 	int fd = STDOUT_FILENO, r;
 	bool pretty;
 
-	names_init();
 	out = load_state(cfg, commit, &st);
 	if (out != RUN_OK) {
 		free_state(&st);
@@ -300,7 +298,7 @@ enum run_outcome run_report(const struct cli_opts *o, const struct config *cfg, 
 	}
 	pretty = !o->gzip && (o->format == FMT_PRETTY || (o->format == FMT_AUTO && isatty(fd)));
 	fill_meta(&m, cfg, &st, &h, &u, fqdn, sizeof(fqdn));
-	t0 = mono_us();
+	t0 = snap_mono_us();
 	if (o->gzip) {
 		gz = malloc(sizeof(*gz));
 		if (!gz || gz_init(gz, fd, Z_DEFAULT_COMPRESSION) < 0) {
@@ -331,7 +329,7 @@ enum run_outcome run_report(const struct cli_opts *o, const struct config *cfg, 
 		out = RUN_IOERR;
 	}
 	if (out == RUN_OK)
-		summary(&h, "report", w.total, gz_bytes, mono_us() - t0);
+		summary(&h, "report", w.total, gz_bytes, snap_mono_us() - t0);
 	/* Only what a server accepted becomes the acknowledged state; --commit-dry-run plays the
 	 * server's part. A dry run never writes. */
 	if (out == RUN_OK && commit) {
@@ -470,10 +468,10 @@ static void handle_commands(struct agent *a, const struct proto_reply *r)
 		}
 #if NETINV_EXEC
 		{
-			uint64_t t0 = mono_us();
+			uint64_t t0 = snap_mono_us();
 
 			exec_command(&env, r, c, e);
-			a->cmds_us += mono_us() - t0;
+			a->cmds_us += snap_mono_us() - t0;
 		}
 #else
 		cmd_entry_reason(e, CMD_REFUSED,
@@ -690,30 +688,6 @@ static int once_sink(void *ctx, const void *p, size_t n)
 	return 0;
 }
 
-static int gzip_mem(const char *in, size_t len, unsigned char **out, size_t *olen)
-{
-	z_stream z = { 0 };
-	uLong cap;
-	int r;
-
-	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-		return -ENOMEM;
-	cap = deflateBound(&z, (uLong)len) + 32;
-	*out = malloc(cap);
-	if (!*out) {
-		deflateEnd(&z);
-		return -ENOMEM;
-	}
-	z.next_in = (unsigned char *)(uintptr_t)in;
-	z.avail_in = (uInt)len;
-	z.next_out = *out;
-	z.avail_out = (uInt)cap;
-	r = deflate(&z, Z_FINISH);
-	*olen = cap - z.avail_out;
-	deflateEnd(&z);
-	return r == Z_STREAM_END ? 0 : -EIO;
-}
-
 /* Collect, then send the delta in as many parts as the limits need; after each accepted part the
  * acknowledged state advances by exactly what that part carried. */
 static enum run_outcome do_checkin(struct agent *a)
@@ -726,7 +700,7 @@ static enum run_outcome do_checkin(struct agent *a)
 	struct proto_reply *r = calloc(1, sizeof(*r));
 	char fqdn[256 + 65], err[512], *buf = NULL;
 	unsigned budget = a->st.as.policy.max_report, parts = 0, shrinks = 0;
-	uint64_t sent_bytes = 0, sent_gz = 0, t0 = mono_us();
+	uint64_t sent_bytes = 0, sent_gz = 0, t0 = snap_mono_us();
 	enum run_outcome out;
 	unsigned tables = a->o->tables & policy_tables(&a->st.as.policy);
 	struct results_ctx rc = { .l = &a->cmds };
@@ -735,7 +709,6 @@ static enum run_outcome do_checkin(struct agent *a)
 		return RUN_SOFTWARE;
 	if (a->st.as.part_budget && a->st.as.part_budget < budget)
 		budget = a->st.as.part_budget;
-	names_init();
 	out = harvest(a->o, a->cfg, &a->st, tables, &h);
 	if (out != RUN_OK)
 		goto done;
@@ -802,7 +775,9 @@ static enum run_outcome do_checkin(struct agent *a)
 			out = RUN_SOFTWARE;
 			break;
 		}
-		if (gzip_mem(body.p, body.n, &gz, &gzlen) < 0) {
+		gz = malloc(gz_bound(body.n));
+		if (!gz || gz_buffer(body.p, body.n, Z_DEFAULT_COMPRESSION, gz, gz_bound(body.n), &gzlen) < 0) {
+			free(gz);
 			log_error("cannot compress the report");
 			out = RUN_SOFTWARE;
 			break;
@@ -872,7 +847,7 @@ static enum run_outcome do_checkin(struct agent *a)
 				a->st.as.part_budget = 0;
 			save_status(a);
 		}
-		summary(&h, "check-in accepted in", sent_bytes, sent_gz, mono_us() - t0);
+		summary(&h, "check-in accepted in", sent_bytes, sent_gz, snap_mono_us() - t0);
 		log_info("%u part%s accepted; sequence %llu", parts, parts == 1 ? "" : "s",
 			 (unsigned long long)a->st.base_seq);
 	}
@@ -902,7 +877,6 @@ enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 			  o->config_path ? o->config_path : CONFIG_FILE_DEFAULT);
 		return RUN_CONFIG;
 	}
-	names_init();
 	/* root reads the enrollment key before it acts as the state directory's owner (as systemd
 	 * hands it to the service); a missing key is reported when registration needs it */
 	if (geteuid() == 0)
@@ -1050,7 +1024,7 @@ enum run_outcome run_status(const struct cli_opts *o, struct config *cfg)
 	struct run_state st;
 	const struct agent_status *as;
 	enum run_outcome out;
-	struct stat sb;
+	long long bytes;
 	uint64_t total = 0;
 	char key[300] = "", err[256];
 
@@ -1093,9 +1067,9 @@ enum run_outcome run_status(const struct cli_opts *o, struct config *cfg)
 			printf("  %-10s %u\n", snap_table_names[t2], st.acked.t[t2].n);
 			total += st.acked.t[t2].n;
 		}
-		if (fstatat(st.sd.dfd, "acked.state", &sb, AT_SYMLINK_NOFOLLOW) == 0)
-			printf("state file:       %lld bytes (%.1f bytes per record)\n",
-			       (long long)sb.st_size, total ? (double)sb.st_size / (double)total : 0.0);
+		if ((bytes = state_acked_bytes(&st.sd)) >= 0)
+			printf("state file:       %lld bytes (%.1f bytes per record)\n", bytes,
+			       total ? (double)bytes / (double)total : 0.0);
 	} else {
 		printf("last accepted:    never (the next report is a full snapshot)\n");
 		printf("sequence number:  %llu\n", (unsigned long long)st.base_seq);

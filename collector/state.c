@@ -3,6 +3,7 @@
 #include "util.h"
 #include "../delta/diff.h"
 #include "../delta/persist.h"
+#include "../report/json.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -185,20 +186,10 @@ struct wbuf {
 
 static void wb_flush(struct wbuf *w)
 {
-	const uint8_t *p = w->b;
-	size_t n = w->len;
+	int r = w->err ? 0 : json_write_all(w->fd, w->b, w->len);
 
-	while (n && !w->err) {
-		ssize_t r = write(w->fd, p, n);
-
-		if (r < 0) {
-			if (errno != EINTR)
-				w->err = errno;
-			continue;
-		}
-		p += r;
-		n -= (size_t)r;
-	}
+	if (r < 0)
+		w->err = -r;
 	w->len = 0;
 }
 
@@ -404,6 +395,13 @@ enum state_err state_create_identity(struct state_dir *sd, const char *import_di
 }
 
 /* ---- the acknowledged state ---- */
+
+long long state_acked_bytes(struct state_dir *sd)
+{
+	struct stat sb;
+
+	return fstatat(sd->dfd, ACKED_FILE, &sb, AT_SYMLINK_NOFOLLOW) == 0 ? (long long)sb.st_size : -1;
+}
 
 enum state_err state_read_acked(struct state_dir *sd, struct acked_state *out, const char **corrupt,
 				char *err, size_t errlen)

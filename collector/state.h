@@ -62,6 +62,8 @@ enum state_err state_create_identity(struct state_dir *sd, const char *import_di
  * unreadable one (permissions, another owner) is STATE_IO. */
 enum state_err state_read_acked(struct state_dir *sd, struct acked_state *out, const char **corrupt,
 				char *err, size_t errlen);
+/* Size of the acknowledged state file, -1 when there is none (for status). */
+long long state_acked_bytes(struct state_dir *sd);
 /* Write the acknowledged state the delta leads to (what was marked sent). */
 enum state_err state_commit(struct state_dir *sd, const struct delta *d, const struct canon_ctx *c,
 			    uint64_t sequence, int64_t accepted_at, uint32_t keying, char *err,

@@ -1,6 +1,6 @@
 /*
  * util: small helpers for collector/: strict bounded integer and yes/no parsers, line splitting and
- * trimming for KEY=VALUE files, a monotonic clock, bounded reads of small files, and giving up
+ * trimming for KEY=VALUE files, bounded reads of small files, and giving up
  * the capabilities process attribution needed once it is done.
  */
 #ifndef NETINV_UTIL_H
@@ -18,7 +18,6 @@ char *trim(char *s);
 /* The next line of a NUL-terminated text, its newline replaced by NUL, advancing *cur; NULL at the
  * end. Empty lines come back too, so a caller's line numbers are right. */
 char *next_line(char **cur);
-uint64_t mono_us(void);
 /* Read fd to its end into buf (at most cap bytes), *len the bytes read: 0, -EFBIG when there is
  * more than cap, or -errno. */
 int read_fd(int fd, char *buf, size_t cap, size_t *len);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 const char *const snap_table_names[SNAP_NTABLES] = { "links", "addresses", "neighbors", "routes",
 						     "sockets" };
@@ -162,4 +163,12 @@ const struct snap_link *snap_link_by_index(const struct snapshot *s, uint32_t if
 			hi = mid;
 	}
 	return NULL;
+}
+
+uint64_t snap_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }

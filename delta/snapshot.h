@@ -181,4 +181,7 @@ void snap_rewind(struct snapshot *s, enum snap_table t, struct snap_mark m);
 /* Look up a link by ifindex (links must be sorted, see canon). NULL when absent. */
 const struct snap_link *snap_link_by_index(const struct snapshot *s, uint32_t ifindex);
 
+/* Microseconds of CLOCK_MONOTONIC: the one clock behind every timing a report carries. */
+uint64_t snap_mono_us(void);
+
 #endif

@@ -28,14 +28,6 @@ struct collector {
 	const struct collect_opts *o;
 };
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static int mon_classify(const struct nlmsghdr *nlh, void *arg)
 {
 	struct collector *c = arg;
@@ -176,7 +168,7 @@ static void collect_table(struct collector *c, struct snapshot *s, enum snap_tab
 {
 	struct snap_table_stats *ts = &s->st[t];
 	struct snap_mark m = snap_mark(s, t);
-	uint64_t prev_fp = 0, t0 = now_us();
+	uint64_t prev_fp = 0, t0 = snap_mono_us();
 	unsigned int max = c->o->max_attempts ? c->o->max_attempts : COLLECT_MAX_ATTEMPTS;
 	bool have_prev = false;
 
@@ -219,13 +211,13 @@ static void collect_table(struct collector *c, struct snapshot *s, enum snap_tab
 		if (attempt == max)
 			ts->inconsistent = true;
 	}
-	ts->dump_us = (uint32_t)(now_us() - t0);
+	ts->dump_us = (uint32_t)(snap_mono_us() - t0);
 }
 
 int collect_run(struct snapshot *s, const struct collect_opts *o, struct collect_stats *st)
 {
 	struct collector c = { .o = o, .st = st };
-	uint64_t t0 = now_us();
+	uint64_t t0 = snap_mono_us();
 	struct stat sb;
 	int r;
 
@@ -275,6 +267,6 @@ int collect_run(struct snapshot *s, const struct collect_opts *o, struct collect
 		nl_conn_close(&c.sd);
 	if (c.have_mon)
 		nl_conn_close(&c.mon);
-	st->total_us = (uint32_t)(now_us() - t0);
+	st->total_us = (uint32_t)(snap_mono_us() - t0);
 	return 0;
 }

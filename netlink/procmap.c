@@ -108,14 +108,6 @@ struct linux_dirent64 {
 	char d_name[];
 };
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 #define CLAIM_MAX 4096
 
 static void set_comm(struct snapshot *s, int procfd, const char *pidname, const uint32_t *claimed,
@@ -149,7 +141,7 @@ int procmap_attribute(struct snapshot *s, const char *proc_root, const struct pr
 	struct ino_map map = { 0 };
 	uint32_t claimed[CLAIM_MAX];
 	char dbuf[32768], fdbuf[32768];
-	uint64_t t0 = now_us();
+	uint64_t t0 = snap_mono_us();
 	int procfd, r = 0;
 	long nread;
 
@@ -241,6 +233,6 @@ done:
 		st->status = PROCMAP_PARTIAL;
 out:
 	free(map.slot);
-	st->walk_us = (uint32_t)(now_us() - t0);
+	st->walk_us = (uint32_t)(snap_mono_us() - t0);
 	return 0;
 }

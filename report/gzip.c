@@ -1,4 +1,5 @@
 #include "gzip.h"
+#include "json.h"
 
 #include <errno.h>
 #include <string.h>
@@ -7,33 +8,29 @@
 static int drain(struct gz_out *g)
 {
 	size_t n = sizeof(g->buf) - g->z.avail_out;
-	const unsigned char *p = g->buf;
+	int r = json_write_all(g->fd, g->buf, n);
 
-	while (n) {
-		ssize_t w = write(g->fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-		g->out_bytes += (uint64_t)w;
-	}
+	if (r < 0)
+		return r;
+	g->out_bytes += n;
 	g->z.next_out = g->buf;
 	g->z.avail_out = sizeof(g->buf);
 	return 0;
 }
 
+static int gz_stream(z_stream *z, int level)
+{
+	memset(z, 0, sizeof(*z));
+	/* windowBits 15 + 16: a gzip header and trailer instead of zlib's */
+	return deflateInit2(z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK ? 0 : -ENOMEM;
+}
+
 int gz_init(struct gz_out *g, int fd, int level)
 {
-	memset(&g->z, 0, sizeof(g->z));
 	g->fd = fd;
 	g->err = 0;
 	g->in_bytes = g->out_bytes = 0;
-	/* windowBits 15 + 16: a gzip header and trailer instead of zlib's */
-	if (deflateInit2(&g->z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	if (gz_stream(&g->z, level) < 0)
 		return -ENOMEM;
 	g->z.next_out = g->buf;
 	g->z.avail_out = sizeof(g->buf);
@@ -75,4 +72,28 @@ int gz_finish(struct gz_out *g)
 	}
 	deflateEnd(&g->z);
 	return g->err;
+}
+
+size_t gz_bound(size_t len)
+{
+	/* zlib's bound plus the gzip header and trailer in place of zlib's two-byte header and
+	 * four-byte trailer */
+	return (size_t)compressBound((uLong)len) + 32;
+}
+
+int gz_buffer(const void *in, size_t len, int level, void *out, size_t cap, size_t *olen)
+{
+	z_stream z;
+	int r;
+
+	if (gz_stream(&z, level) < 0)
+		return -ENOMEM;
+	z.next_in = (unsigned char *)(uintptr_t)in;
+	z.avail_in = (uInt)len;
+	z.next_out = out;
+	z.avail_out = (uInt)cap;
+	r = deflate(&z, Z_FINISH);
+	*olen = cap - z.avail_out;
+	deflateEnd(&z);
+	return r == Z_STREAM_END ? 0 : -ENOSPC;
 }

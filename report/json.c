@@ -418,9 +418,8 @@ int json_finish(struct json_w *w)
 	return w->err;
 }
 
-int json_fd_sink(void *ctx, const void *p, size_t n)
+int json_write_all(int fd, const void *p, size_t n)
 {
-	int fd = *(int *)ctx;
 	const char *c = p;
 
 	while (n) {
@@ -435,4 +434,9 @@ int json_fd_sink(void *ctx, const void *p, size_t n)
 		n -= (size_t)r;
 	}
 	return 0;
+}
+
+int json_fd_sink(void *ctx, const void *p, size_t n)
+{
+	return json_write_all(*(int *)ctx, p, n);
 }

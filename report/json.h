@@ -89,5 +89,8 @@ size_t fmt_ip(char *out, uint8_t family, const uint8_t *a);
 
 /* Sink that writes to a file descriptor (ctx = pointer to int fd). */
 int json_fd_sink(void *ctx, const void *p, size_t n);
+/* All n bytes to fd, across short writes and EINTR: 0 or -errno (errno left set). The one write
+ * loop of netinv: reports, gzip streams, state files and command scripts all go through it. */
+int json_write_all(int fd, const void *p, size_t n);
 
 #endif

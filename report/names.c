@@ -1,5 +1,6 @@
 #include "names.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <ctype.h>
@@ -16,6 +17,8 @@ static char type_names[256][16];
 static char table_names[256][24];
 static char nud_names[256][52];
 static char nflag_names[256][64];
+static char oper_names[256][24];
+static bool loaded;
 
 /* RTPROT_* from <linux/rtnetlink.h>: the kernel ABI's names, printed by iproute2 as well. */
 static const struct {
@@ -35,14 +38,14 @@ static void upper(char *s)
 		*s = (char)toupper((unsigned char)*s);
 }
 
-int names_init(void)
+/* The tables, filled from libnl once, on the first name asked for: no caller has to know. */
+static void load(void)
 {
-	static int done;
 	char buf[128];
 
-	if (done)
-		return 0;
 	for (int i = 0; i < 256; i++) {
+		snprintf(oper_names[i], sizeof(oper_names[i]), "%s",
+			 rtnl_link_operstate2str((uint8_t)i, buf, sizeof(buf)));
 		snprintf(proto_names[i], sizeof(proto_names[i]), "%s",
 			 rtnl_route_proto2str(i, buf, sizeof(buf)));
 		snprintf(scope_names[i], sizeof(scope_names[i]), "%s",
@@ -77,49 +80,56 @@ int names_init(void)
 	for (size_t k = 0; k < sizeof(kernel_protos) / sizeof(kernel_protos[0]); k++)
 		if (isdigit((unsigned char)proto_names[kernel_protos[k].id][0]))
 			snprintf(proto_names[kernel_protos[k].id], 16, "%s", kernel_protos[k].name);
-	done = 1;
-	return 0;
+	loaded = true;
+}
+
+static inline void ready(void)
+{
+	if (__builtin_expect(!loaded, 0))
+		load();
 }
 
 const char *name_rtproto(uint8_t p)
 {
+	ready();
 	return proto_names[p];
 }
 const char *name_scope(uint8_t s)
 {
+	ready();
 	return scope_names[s];
 }
 const char *name_rtntype(uint8_t t)
 {
+	ready();
 	return type_names[t];
 }
 
 const char *name_table(uint32_t t, char *buf, size_t len)
 {
+	ready();
 	if (t < 256)
 		return table_names[t];
 	snprintf(buf, len, "%u", t);
 	return buf;
 }
 
-const char *name_nud(uint16_t state)
+const char *name_nud(uint16_t state, char *buf, size_t len)
 {
-	static char other[52];
-	char buf[128];
+	char tmp[128];
 
+	ready();
 	if (state < 256)
 		return nud_names[state];
-	snprintf(other, sizeof(other), "%s", rtnl_neigh_state2str(state, buf, sizeof(buf)));
-	upper(other);
-	return other;
+	snprintf(buf, len, "%s", rtnl_neigh_state2str(state, tmp, sizeof(tmp)));
+	upper(buf);
+	return buf;
 }
 
 const char *name_operstate(uint8_t o)
 {
-	static char b[32];
-
-	rtnl_link_operstate2str(o, b, sizeof(b));
-	return b;
+	ready();
+	return oper_names[o];
 }
 
 const char *name_arphrd(uint16_t type, char *buf, size_t len)
@@ -141,6 +151,7 @@ const char *name_neigh_flags(uint8_t f, char *buf, size_t len)
 {
 	(void)buf;
 	(void)len;
+	ready();
 	return nflag_names[f];
 }
 

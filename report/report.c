@@ -217,7 +217,7 @@ static void write_neighbors(struct json_w *w, const struct snapshot *s, bool on,
 			    struct report_stats *rs)
 {
 	const struct snap_vec *v = &s->t[SNAP_NEIGH];
-	char buf[128];
+	char buf[128], nb[52];
 	struct jsave sv;
 
 	json_key(w, "neighbors");
@@ -245,7 +245,7 @@ static void write_neighbors(struct json_w *w, const struct snapshot *s, bool on,
 			json_null(w);
 		}
 		key_ifname(w, s, "interface", n->ifindex);
-		key_str(w, "state", name_nud(n->state));
+		key_str(w, "state", name_nud(n->state, nb, sizeof(nb)));
 		json_key(w, "hostname");
 		json_null(w);
 		key_str(w, "family", family_name(n->family));

@@ -118,7 +118,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(r);
 		return 0;
 	}
-	names_init();
 	for (int t = 0; t < SNAP_NTABLES; t++)
 		lim.max[t] = 64;
 	lim.max_nexthops = 64;
