@@ -35,7 +35,8 @@ LIB_SRCS := netlink/nl.c netlink/attr.c netlink/link.c netlink/addr.c netlink/ne
 	    delta/snapshot.c delta/canon.c delta/hash.c delta/diff.c delta/persist.c delta/crc32c.c \
 	    report/json.c report/names.c report/report.c report/gzip.c \
 	    report/http.c report/proto.c report/skim.c
-APP_SRCS := collector/main.c collector/cli.c collector/log.c collector/run.c collector/util.c \
+APP_SRCS := collector/main.c collector/cli.c collector/log.c collector/util.c collector/harvest.c \
+	    collector/dryrun.c collector/agent.c collector/checkin.c collector/commands.c collector/operator.c \
 	    collector/state.c collector/config.c collector/cmdlog.c
 # The gated command execution module: `make EXEC=0` builds netinv without it.
 EXEC ?= 1
@@ -74,7 +75,7 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # The version is compiled in: a new VERSION must rebuild what prints it.
-$(BUILD)/collector/main.o $(BUILD)/collector/run.o $(BUILD)/report/http.o $(BUILD)/report/proto.o: VERSION
+$(BUILD)/collector/main.o $(BUILD)/collector/harvest.o $(BUILD)/collector/agent.o $(BUILD)/collector/operator.o $(BUILD)/report/http.o $(BUILD)/report/proto.o: VERSION
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(TEST_APP_OBJS) tests/unit/testutil.h
 	@mkdir -p $(dir $@)

@@ -1,0 +1,289 @@
+#include "agent.h"
+#include "commands.h"
+#include "cmdlog.h"
+#if NETINV_EXEC
+#include "exec.h"
+#endif
+#include "log.h"
+#include "state.h"
+#include "util.h"
+#include "../delta/canon.h"
+#include "../delta/diff.h"
+#include "../delta/hash.h"
+#include "../delta/persist.h"
+#include "../delta/snapshot.h"
+#include "../netlink/collect.h"
+#include "../report/gzip.h"
+#include "../report/http.h"
+#include "../report/proto.h"
+#include "../report/json.h"
+#include "../report/names.h"
+#include "../report/report.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef NETINV_VERSION
+#define NETINV_VERSION "0.0.0"
+#endif
+
+enum run_outcome agent_outcome(enum proto_outcome p)
+{
+	switch (p) {
+	case PROTO_ACCEPTED:
+	case PROTO_PENDING:
+	case PROTO_ACTIVE:
+		return RUN_OK;
+	case PROTO_TEMPORARY:
+	case PROTO_RATE_LIMITED:
+	case PROTO_UNKNOWN:
+		return RUN_TEMPFAIL;
+	case PROTO_UNAUTHORIZED:
+	case PROTO_FORBIDDEN:
+	case PROTO_CONFLICT:
+	case PROTO_KEY_LOST:
+		return RUN_NOPERM;
+	case PROTO_INVALID:
+		return RUN_DATAERR;
+	case PROTO_TOO_LARGE:
+	case PROTO_ENCODING:
+	case PROTO_BAD_REPLY:
+	default:
+		return RUN_PROTOCOL;
+	}
+}
+
+void agent_save_status(struct agent *a)
+{
+	char err[512];
+
+	if (state_write_status(&a->st.sd, &a->st.as, err, sizeof(err)) != STATE_OK)
+		log_warn("%s", err);
+}
+
+/* A per-agent offset in [0, span]: stable for an agent, spread across a fleet (clones share a
+ * machine-id but not an agent identity). */
+static unsigned agent_offset(const char *uuid, unsigned span)
+{
+	return span ? (unsigned)(hash64(uuid, strlen(uuid), 0x6a6974746572ull) % ((uint64_t)span + 1)) : 0;
+}
+
+void agent_record_failure(struct agent *a, const struct proto_reply *r)
+{
+	int64_t now = (int64_t)time(NULL);
+
+	snprintf(a->st.as.last_error, sizeof(a->st.as.last_error), "%.255s", r->message);
+	a->st.as.last_error_at = now;
+	if (r->outcome == PROTO_TEMPORARY || r->outcome == PROTO_RATE_LIMITED ||
+	    r->outcome == PROTO_UNKNOWN) {
+		uint64_t delay = 900, cap = a->st.as.policy.interval;
+
+		if (a->st.as.failures < 20)
+			a->st.as.failures++;
+		for (unsigned i = 1; i < a->st.as.failures && delay < cap; i++)
+			delay *= 2;
+		if (delay > cap)
+			delay = cap;
+		delay -= delay / 4;
+		delay += agent_offset(a->st.uuid, (unsigned)(delay / 2));
+		if (r->retry_after > 0 && (uint64_t)r->retry_after > delay)
+			delay = (uint64_t)r->retry_after;
+		a->st.as.next_attempt = now + (int64_t)delay;
+		log_warn("%s (attempt %u; next try after %llds)", r->message, a->st.as.failures,
+			 (long long)delay);
+	} else {
+		log_error("%s", r->message);
+	}
+	agent_save_status(a);
+}
+
+void agent_learn(struct agent *a, const struct proto_reply *r)
+{
+	if (r->policy_warnings[0])
+		log_warn("server policy: %s; keeping the cached values", r->policy_warnings);
+	if (r->have_policy) {
+		a->st.as.policy = r->policy;
+		a->st.as.have_policy = true;
+	}
+	if (r->server_time)
+		a->st.as.server_time = r->server_time;
+	if (r->peer[0])
+		snprintf(a->st.as.server_peer, sizeof(a->st.as.server_peer), "%s", r->peer);
+}
+
+int agent_http_open(struct agent *a)
+{
+	struct http_opts ho = {
+		.ca_file = cfg_str(a->cfg, CFG_CA_FILE),
+		.pin_pubkey = cfg_str(a->cfg, CFG_PIN_PUBKEY),
+		.proxy = cfg_str(a->cfg, CFG_PROXY),
+		.connect_timeout = cfg_uint(a->cfg, CFG_CONNECT_TIMEOUT),
+		.total_timeout = cfg_uint(a->cfg, CFG_TIMEOUT),
+		.verbose = !strcmp(cfg_str(a->cfg, CFG_LOG_LEVEL), "debug"),
+		.secret = a->have_key ? a->key : a->cfg->enrollment_key,
+	};
+	char err[256];
+
+	if (a->http)
+		return 0;
+	a->http = http_new(&ho, err, sizeof(err));
+	if (!a->http) {
+		log_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static enum run_outcome do_register(struct agent *a)
+{
+	struct register_req q = { 0 };
+	struct proto_reply *r = calloc(1, sizeof(*r));
+	struct utsname u;
+	char err[512];
+	const char *ek;
+	enum run_outcome out;
+
+	if (!r)
+		return RUN_SOFTWARE;
+	ek = config_enrollment_key(a->cfg, err, sizeof(err));
+	if (!ek) {
+		log_error("cannot register: %s", err);
+		free(r);
+		return RUN_CONFIG;
+	}
+	if (agent_http_open(a) < 0) {
+		free(r);
+		return RUN_SOFTWARE;
+	}
+	uname(&u);
+	q.enrollment_key = ek;
+	q.agent_uuid = a->st.uuid;
+	q.display_name = cfg_str(a->cfg, CFG_DISPLAY_NAME);
+	q.site_name = cfg_str(a->cfg, CFG_SITE_NAME);
+	q.hostname = *cfg_str(a->cfg, CFG_HOSTNAME) ? cfg_str(a->cfg, CFG_HOSTNAME) : u.nodename;
+	q.platform_release = u.release;
+	q.agent_version = NETINV_VERSION;
+	proto_register(a->http, cfg_str(a->cfg, CFG_SERVER_URL), &q, a->have_key, &a->st.as.policy, r);
+	out = agent_outcome(r->outcome);
+	if (r->outcome == PROTO_PENDING || r->outcome == PROTO_ACTIVE) {
+		/* the key first: a crash after this must not lose it (the server sends it once) */
+		if (r->api_key[0]) {
+			if (state_write_key(&a->st.sd, r->api_key, err, sizeof(err)) != STATE_OK) {
+				log_error("%s; the server will not send this key again", err);
+				explicit_bzero(r, sizeof(*r));
+				free(r);
+				return RUN_CANTCREAT;
+			}
+			snprintf(a->key, sizeof(a->key), "%s", r->api_key);
+			a->have_key = true;
+		}
+		snprintf(a->st.as.registration, sizeof(a->st.as.registration), "%s", r->status);
+		if (r->agent_id[0])
+			snprintf(a->st.as.agent_id, sizeof(a->st.as.agent_id), "%s", r->agent_id);
+		agent_learn(a, r);
+		a->st.as.failures = 0;
+		a->st.as.next_attempt = 0;
+		a->st.as.last_error[0] = 0;
+		agent_save_status(a);
+		if (r->outcome == PROTO_PENDING)
+			log_notice("registered as %s; waiting for approval on the server", a->st.uuid);
+		else
+			log_notice("registration active for %s%s", a->st.uuid,
+				   r->api_key[0] ? "; agent key stored" : "");
+	} else {
+		agent_record_failure(a, r);
+	}
+	explicit_bzero(r, sizeof(*r));
+	free(r);
+	return out;
+}
+
+enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
+{
+	struct agent a = { .o = o, .cfg = cfg };
+	enum run_outcome out;
+	char err[512];
+	enum state_err e;
+	int64_t now = (int64_t)time(NULL);
+	bool manual = isatty(STDIN_FILENO) || isatty(STDERR_FILENO);
+
+	if (!*cfg_str(cfg, CFG_SERVER_URL)) {
+		log_error("no server_url configured (set it in %s, NETINV_SERVER_URL or --server-url)",
+			  o->config_path ? o->config_path : CONFIG_FILE_DEFAULT);
+		return RUN_CONFIG;
+	}
+	/* root reads the enrollment key before it acts as the state directory's owner (as systemd
+	 * hands it to the service); a missing key is reported when registration needs it */
+	if (geteuid() == 0)
+		config_enrollment_key(cfg, err, sizeof(err));
+	out = run_state_load(cfg, true, &a.st);
+	if (out != RUN_OK)
+		goto done;
+	e = state_read_key(&a.st.sd, a.key, sizeof(a.key), err, sizeof(err));
+	if (e == STATE_IDENTITY) {
+		log_error("%s", err);
+		out = RUN_DATAERR;
+		goto done;
+	}
+	a.have_key = e == STATE_OK;
+	if (cmdlog_load(&a.cmds, &a.st.sd, true, a.cmds_err, sizeof(a.cmds_err)) < 0) {
+		log_error("%s", a.cmds_err);
+		a.cmds_broken = true;
+	}
+	if (o->mode == MODE_CHECK_IN_ONLY && !a.have_key) {
+		log_error("not registered yet: no agent key in %s (run netinv --register-only first, "
+			  "or install a key with 'netinv install-key FILE')",
+			  cfg_str(cfg, CFG_STATE_DIR));
+		out = RUN_NOPERM;
+		goto done;
+	}
+	if (!o->force && o->mode == MODE_NONE && a.st.as.next_attempt > now) {
+		log_info("backing off after %u failed attempt%s; next try in %llds (--force to try now)",
+			 a.st.as.failures, a.st.as.failures == 1 ? "" : "s",
+			 (long long)(a.st.as.next_attempt - now));
+		goto done;
+	}
+	if (o->mode == MODE_REGISTER_ONLY || (o->mode == MODE_NONE && !a.have_key) ||
+	    (o->mode == MODE_NONE && strcmp(a.st.as.registration, "active") && !a.have_key)) {
+		if (o->mode == MODE_REGISTER_ONLY && a.have_key && !strcmp(a.st.as.registration, "active")) {
+			log_info("already registered and active as %s", a.st.uuid);
+			goto done;
+		}
+		out = do_register(&a);
+		if (out != RUN_OK || o->mode == MODE_REGISTER_ONLY || !a.have_key)
+			goto done; /* pending: exit 0 and try again on a later run */
+	}
+	if (o->mode == MODE_NONE && !o->force && a.st.as.last_checkin &&
+	    now < a.st.as.last_checkin + (int64_t)a.st.as.policy.interval - 60) {
+		log_info("next check-in due in %llds (policy interval %us; --force to check in now)",
+			 (long long)(a.st.as.last_checkin + a.st.as.policy.interval - 60 - now),
+			 a.st.as.policy.interval);
+		goto done;
+	}
+	if (!o->no_jitter && !manual && a.st.as.policy.jitter) {
+		unsigned off = agent_offset(a.st.uuid, a.st.as.policy.jitter);
+		struct timespec ts = { .tv_sec = off };
+
+		log_debug("waiting %us (this agent's jitter offset)", off);
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+	out = agent_checkin(&a);
+done:
+	cmdlog_free(&a.cmds);
+#if NETINV_EXEC
+	exec_allowlist_free(&a.allow);
+#endif
+	http_free(a.http);
+	explicit_bzero(a.key, sizeof(a.key));
+	run_state_free(&a.st);
+	return out;
+}

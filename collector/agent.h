@@ -1,0 +1,51 @@
+/*
+ * agent: the run the timer starts, against the fleet server. Cadence (the policy interval since the
+ * last accepted check-in), backoff after temporary failures, the per-agent jitter offset; register
+ * with the enrollment key until approved, then check in (checkin.c: the parts loop). The failure
+ * record, the learnt policy and the status file are kept here.
+ */
+#ifndef NETINV_AGENT_H
+#define NETINV_AGENT_H
+
+#include "cmdlog.h"
+#include "harvest.h"
+#include "../report/proto.h"
+#if NETINV_EXEC
+#include "exec.h"
+#endif
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct agent {
+	const struct cli_opts *o;
+	struct config *cfg;
+	struct run_state st; /* st.as is the agent's status, kept up to date and saved */
+	char key[257];
+	bool have_key;
+	struct http *http;
+	struct cmdlog cmds;   /* server-sent commands and their results */
+	bool cmds_broken;     /* the journal is unusable this run: commands are refused */
+	uint64_t cmds_us;     /* time this run spent running commands */
+	char cmds_err[512];
+#if NETINV_EXEC
+	bool exec_ready;
+	struct exec_local local;
+	struct exec_allowlist allow;
+#endif
+};
+
+/* The outcome of a server call as the run's. */
+enum run_outcome agent_outcome(enum proto_outcome p);
+void agent_save_status(struct agent *a);
+/* Record a failure; temporary ones back off exponentially (15 min doubling, capped at the policy
+ * interval, spread by the agent's offset), at least as long as a Retry-After asked. */
+void agent_record_failure(struct agent *a, const struct proto_reply *r);
+/* What a successful reply teaches: the policy, the server's time, the peer. */
+void agent_learn(struct agent *a, const struct proto_reply *r);
+int agent_http_open(struct agent *a);
+/* Collect, then send the delta in as many parts as the limits need; after each accepted part the
+ * acknowledged state advances by exactly what that part carried. */
+enum run_outcome agent_checkin(struct agent *a);
+
+#endif

@@ -1,0 +1,279 @@
+#include "agent.h"
+#include "commands.h"
+#include "cmdlog.h"
+#if NETINV_EXEC
+#include "exec.h"
+#endif
+#include "log.h"
+#include "state.h"
+#include "util.h"
+#include "../delta/canon.h"
+#include "../delta/diff.h"
+#include "../delta/hash.h"
+#include "../delta/persist.h"
+#include "../delta/snapshot.h"
+#include "../netlink/collect.h"
+#include "../report/gzip.h"
+#include "../report/http.h"
+#include "../report/proto.h"
+#include "../report/json.h"
+#include "../report/names.h"
+#include "../report/report.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+
+/* A part is built whole in the writer's buffer (so a record that does not fit can be taken back):
+ * the only flush is the final one, whose bytes are the part. */
+struct once {
+	const char *p;
+	size_t n;
+	int calls;
+};
+
+static int once_sink(void *ctx, const void *p, size_t n)
+{
+	struct once *o = ctx;
+
+	if (o->calls++)
+		return -EMSGSIZE;
+	o->p = p;
+	o->n = n;
+	return 0;
+}
+
+/* One check-in run: the harvest, the part being built and what the parts so far carried. */
+struct checkin {
+	struct agent *a;
+	struct harvest h;
+	struct report_part part;
+	struct report_meta m;
+	struct report_stats rs;
+	struct results_ctx rc;
+	struct proto_reply *r;
+	struct utsname u;
+	char fqdn[256 + 65];
+	char *buf;              /* the part being built */
+	struct once body;       /* ... and its bytes once built */
+	unsigned budget;        /* decoded bytes a part may have */
+	unsigned parts, shrinks;
+	uint64_t sent_bytes, sent_gz;
+};
+
+/* Collect, give up the attribution capabilities, open the connection, and make room for the
+ * per-part record marks. */
+static enum run_outcome checkin_start(struct checkin *c)
+{
+	struct agent *a = c->a;
+	unsigned tables = a->o->tables & policy_tables(&a->st.as.policy);
+	enum run_outcome out = harvest(a->o, a->cfg, &a->st, tables, &c->h);
+	int e;
+
+	if (out != RUN_OK)
+		return out;
+	/* The /proc walk is done: what reads the server's replies and runs its commands does so
+	 * without the power to read other processes' memory (/proc/PID/mem) or any file. */
+	commands_prepare(a);
+	e = drop_attribution_caps();
+	if (e < 0)
+		log_warn("cannot give up the attribution capabilities: %s", strerror(-e));
+	if (agent_http_open(a) < 0)
+		return RUN_SOFTWARE;
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		c->part.incl[t] = calloc(c->h.s.t[t].n ? c->h.s.t[t].n : 1, 1);
+		c->part.rincl[t] = calloc(c->h.d.t[t].n_removed ? c->h.d.t[t].n_removed : 1, 1);
+		if (!c->part.incl[t] || !c->part.rincl[t])
+			return RUN_SOFTWARE;
+	}
+	return RUN_OK;
+}
+
+/* Build the next part whole in c->buf (c->body): as many records as fit the budget, the results of
+ * earlier commands in the first part (in at most half of it). */
+static enum run_outcome part_build(struct checkin *c)
+{
+	struct agent *a = c->a;
+	size_t cap = (size_t)c->budget + (64u << 10);
+	struct json_w w;
+
+	free(c->buf);
+	c->buf = malloc(cap);
+	if (!c->buf)
+		return RUN_SOFTWARE;
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		memset(c->part.incl[t], 0, c->h.s.t[t].n ? c->h.s.t[t].n : 1);
+		memset(c->part.rincl[t], 0, c->h.d.t[t].n_removed ? c->h.d.t[t].n_removed : 1);
+	}
+	c->part.more = false;
+	c->part.index = c->parts;
+	/* room kept for the metadata and the closing brackets */
+	c->part.budget = c->budget > 12288 ? c->budget - 12288 : c->budget / 2;
+	harvest_meta(&c->m, a->cfg, &a->st, &c->h, &c->u, c->fqdn, sizeof(c->fqdn));
+	c->m.full_snapshot = c->h.d.full && c->parts == 0;
+	c->m.part = &c->part;
+	if (c->parts == 0 && cmdlog_pending_results(&a->cmds)) {
+		free(c->rc.incl);
+		c->rc.incl = calloc(a->cmds.n, 1);
+		c->rc.limit = c->budget / 2;
+		c->rc.n = 0;
+		if (c->rc.incl) {
+			c->m.extra = commands_write_results;
+			c->m.extra_ctx = &c->rc;
+		}
+	}
+	c->body = (struct once){ 0 };
+	json_init(&w, c->buf, cap, once_sink, &c->body, false);
+	report_write(&w, &c->h.s, &c->m, &c->rs);
+	if (json_finish(&w) < 0 || c->body.n > c->budget) {
+		log_error("a report part did not fit its %u-byte budget", c->budget);
+		return RUN_SOFTWARE;
+	}
+	return RUN_OK;
+}
+
+/* gzip the part and post it; c->r holds the server's answer. */
+static enum run_outcome part_send(struct checkin *c, size_t *gzlen)
+{
+	struct agent *a = c->a;
+	size_t cap = gz_bound(c->body.n);
+	unsigned char *gz = malloc(cap);
+
+	if (!gz || gz_buffer(c->body.p, c->body.n, Z_DEFAULT_COMPRESSION, gz, cap, gzlen) < 0) {
+		free(gz);
+		log_error("cannot compress the report");
+		return RUN_SOFTWARE;
+	}
+	proto_checkin(a->http, cfg_str(a->cfg, CFG_SERVER_URL), cfg_str(a->cfg, CFG_API_KEY_HEADER),
+		      a->key, gz, *gzlen, c->body.n, &a->st.as.policy, c->r);
+	free(gz);
+	return RUN_OK;
+}
+
+/* The server accepted the part: the state advances by exactly what it carried, before anything
+ * else; then the delivered results, the learnt policy and status, and the reply's commands. */
+static enum run_outcome part_accepted(struct checkin *c, bool *carried)
+{
+	struct agent *a = c->a;
+	char err[512];
+
+	*carried = delta_accept_part(&c->h.d, c->part.incl, c->part.rincl);
+	/* A part that carried no record leaves the records as they are: only the sequence
+	 * advances, in agent.status (a large state is not rewritten every quiet run). */
+	if ((*carried || c->h.d.full || !a->st.have_acked) &&
+	    state_commit(&a->st.sd, &c->h.d, &c->h.cc, c->m.sequence_number, (int64_t)time(NULL),
+			 (uint32_t)c->h.copts.keying, err, sizeof(err)) != STATE_OK) {
+		log_error("%s", err);
+		return RUN_CANTCREAT;
+	}
+	a->st.base_seq = c->m.sequence_number;
+	a->st.as.last_sequence = c->m.sequence_number;
+	if (c->m.extra && c->rc.n) {
+		int e;
+
+		cmdlog_delivered(&a->cmds, c->rc.incl);
+		e = cmdlog_save(&a->cmds, &a->st.sd);
+		if (e < 0)
+			log_warn("cannot record that %u command result%s were delivered: %s", c->rc.n,
+				 c->rc.n == 1 ? "" : "s", strerror(-e));
+		else
+			log_info("delivered %u command result%s", c->rc.n, c->rc.n == 1 ? "" : "s");
+	}
+	agent_learn(a, c->r);
+	a->st.as.last_checkin = (int64_t)time(NULL);
+	a->st.as.failures = 0;
+	a->st.as.next_attempt = 0;
+	a->st.as.last_error[0] = 0;
+	agent_save_status(a);
+	commands_handle(a, c->r);
+	return RUN_OK;
+}
+
+/* The parts loop: build, send, and on acceptance advance; a 413 halves the part size (at most
+ * four times, never under 16 KiB) and sends the same part again. */
+static enum run_outcome checkin_parts(struct checkin *c)
+{
+	struct agent *a = c->a;
+	enum run_outcome out;
+
+	for (;;) {
+		size_t gzlen = 0;
+		bool carried = false;
+
+		if ((out = part_build(c)) != RUN_OK || (out = part_send(c, &gzlen)) != RUN_OK)
+			return out;
+		if (c->r->outcome == PROTO_TOO_LARGE && c->budget / 2 >= 16384 && c->shrinks++ < 4) {
+			c->budget /= 2;
+			a->st.as.part_budget = c->budget;
+			agent_save_status(a);
+			log_warn("%s; retrying in parts of at most %u bytes", c->r->message, c->budget);
+			continue;
+		}
+		if (c->r->outcome != PROTO_ACCEPTED) {
+			agent_record_failure(a, c->r);
+			return agent_outcome(c->r->outcome);
+		}
+		if ((out = part_accepted(c, &carried)) != RUN_OK)
+			return out;
+		c->parts++;
+		c->sent_bytes += c->body.n;
+		c->sent_gz += gzlen;
+		if (!c->part.more)
+			return RUN_OK;
+		if (!carried) {
+			log_error("a single record does not fit a %u-byte report part", c->budget);
+			return RUN_SOFTWARE;
+		}
+	}
+}
+
+enum run_outcome agent_checkin(struct agent *a)
+{
+	struct checkin *c = calloc(1, sizeof(*c));
+	uint64_t t0 = snap_mono_us();
+	enum run_outcome out;
+
+	if (!c || !(c->r = calloc(1, sizeof(*c->r)))) {
+		free(c);
+		return RUN_SOFTWARE;
+	}
+	c->a = a;
+	c->rc.l = &a->cmds;
+	c->budget = a->st.as.policy.max_report;
+	if (a->st.as.part_budget && a->st.as.part_budget < c->budget)
+		c->budget = a->st.as.part_budget;
+	out = checkin_start(c);
+	if (out == RUN_OK)
+		out = checkin_parts(c);
+	if (out == RUN_OK) {
+		/* a smaller part size learnt from a 413 relaxes again, one doubling per clean run */
+		if (a->st.as.part_budget && !c->shrinks) {
+			a->st.as.part_budget *= 2;
+			if (a->st.as.part_budget >= a->st.as.policy.max_report)
+				a->st.as.part_budget = 0;
+			agent_save_status(a);
+		}
+		harvest_summary(&c->h, "check-in accepted in", c->sent_bytes, c->sent_gz,
+				snap_mono_us() - t0);
+		log_info("%u part%s accepted; sequence %llu", c->parts, c->parts == 1 ? "" : "s",
+			 (unsigned long long)a->st.base_seq);
+	}
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		free(c->part.incl[t]);
+		free(c->part.rincl[t]);
+	}
+	free(c->buf);
+	free(c->rc.incl);
+	free(c->r);
+	harvest_free(&c->h);
+	free(c);
+	return out;
+}

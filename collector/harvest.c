@@ -1,0 +1,242 @@
+#include "harvest.h"
+#include "cmdlog.h"
+#if NETINV_EXEC
+#include "exec.h"
+#endif
+#include "log.h"
+#include "state.h"
+#include "util.h"
+#include "../delta/canon.h"
+#include "../delta/diff.h"
+#include "../delta/hash.h"
+#include "../delta/persist.h"
+#include "../delta/snapshot.h"
+#include "../netlink/collect.h"
+#include "../report/gzip.h"
+#include "../report/http.h"
+#include "../report/proto.h"
+#include "../report/json.h"
+#include "../report/names.h"
+#include "../report/report.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef NETINV_VERSION
+#define NETINV_VERSION "0.0.0"
+#endif
+
+#define ZERO_UUID "00000000-0000-0000-0000-000000000000"
+
+enum run_outcome run_state_outcome(enum state_err e, bool writing)
+{
+	switch (e) {
+	case STATE_LOCKED:
+		return RUN_LOCKED;
+	case STATE_UNSAFE:
+		return RUN_UNSAFE;
+	case STATE_IDENTITY:
+		return RUN_DATAERR;
+	case STATE_IO:
+		return writing ? RUN_CANTCREAT : RUN_IOERR;
+	default:
+		return RUN_SOFTWARE;
+	}
+}
+
+enum run_outcome run_state_load(const struct config *cfg, bool commit, struct run_state *rs)
+{
+	const char *dir = cfg_str(cfg, CFG_STATE_DIR), *import = cfg_str(cfg, CFG_IMPORT_FROM);
+	char err[512];
+	const char *corrupt = NULL;
+	enum state_err e;
+
+	memset(rs, 0, sizeof(*rs));
+	policy_defaults(&rs->as.policy);
+	{
+		char who[96];
+		int r = state_adopt_owner(dir, who, sizeof(who), err, sizeof(err));
+
+		if (r < 0) {
+			log_error("%s", err);
+			return RUN_NOPERM;
+		}
+		if (r > 0)
+			log_debug("running as %s, the owner of %s", who, dir);
+	}
+	e = state_open(&rs->sd, dir, commit, commit, err, sizeof(err));
+	if (e == STATE_ABSENT)
+		return RUN_OK; /* a dry run before the first commit */
+	if (e != STATE_OK) {
+		log_error("%s", err);
+		state_close(&rs->sd);
+		return run_state_outcome(e, commit);
+	}
+	rs->have_dir = true;
+	e = state_identity(&rs->sd, rs->uuid, err, sizeof(err));
+	if (e == STATE_ABSENT && commit) {
+		bool imported = false;
+
+		e = state_create_identity(&rs->sd, import, rs->uuid, &rs->base_seq, &imported, err,
+					  sizeof(err));
+		if (e == STATE_OK && imported)
+			log_notice("imported the identity %s (sequence %llu) from the Graphēon agent "
+				   "state in %s",
+				   rs->uuid, (unsigned long long)rs->base_seq, import);
+		else if (e == STATE_OK)
+			log_notice("created the agent identity %s in %s", rs->uuid, dir);
+	}
+	if (e != STATE_OK && e != STATE_ABSENT) {
+		log_error("%s", err);
+		return run_state_outcome(e, commit);
+	}
+	rs->have_identity = e == STATE_OK;
+	e = state_read_acked(&rs->sd, &rs->acked, &corrupt, err, sizeof(err));
+	if (e == STATE_IO) {
+		log_error("%s", err);
+		return run_state_outcome(e, false);
+	}
+	if (e == STATE_OK && corrupt) {
+		log_warn("the acknowledged state in %s is unusable (%s); sending a full snapshot", dir,
+			 corrupt);
+	} else if (e == STATE_OK) {
+		rs->have_acked = true;
+		if (rs->acked.sequence > rs->base_seq)
+			rs->base_seq = rs->acked.sequence;
+	}
+	state_read_status(&rs->sd, &rs->as);
+	/* a no-change check-in advances the sequence in agent.status only */
+	if (rs->as.last_sequence > rs->base_seq)
+		rs->base_seq = rs->as.last_sequence;
+	return RUN_OK;
+}
+
+void run_state_free(struct run_state *rs)
+{
+	acked_free(&rs->acked);
+	state_close(&rs->sd);
+}
+
+enum run_outcome harvest(const struct cli_opts *o, const struct config *cfg,
+				const struct run_state *st, unsigned tables, struct harvest *h)
+{
+	struct collect_opts co = {
+		.tables = tables,
+		.processes = o->processes,
+		.proc_root = "/proc",
+		.proc_limits = { .max_procs = 1u << 20, .max_fds = 1u << 24 },
+	};
+	int r;
+
+	memset(h, 0, sizeof(*h));
+	h->tables = tables;
+	h->copts = (struct canon_opts){
+		.keying = strcmp(cfg_str(cfg, CFG_CONNECTION_KEYING), "flow") ? KEYING_EXACT : KEYING_FLOW,
+		.include_time_wait = cfg_bool(cfg, CFG_INCLUDE_TIME_WAIT),
+		.self_pid = (uint32_t)getpid(),
+	};
+	{
+		char ip[64];
+		unsigned port;
+
+		if (sscanf(st->as.server_peer, "%63s %u", ip, &port) == 2 && port < 65536) {
+			if (inet_pton(AF_INET, ip, h->copts.peer_addr) == 1)
+				h->copts.peer_family = AF_INET;
+			else if (inet_pton(AF_INET6, ip, h->copts.peer_addr) == 1)
+				h->copts.peer_family = AF_INET6;
+			h->copts.peer_port = (uint16_t)port;
+		}
+	}
+	if (snap_init(&h->s, NULL) < 0) {
+		log_error("out of memory");
+		return RUN_SOFTWARE;
+	}
+	r = collect_run(&h->s, &co, &h->cs);
+	if (r < 0) {
+		log_error("cannot open a netlink socket: %s", strerror(-r));
+		return r == -EPERM || r == -EACCES ? RUN_NOPERM : RUN_UNAVAILABLE;
+	}
+	if (h->cs.proc.status == PROCMAP_NOT_PERMITTED)
+		log_info("process attribution skipped: CAP_SYS_PTRACE is not in the effective set");
+	if (canon_ctx_init(&h->cc, &h->s, &h->copts) < 0 ||
+	    delta_build(&h->d, &h->cc, (st->have_acked && !o->full) ? &st->acked : NULL, tables) < 0) {
+		log_error("out of memory computing the delta");
+		return RUN_SOFTWARE;
+	}
+	return RUN_OK;
+}
+
+void harvest_free(struct harvest *h)
+{
+	delta_free(&h->d);
+	canon_ctx_free(&h->cc);
+	snap_free(&h->s);
+}
+
+void harvest_meta(struct report_meta *m, const struct config *cfg, const struct run_state *st,
+		      struct harvest *h, struct utsname *u, char *fqdn, size_t fqdn_len)
+{
+	memset(m, 0, sizeof(*m));
+	uname(u);
+	m->observed_at = time(NULL);
+	m->identity_missing = !st->have_identity;
+	m->agent_uuid = st->have_identity ? st->uuid : ZERO_UUID;
+	m->hostname = *cfg_str(cfg, CFG_HOSTNAME) ? cfg_str(cfg, CFG_HOSTNAME) : u->nodename;
+	/* No resolver calls: a passive collector must not stall on DNS. The FQDN is known only when
+	 * the name already is one, or the kernel holds a domain name. */
+	if (strchr(m->hostname, '.')) {
+		m->fqdn = m->hostname;
+	} else if (u->domainname[0] && strcmp(u->domainname, "(none)")) {
+		snprintf(fqdn, fqdn_len, "%s.%s", m->hostname, u->domainname);
+		m->fqdn = fqdn;
+	}
+	m->agent_version = NETINV_VERSION;
+	m->platform_release = u->release;
+	m->full_snapshot = h->d.full;
+	m->sequence_number = st->base_seq + 1;
+	m->tables = h->tables;
+	m->collect = &h->cs;
+	m->delta = &h->d;
+}
+
+void harvest_summary(const struct harvest *h, const char *what, uint64_t bytes, uint64_t gz_bytes,
+		    uint64_t encode_us)
+{
+	const struct snapshot *s = &h->s;
+	const struct delta *d = &h->d;
+	uint32_t add = 0, chg = 0, rem = 0;
+	char inc[128] = "", gzs[48] = "";
+	size_t n = 0;
+
+	if (gz_bytes)
+		snprintf(gzs, sizeof(gzs), " (gzip %llu)", (unsigned long long)gz_bytes);
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		if (s->st[t].inconsistent)
+			n += (size_t)snprintf(inc + n, sizeof(inc) - n, " %s", snap_table_names[t]);
+		if (s->st[t].truncated)
+			log_warn("%s table truncated at %u records", snap_table_names[t], s->t[t].n);
+		if (s->st[t].dropped)
+			log_warn("%s: dropped %u malformed netlink records (first: %s)",
+				 snap_table_names[t], s->st[t].dropped, strerror((int)s->st[t].first_drop));
+		add += d->t[t].added;
+		chg += d->t[t].changed;
+		rem += d->t[t].n_removed;
+	}
+	if (inc[0])
+		log_warn("tables still changing after %d attempts, reported as inconsistent:%s",
+			 COLLECT_MAX_ATTEMPTS, inc);
+	log_info("collected %u links, %u addresses, %u neighbours, %u routes, %u sockets in %.1f ms; "
+		 "%s: %u added, %u changed, %u removed; %s %llu bytes%s in %.1f ms; processes: %s",
+		 s->t[SNAP_LINKS].n, s->t[SNAP_ADDRS].n, s->t[SNAP_NEIGH].n, s->t[SNAP_ROUTES].n,
+		 s->t[SNAP_SOCKS].n, h->cs.total_us / 1000.0, d->full ? "full snapshot" : "delta", add,
+		 chg, rem, what, (unsigned long long)bytes, gzs, encode_us / 1000.0,
+		 procmap_status_names[h->cs.proc.status]);
+}

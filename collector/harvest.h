@@ -1,0 +1,59 @@
+/*
+ * harvest: what the dry run and the check-in share. Open the state directory (lock, identity,
+ * acknowledged state, agent status), collect the tables over netlink, diff them against the
+ * acknowledged state, fill the report's metadata, and log the one summary line of a run.
+ */
+#ifndef NETINV_HARVEST_H
+#define NETINV_HARVEST_H
+
+#include "cli.h"
+#include "config.h"
+#include "run.h"
+#include "state.h"
+#include "../delta/canon.h"
+#include "../delta/diff.h"
+#include "../delta/snapshot.h"
+#include "../netlink/collect.h"
+#include "../report/report.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/utsname.h>
+
+struct run_state {
+	struct state_dir sd;
+	bool have_dir;
+	char uuid[37];
+	bool have_identity;
+	struct acked_state acked;
+	bool have_acked;
+	uint64_t base_seq; /* sequence of the last accepted report (imported or from the state) */
+	struct agent_status as; /* agent.status, read once (defaults when there is none) */
+};
+
+/* One collection and its delta against the acknowledged state. */
+struct harvest {
+	struct snapshot s;
+	struct collect_stats cs;
+	struct canon_opts copts;
+	struct canon_ctx cc;
+	struct delta d;
+	unsigned tables;
+};
+
+enum run_outcome run_state_outcome(enum state_err e, bool writing);
+/* Open the state directory, find the identity (creating it only for a committing run) and the
+ * acknowledged state. A corrupt state is not an error: it means a full snapshot. */
+enum run_outcome run_state_load(const struct config *cfg, bool commit, struct run_state *rs);
+void run_state_free(struct run_state *rs);
+/* Collect the tables (1 << SNAP_*) and diff them against st's acknowledged state. */
+enum run_outcome harvest(const struct cli_opts *o, const struct config *cfg,
+			 const struct run_state *st, unsigned tables, struct harvest *h);
+void harvest_free(struct harvest *h);
+void harvest_meta(struct report_meta *m, const struct config *cfg, const struct run_state *st,
+		  struct harvest *h, struct utsname *u, char *fqdn, size_t fqdn_len);
+/* The run's one summary line. */
+void harvest_summary(const struct harvest *h, const char *what, uint64_t bytes, uint64_t gz_bytes,
+		     uint64_t encode_us);
+
+#endif
