@@ -1,7 +1,7 @@
 """netinv benchmark: build network namespaces at three scales (and a 1M-route table), then time
 netinv against the iproute2 tools it replaces, in the same run, as medians of paired runs.
 
-Usage: bench.py NETINV NLFLOOR [--runs N] [--scales small,medium,large,huge] [--out FILE]
+Usage: bench.py NETINV NLFLOOR [--runs N] [--scales small,medium,large,huge] [--out FILE] [--no-server]
 Root only. Every namespace and process it creates is removed on exit, also on failure.
 """
 import json
@@ -12,7 +12,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOCKETS_PY = os.path.join(HERE, "..", "integration", "sockets.py")
@@ -155,6 +154,7 @@ def measure_server(netinv, runs):
         base = [netinv, "--no-jitter", "--no-processes"]
         subprocess.run(base + ["--register-only"], env=env, check=True, stderr=subprocess.DEVNULL)
         uuid = open(os.path.join(state, "agent_uuid")).read().strip()
+        import urllib.request  # here: at the top it would swell every process this script forks
         urllib.request.urlopen(urllib.request.Request(url + "/admin/approve", data=json.dumps({"agent_uuid": uuid}).encode()))
         sizes = {}
         for name, extra in (("full", ["--full"]), ("none", [])):
@@ -202,15 +202,24 @@ def measure_server(netinv, runs):
         subprocess.run(["rm", "-rf", work])
 
 
+def peak_rss(argv):
+    """Peak RSS (KiB) of one run of argv, forked by GNU time: a child forked from this Python would
+    count the interpreter's resident pages as its own."""
+    with tempfile.NamedTemporaryFile(prefix="netinv-bench-rss.") as f:
+        subprocess.run(["/usr/bin/time", "-f", "%M", "-o", f.name] + argv, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return int(open(f.name).read().split()[-1])
+
+
 def _pairs(res, runs, mine, tools, fl):
     for _ in range(runs):
-        t, rss = timed(None, mine)
+        t, _ = timed(None, mine)
         res["netinv"].append(t)
-        res["netinv_rss"] = max(res["netinv_rss"], rss)
         res["tools"].append(sum(timed(None, c)[0] for c in tools))
-        t, rss = timed(None, fl)
+        t, _ = timed(None, fl)
         res["floor"].append(t)
-        res["floor_rss"] = max(res["floor_rss"], rss)
+    res["netinv_rss"] = peak_rss(mine)
+    res["floor_rss"] = peak_rss(fl)
     ratios = [b / a for a, b in zip(res["netinv"], res["tools"])]
     return {
         "netinv_ms": statistics.median(res["netinv"]) * 1000,
@@ -237,7 +246,7 @@ def main():
     # an empty configuration of its own: a host's /etc/netinv/netinv.conf never changes a figure
     conf = tempfile.NamedTemporaryFile(prefix="netinv-bench.", suffix=".conf")
     os.environ["NETINV_CONFIG"] = conf.name
-    runs, scales, out = 15, ["small", "medium", "large", "huge"], None
+    runs, scales, out, server = 15, ["small", "medium", "large", "huge"], None, True
     args = sys.argv[3:]
     while args:
         a = args.pop(0)
@@ -247,6 +256,8 @@ def main():
             scales = args.pop(0).split(",")
         elif a == "--out":
             out = args.pop(0)
+        elif a == "--no-server":  # only collection rows (an older netinv against today's server)
+            server = False
     rows, srows = [], []
     ns = f"netinv-bench-{os.getpid()}"
     for scale in scales:
@@ -266,7 +277,7 @@ def main():
                 m.update(scale=scale, attribution=attribution, steady=steady)
                 rows.append(m)
                 print(json.dumps(m), file=sys.stderr, flush=True)
-            if scale in ("medium", "large"):
+            if server and scale in ("medium", "large"):
                 r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, __file__, "--measure-server", netinv,
                                     str(runs)], check=True, capture_output=True, text=True)
                 srows.append(dict(json.loads(r.stdout), scale=scale))
