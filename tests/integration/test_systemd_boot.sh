@@ -214,8 +214,8 @@ systemctl daemon-reload; systemctl start netinv.service'
 probe=$($IN cat /run/netinv-probe.out 2>/dev/null | paste -sd' ')
 echo "# probe of PID 1 (root) from the unit's sandbox: $probe"
 case " $probe " in
-*" maps=OK readv=EPERM writev=EPERM "*)
-	ok "the unit's sandbox: process_vm_readv and process_vm_writev on a root process fail with EPERM" ;;
+*" maps=OK readv=EPERM writev=EPERM kcmp=EPERM "*)
+	ok "the unit's sandbox: process_vm_readv, process_vm_writev and kcmp on a root process fail with EPERM" ;;
 *) notok "the unit's sandbox lets memory through: $probe" ;;
 esac
 $IN sh -c 'rm -r /run/systemd/system/netinv.service.d /etc/netinv/enrollment.key && systemctl daemon-reload'

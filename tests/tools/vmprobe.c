@@ -2,6 +2,7 @@
  * Prints one line per attempt, "NAME=OK" or "NAME=<errno name>":
  *   readv   process_vm_readv of 8 bytes at the start of PID's first readable mapping
  *   writev  process_vm_writev of 1 byte at address 0 (EFAULT: the call was allowed; EPERM: not)
+ *   kcmp    kcmp(PID, self, KCMP_VM): compare kernel objects
  *   mem     open(/proc/PID/mem)
  * Test-only: tests/integration/test_systemd_boot.sh runs it under the installed unit. */
 #define _GNU_SOURCE
@@ -10,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kcmp.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -48,6 +51,7 @@ int main(int argc, char **argv)
 	rm = (struct iovec){ NULL, 1 };
 	l.iov_len = 1;
 	printf("writev=%s\n", res(process_vm_writev(pid, &l, 1, &rm, 1, 0)));
+	printf("kcmp=%s\n", res(syscall(SYS_kcmp, pid, getpid(), KCMP_VM, 0, 0)));
 	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	printf("mem=%s\n", res(fd));
