@@ -14,7 +14,11 @@ unit_only=0
 passed=0 failed=0
 failures=()
 log=$(mktemp /tmp/netinv-test.XXXXXX)
-trap 'rm -f "$log"' EXIT
+# netinv runs started from here (valgrind's) read an empty configuration of their own, never the
+# host's /etc/netinv; the integration tests set up the same through lib.sh
+conf=$(mktemp /tmp/netinv-test-conf.XXXXXX)
+trap 'rm -f "$log" "$conf"' EXIT
+export NETINV_CONFIG=$conf NETINV_IMPORT_FROM=/nonexistent/netinv-test-no-grapheon-agent
 
 record() { # name status
 	if [ "$2" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$1"); fi
