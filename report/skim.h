@@ -51,7 +51,7 @@ struct skim {
 		uint8_t mode;       /* 0 drop, SKIM_WHOLE, SKIM_SCALARS, or 3: the top-level object */
 		uint8_t emitted;    /* something was written inside */
 		int8_t rule;        /* top-level member's rule index, -1 none */
-		unsigned items;
+		unsigned items;     /* arrays: items seen; the top-level object: a bit per rule seen */
 	} stack[SKIM_MAX_DEPTH];
 	bool val_kept;          /* the value being read is copied */
 	bool key_kept;          /* the key being read fits key[] */

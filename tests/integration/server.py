@@ -219,8 +219,6 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(200, raw=b"\x00\x01not json at all{{{", ctype="application/json")
         elif mode == "html":
             self.reply(200, raw=b"<html><body>Welcome to nginx!</body></html>", ctype="text/html")
-        elif mode == "oversized":
-            self.reply(200, raw=b'{"status":"accepted","pad":"' + b"x" * 200000 + b'"}')
         elif mode == "gzipbomb":
             self.reply(200, raw=gzip.compress(b"\x00" * (20 << 20)), headers=[("Content-Encoding", "gzip")])
         elif mode == "endless":
