@@ -36,12 +36,14 @@ LIB_SRCS := netlink/nl.c netlink/attr.c netlink/link.c netlink/addr.c netlink/ne
 	    report/json.c report/names.c report/report.c report/gzip.c \
 	    report/http.c report/proto.c report/skim.c
 APP_SRCS := collector/main.c collector/cli.c collector/log.c collector/util.c collector/harvest.c \
-	    collector/dryrun.c collector/agent.c collector/checkin.c collector/commands.c collector/operator.c \
-	    collector/state.c collector/config.c collector/cmdlog.c
-# The gated command execution module: `make EXEC=0` builds netinv without it.
+	    collector/dryrun.c collector/agent.c collector/checkin.c collector/operator.c \
+	    collector/state.c collector/config.c collector/exec/cmdlog.c collector/exec/dispatch.c
+# The gated command execution module (collector/exec/): `make EXEC=0` leaves out everything in it
+# that can run a command; the journal and dispatch stay, so refusals are still reported.
 EXEC ?= 1
+EXEC_SRCS := collector/exec/gate.c collector/exec/allowlist.c collector/exec/spawn.c collector/exec/run.c
 ifeq ($(EXEC),1)
-APP_SRCS += collector/exec.c
+APP_SRCS += $(EXEC_SRCS)
 CFLAGS += -DNETINV_EXEC=1
 endif
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -55,8 +57,8 @@ endif
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 UNIT_LIBS := $(shell $(PKG_CONFIG) --libs cmocka libcjson) $(DEP_LIBS)
 TEST_APP_OBJS := $(BUILD)/collector/cli.o $(BUILD)/collector/log.o $(BUILD)/collector/util.o \
-		 $(BUILD)/collector/state.o $(BUILD)/collector/config.o $(BUILD)/collector/cmdlog.o \
-		 $(if $(filter 1,$(EXEC)),$(BUILD)/collector/exec.o)
+		 $(BUILD)/collector/state.o $(BUILD)/collector/config.o $(BUILD)/collector/exec/cmdlog.o \
+		 $(if $(filter 1,$(EXEC)),$(EXEC_SRCS:%.c=$(BUILD)/%.o))
 
 .PHONY: all run demo test unit san valgrind bench fuzz install uninstall clean deps fixtures deb
 
@@ -82,7 +84,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(TEST_APP_OBJS) tests/unit/testuti
 	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -DFIXTURES='"$(CURDIR)/tests/fixtures"' \
 		-o $@ $< $(LIB_OBJS) $(TEST_APP_OBJS) $(LDFLAGS) $(UNIT_LIBS)
 
-FUZZ_APP_OBJS := $(BUILD)/collector/cmdlog.o $(BUILD)/collector/state.o $(BUILD)/collector/util.o \
+FUZZ_APP_OBJS := $(BUILD)/collector/exec/cmdlog.o $(BUILD)/collector/state.o $(BUILD)/collector/util.o \
 		 $(BUILD)/collector/log.o
 $(BUILD)/tests/fuzz_driver: tests/fuzz/fuzz_parsers.c tests/fuzz/driver.c $(LIB_OBJS) $(FUZZ_APP_OBJS)
 	@mkdir -p $(dir $@)
@@ -142,7 +144,7 @@ fuzz:
 	@mkdir -p build-fuzz
 	clang -g -O1 -std=c17 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined $(DEP_CFLAGS) \
 		-DNETINV_VERSION='"$(VERSION)"' -DNETINV_HTTP_VERSION='"$(VERSION)"' \
-		-o build-fuzz/fuzz_parsers tests/fuzz/fuzz_parsers.c $(LIB_SRCS) collector/cmdlog.c \
+		-o build-fuzz/fuzz_parsers tests/fuzz/fuzz_parsers.c $(LIB_SRCS) collector/exec/cmdlog.c \
 		collector/state.c collector/util.c collector/log.c $(DEP_LIBS)
 	@echo "run: build-fuzz/fuzz_parsers -max_total_time=60 tests/fixtures/"
 

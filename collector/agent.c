@@ -1,9 +1,6 @@
 #include "agent.h"
-#include "commands.h"
-#include "cmdlog.h"
-#if NETINV_EXEC
-#include "exec.h"
-#endif
+#include "exec/dispatch.h"
+#include "exec/exec.h"
 #include "log.h"
 #include "state.h"
 #include "util.h"
@@ -279,9 +276,7 @@ enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 	out = agent_checkin(&a);
 done:
 	cmdlog_free(&a.cmds);
-#if NETINV_EXEC
-	exec_allowlist_free(&a.allow);
-#endif
+	exec_ctx_free(&a.exec);
 	http_free(a.http);
 	explicit_bzero(a.key, sizeof(a.key));
 	run_state_free(&a.st);

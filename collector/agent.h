@@ -7,12 +7,9 @@
 #ifndef NETINV_AGENT_H
 #define NETINV_AGENT_H
 
-#include "cmdlog.h"
 #include "harvest.h"
+#include "exec/exec.h"
 #include "../report/proto.h"
-#if NETINV_EXEC
-#include "exec.h"
-#endif
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -28,11 +25,7 @@ struct agent {
 	bool cmds_broken;     /* the journal is unusable this run: commands are refused */
 	uint64_t cmds_us;     /* time this run spent running commands */
 	char cmds_err[512];
-#if NETINV_EXEC
-	bool exec_ready;
-	struct exec_local local;
-	struct exec_allowlist allow;
-#endif
+	struct exec_ctx exec;      /* the command module's gate and allowlist, read once */
 };
 
 /* The outcome of a server call as the run's. */

@@ -1,9 +1,6 @@
 #include "agent.h"
-#include "commands.h"
-#include "cmdlog.h"
-#if NETINV_EXEC
-#include "exec.h"
-#endif
+#include "exec/dispatch.h"
+#include "exec/exec.h"
 #include "log.h"
 #include "state.h"
 #include "util.h"

@@ -1,8 +1,5 @@
 #include "harvest.h"
-#include "cmdlog.h"
-#if NETINV_EXEC
-#include "exec.h"
-#endif
+#include "exec/exec.h"
 #include "log.h"
 #include "state.h"
 #include "util.h"

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "log.h"
 #include "run.h"
+#include "exec/exec.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,12 +66,7 @@ static void version(void)
 	       LIBNL_STRING);
 	printf("%s\n", http_curl_version());
 	printf("zlib %s, cJSON %s\n", zlibVersion(), cJSON_Version());
-#if NETINV_EXEC
-	printf("command execution: compiled in (runs nothing unless exec_enabled=yes in the local "
-	       "configuration and the server's policy allows commands)\n");
-#else
-	printf("command execution: not compiled in (built with EXEC=0)\n");
-#endif
+	printf("%s\n", exec_build_note());
 }
 
 int main(int argc, char **argv)

@@ -1,8 +1,5 @@
 #include "harvest.h"
-#include "cmdlog.h"
-#if NETINV_EXEC
-#include "exec.h"
-#endif
+#include "exec/exec.h"
 #include "log.h"
 #include "state.h"
 #include "util.h"
@@ -172,27 +169,7 @@ enum run_outcome run_status(const struct cli_opts *o, struct config *cfg)
 			       cmdlog_pending_results(&cl) == 1 ? "" : "s");
 		cmdlog_free(&cl);
 	}
-#if NETINV_EXEC
-	{
-		struct exec_local lg;
-		struct exec_allowlist al;
-
-		exec_local_load(&lg, o->config_path);
-		if (lg.enabled) {
-			exec_allowlist_load(&al, lg.commands_dir);
-			printf("command execution: on here (%u allowlisted in %s%s); the server's policy "
-			       "%s commands\n",
-			       al.n, lg.commands_dir, lg.allow_scripts ? ", scripts allowed" : "",
-			       as->policy.commands ? "allows" : "does not allow");
-			exec_allowlist_free(&al);
-		} else {
-			printf("command execution: off (%s)\n", lg.why);
-		}
-	}
-#else
-	(void)o;
-	printf("command execution: not compiled in\n");
-#endif
+	exec_print_status(o->config_path, as->policy.commands, stdout);
 	run_state_free(&st);
 	return fflush(stdout) == 0 ? RUN_OK : RUN_IOERR;
 }

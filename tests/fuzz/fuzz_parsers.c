@@ -23,7 +23,7 @@
 #include "../../report/report.h"
 #include "../../report/proto.h"
 #include "../../report/skim.h"
-#include "../../collector/cmdlog.h"
+#include "../../collector/exec/cmdlog.h"
 #include "../../delta/crc32c.h"
 
 #include <stdlib.h>

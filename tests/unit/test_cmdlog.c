@@ -3,7 +3,7 @@
  * trusted), a run that stopped mid-command reported as interrupted, the results' size limit, and
  * the bound on remembered ids. */
 #include "statefix.h"
-#include "../../collector/cmdlog.h"
+#include "../../collector/exec/cmdlog.h"
 #include "../../collector/state.h"
 #include "../../report/json.h"
 

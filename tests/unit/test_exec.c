@@ -3,8 +3,8 @@
  * server arguments are checked against injection, and the spawner captures, caps, scrubs the
  * environment and kills the whole process group at the timeout. */
 #include "testutil.h"
-#include "../../collector/cmdlog.h"
-#include "../../collector/exec.h"
+#include "../../collector/exec/cmdlog.h"
+#include "../../collector/exec/exec.h"
 #include "../../collector/state.h"
 #include "../../report/proto.h"
 

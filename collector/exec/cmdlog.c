@@ -1,9 +1,9 @@
 #include "cmdlog.h"
-#include "state.h"
-#include "util.h"
-#include "../delta/crc32c.h"
-#include "../report/json.h"
-#include "../report/proto.h"
+#include "../state.h"
+#include "../util.h"
+#include "../../delta/crc32c.h"
+#include "../../report/json.h"
+#include "../../report/proto.h"
 
 #include <errno.h>
 #include <fcntl.h>

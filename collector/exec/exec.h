@@ -14,6 +14,13 @@
  * A command runs by fork + execve with an argv (never a shell of a server string), a scrubbed
  * environment, stdin from /dev/null, in its own process group; at its timeout the whole group gets
  * SIGTERM, then SIGKILL after a grace period; stdout and stderr are captured up to a cap each.
+ *
+ * The folder, by job: gate.c (gate 2), allowlist.c, spawn.c (the process runner), run.c (the gates
+ * decided for one command, scripts), cmdlog.c (the journal: at most once, results until delivered)
+ * and dispatch.c (commands of a check-in reply; results in the next report). `make EXEC=0` leaves
+ * out the four files that can run anything; the journal and dispatch stay, so refusals are still
+ * recorded and reported, and the end of this header is the refusal that build uses. Nothing
+ * outside this folder asks whether the module is compiled in.
  */
 #ifndef NETINV_EXEC_H
 #define NETINV_EXEC_H
@@ -117,5 +124,69 @@ void exec_command(const struct exec_env *env, const struct proto_reply *r,
 /* Remove script files a stopped run left in the state directory's exec/ (regular files of this
  * user only; anything else is reported and left). */
 void exec_cleanup_scripts(struct state_dir *sd);
+
+/* ---- the module's face to the rest of netinv ---- */
+
+#include "cmdlog.h"
+#include <stdio.h>
+
+/* What one run holds of the module: the local gate and the allowlist, read once. */
+struct exec_ctx {
+#if NETINV_EXEC
+	bool ready;
+	struct exec_local local;
+	struct exec_allowlist allow;
+#else
+	char unused;
+#endif
+};
+
+#if NETINV_EXEC
+/* Read the local gate and the allowlist (once per run) and clear what an earlier run's scripts
+ * left; before netinv gives up CAP_DAC_READ_SEARCH, which reads the root-only files. */
+void exec_ctx_prepare(struct exec_ctx *x, const char *config_path, struct state_dir *sd);
+void exec_ctx_free(struct exec_ctx *x);
+/* Run command c of reply r through every gate, or refuse it; the outcome goes into e. */
+void exec_ctx_run(struct exec_ctx *x, const struct proto_reply *r, const struct proto_command *c,
+		  struct cmd_entry *e, struct state_dir *sd);
+/* The status lines of `netinv status`. */
+void exec_print_status(const char *config_path, bool policy_allows, FILE *f);
+/* What --version says of the module. */
+const char *exec_build_note(void);
+#else
+/* Built with EXEC=0: nothing can run; every command is refused, and said to be. */
+static inline void exec_ctx_prepare(struct exec_ctx *x, const char *config_path,
+				    struct state_dir *sd)
+{
+	(void)x;
+	(void)config_path;
+	(void)sd;
+}
+static inline void exec_ctx_free(struct exec_ctx *x)
+{
+	(void)x;
+}
+static inline void exec_ctx_run(struct exec_ctx *x, const struct proto_reply *r,
+				const struct proto_command *c, struct cmd_entry *e,
+				struct state_dir *sd)
+{
+	(void)x;
+	(void)r;
+	(void)c;
+	(void)sd;
+	cmd_entry_reason(e, CMD_REFUSED,
+			 "command execution is not compiled into this netinv (built with EXEC=0)");
+}
+static inline void exec_print_status(const char *config_path, bool policy_allows, FILE *f)
+{
+	(void)config_path;
+	(void)policy_allows;
+	fprintf(f, "command execution: not compiled in\n");
+}
+static inline const char *exec_build_note(void)
+{
+	return "command execution: not compiled in (built with EXEC=0)";
+}
+#endif
 
 #endif

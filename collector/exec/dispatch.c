@@ -1,35 +1,10 @@
-#include "commands.h"
-#include "cmdlog.h"
-#if NETINV_EXEC
-#include "exec.h"
-#endif
-#include "log.h"
-#include "state.h"
-#include "util.h"
-#include "../delta/canon.h"
-#include "../delta/diff.h"
-#include "../delta/hash.h"
-#include "../delta/persist.h"
-#include "../delta/snapshot.h"
-#include "../netlink/collect.h"
-#include "../report/gzip.h"
-#include "../report/http.h"
-#include "../report/proto.h"
-#include "../report/json.h"
-#include "../report/names.h"
-#include "../report/report.h"
+#include "dispatch.h"
+#include "../log.h"
+#include "../../delta/snapshot.h"
+#include "../../report/proto.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/utsname.h>
-#include <time.h>
-#include <unistd.h>
-
 
 void commands_write_results(struct json_w *w, void *ctx)
 {
@@ -40,35 +15,17 @@ void commands_write_results(struct json_w *w, void *ctx)
 
 void commands_prepare(struct agent *a)
 {
-#if NETINV_EXEC
-	if (!a->exec_ready) {
-		exec_local_load(&a->local, a->o->config_path);
-		if (a->local.enabled)
-			exec_allowlist_load(&a->allow, a->local.commands_dir);
-		exec_cleanup_scripts(&a->st.sd);
-		a->exec_ready = true;
-	}
-#else
-	(void)a;
-#endif
+	exec_ctx_prepare(&a->exec, a->o->config_path, &a->st.sd);
 }
 
 void commands_handle(struct agent *a, const struct proto_reply *r)
 {
-#if NETINV_EXEC
-	struct exec_env env;
-#endif
-
 	if (r->cmds_ignored)
 		log_warn("ignored %u command%s in the server's reply (no usable id, or more than %d)",
 			 r->cmds_ignored, r->cmds_ignored == 1 ? "" : "s", PROTO_MAX_COMMANDS);
 	if (!r->n_cmds)
 		return;
 	commands_prepare(a);
-#if NETINV_EXEC
-	env = (struct exec_env){ .local = &a->local, .allow = &a->allow, .policy = &r->policy,
-				 .sd = &a->st.sd };
-#endif
 	for (unsigned i = 0; i < r->n_cmds; i++) {
 		const struct proto_command *c = &r->cmds[i];
 		struct cmd_entry *e;
@@ -113,17 +70,12 @@ void commands_handle(struct agent *a, const struct proto_reply *r)
 			log_error("command %s (%s) refused: %s", c->id, c->name, a->cmds_err);
 			continue;
 		}
-#if NETINV_EXEC
 		{
 			uint64_t t0 = snap_mono_us();
 
-			exec_command(&env, r, c, e);
+			exec_ctx_run(&a->exec, r, c, e, &a->st.sd);
 			a->cmds_us += snap_mono_us() - t0;
 		}
-#else
-		cmd_entry_reason(e, CMD_REFUSED,
-				 "command execution is not compiled into this netinv (built with EXEC=0)");
-#endif
 		if (e->status == CMD_COMPLETED)
 			log_notice("command %s (%s) ran: %s %d in %u ms%s; stdout %u bytes%s, stderr %u "
 				   "bytes%s",

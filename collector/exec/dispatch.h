@@ -1,13 +1,13 @@
 /*
- * commands: server-sent commands within a check-in. Their results ride in the first report part;
+ * dispatch: server-sent commands within a check-in. Their results ride in the first report part;
  * the commands of an accepted reply are handed to the gated exec module (which decides what runs)
  * and recorded in the command journal.
  */
-#ifndef NETINV_COMMANDS_H
-#define NETINV_COMMANDS_H
+#ifndef NETINV_DISPATCH_H
+#define NETINV_DISPATCH_H
 
-#include "agent.h"
-#include "../report/json.h"
+#include "../agent.h"
+#include "../../report/json.h"
 
 struct results_ctx {
 	struct cmdlog *l;
