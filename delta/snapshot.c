@@ -172,3 +172,6 @@ uint64_t snap_mono_us(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
+
+const char *const procmap_status_names[] = { "disabled",      "ok",     "partial",
+					     "not_permitted", "capped", "failed" };

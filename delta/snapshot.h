@@ -181,6 +181,38 @@ void snap_rewind(struct snapshot *s, enum snap_table t, struct snap_mark m);
 /* Look up a link by ifindex (links must be sorted, see canon). NULL when absent. */
 const struct snap_link *snap_link_by_index(const struct snapshot *s, uint32_t ifindex);
 
+/* What a collection tells about itself, carried by the report's metadata (netlink/ fills it,
+ * report/ writes it). */
+enum procmap_status {
+	PROCMAP_DISABLED,      /* turned off by configuration */
+	PROCMAP_OK,            /* every readable process was looked at */
+	PROCMAP_PARTIAL,       /* some processes' fd tables could not be read */
+	PROCMAP_NOT_PERMITTED, /* no CAP_SYS_PTRACE: not attempted */
+	PROCMAP_CAPPED,        /* stopped at the process or descriptor limit */
+	PROCMAP_FAILED,        /* /proc could not be opened */
+};
+
+extern const char *const procmap_status_names[];
+
+struct procmap_stats {
+	enum procmap_status status;
+	uint32_t wanted;     /* sockets with an inode */
+	uint32_t attributed; /* sockets given a pid */
+	uint32_t processes;  /* process directories visited */
+	uint32_t unreadable; /* fd tables we were refused */
+	uint32_t fds;        /* descriptors examined */
+	uint32_t walk_us;
+};
+
+struct collect_stats {
+	struct procmap_stats proc;
+	uint64_t netns_inode;
+	uint32_t total_us;
+	bool monitor;     /* change notifications were available for the stability check */
+	bool tcp_compat;  /* both TCP families in one walk */
+	bool ipv6;        /* the kernel answered IPv6 dumps */
+};
+
 /* Microseconds of CLOCK_MONOTONIC: the one clock behind every timing a report carries. */
 uint64_t snap_mono_us(void);
 

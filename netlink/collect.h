@@ -32,15 +32,6 @@ struct collect_opts {
 	unsigned int max_attempts;
 };
 
-struct collect_stats {
-	struct procmap_stats proc;
-	uint64_t netns_inode;
-	uint32_t total_us;
-	bool monitor;     /* change notifications were available for the stability check */
-	bool tcp_compat;  /* both TCP families in one walk */
-	bool ipv6;        /* the kernel answered IPv6 dumps */
-};
-
 /* 0, or a negative errno when netlink itself is unusable (no socket, no permission). */
 int collect_run(struct snapshot *s, const struct collect_opts *o, struct collect_stats *st);
 

@@ -12,9 +12,6 @@
 #include <unistd.h>
 #include <linux/capability.h>
 
-const char *const procmap_status_names[] = { "disabled",      "ok",     "partial",
-					     "not_permitted", "capped", "failed" };
-
 struct ino_map {
 	uint32_t *slot; /* socket index + 1; 0 = empty */
 	uint32_t mask;

@@ -11,33 +11,12 @@
 
 #include <stdint.h>
 
-struct snapshot;
-
-enum procmap_status {
-	PROCMAP_DISABLED,      /* turned off by configuration */
-	PROCMAP_OK,            /* every readable process was looked at */
-	PROCMAP_PARTIAL,       /* some processes' fd tables could not be read */
-	PROCMAP_NOT_PERMITTED, /* no CAP_SYS_PTRACE: not attempted */
-	PROCMAP_CAPPED,        /* stopped at the process or descriptor limit */
-	PROCMAP_FAILED,        /* /proc could not be opened */
-};
+#include "../delta/snapshot.h" /* struct procmap_stats: the report carries it */
 
 struct procmap_limits {
 	uint32_t max_procs;
 	uint32_t max_fds;
 };
-
-struct procmap_stats {
-	enum procmap_status status;
-	uint32_t wanted;     /* sockets with an inode */
-	uint32_t attributed; /* sockets given a pid */
-	uint32_t processes;  /* process directories visited */
-	uint32_t unreadable; /* fd tables we were refused */
-	uint32_t fds;        /* descriptors examined */
-	uint32_t walk_us;
-};
-
-extern const char *const procmap_status_names[];
 
 /* proc_root is normally "/proc"; tests point it elsewhere. check_caps=0 skips the permission test. */
 int procmap_attribute(struct snapshot *s, const char *proc_root, const struct procmap_limits *lim,

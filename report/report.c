@@ -2,7 +2,6 @@
 #include "json.h"
 #include "names.h"
 #include "../delta/snapshot.h"
-#include "../netlink/collect.h"
 #include "../delta/diff.h"
 
 #include <string.h>
