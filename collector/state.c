@@ -98,6 +98,11 @@ enum state_err state_open(struct state_dir *sd, const char *path, bool create, b
 	sd->dfd = sd->lockfd = -1;
 	sd->exclusive = exclusive;
 	snprintf(sd->path, sizeof(sd->path), "%s", path);
+	/* "link/" would resolve through a symlink that O_NOFOLLOW refuses as "link": the same
+	 * directory is named the same way however it was written */
+	for (size_t n = strlen(sd->path); n > 1 && sd->path[n - 1] == '/'; n--)
+		sd->path[n - 1] = 0;
+	path = sd->path;
 	if (create && mkdir(path, 0700) < 0 && errno != EEXIST)
 		return fail(err, errlen, STATE_IO, "cannot create state directory %s: %s", path,
 			    strerror(errno));
@@ -130,15 +135,20 @@ enum state_err state_open(struct state_dir *sd, const char *path, bool create, b
 			    "state directory %s is writable by group or others (mode %04o); "
 			    "expected 0700",
 			    path, (unsigned)(st.st_mode & 07777));
-	sd->lockfd = openat(sd->dfd, LOCK_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	sd->lockfd = openat(sd->dfd, LOCK_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+			    0600);
 	if (sd->lockfd < 0 && !exclusive)
-		sd->lockfd = openat(sd->dfd, LOCK_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		sd->lockfd = openat(sd->dfd, LOCK_FILE,
+				    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (sd->lockfd < 0) {
 		if (!exclusive && (errno == ENOENT || errno == EROFS || errno == EACCES))
 			return STATE_OK; /* a read-only look at a directory we cannot write */
 		return fail(err, errlen, STATE_IO, "cannot open %s/%s: %s", path, LOCK_FILE,
 			    strerror(errno));
 	}
+	if (fstat(sd->lockfd, &st) < 0 || !S_ISREG(st.st_mode))
+		return fail(err, errlen, STATE_UNSAFE, "%s/%s is not a regular file; remove it", path,
+			    LOCK_FILE);
 	if (flock(sd->lockfd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0) {
 		char pid[32] = "";
 
@@ -304,7 +314,7 @@ enum state_err state_identity(struct state_dir *sd, char uuid[37], char *err, si
 	if (r < 0)
 		return fail(err, errlen, STATE_IDENTITY,
 			    "cannot read the agent identity %s/%s: %s; refusing to create another one",
-			    sd->path, ID_FILE, strerror(-r));
+			    sd->path, ID_FILE, r == -EINVAL ? "not a regular file" : strerror(-r));
 	if (!owned_by_us(sd->dfd, ID_FILE))
 		return fail(err, errlen, STATE_IDENTITY,
 			    "the agent identity %s/%s is owned by another user; refusing to use it",
@@ -413,7 +423,8 @@ enum state_err state_read_acked(struct state_dir *sd, struct acked_state *out, c
 
 	memset(out, 0, sizeof(*out));
 	*corrupt = NULL;
-	fd = openat(sd->dfd, ACKED_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO planted under this name must not hang the run (the type is checked next) */
+	fd = openat(sd->dfd, ACKED_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return STATE_ABSENT;
@@ -438,6 +449,32 @@ enum state_err state_read_acked(struct state_dir *sd, struct acked_state *out, c
 		close(fd);
 		*corrupt = "larger than any state netinv writes";
 		return STATE_OK;
+	}
+	/* the header first: a file whose length is not what its header promises is refused before
+	 * anything more of it is read (a sparse 3 GiB file once took 15 s and 3 GB to refuse) */
+	{
+		uint8_t hdr[PERSIST_HDR_LEN];
+		uint64_t want;
+		ssize_t n;
+
+		do
+			n = pread(fd, hdr, sizeof(hdr), 0);
+		while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			r = errno;
+			close(fd);
+			return fail(err, errlen, STATE_IO, "cannot read %s/%s: %s", sd->path,
+				    ACKED_FILE, strerror(r));
+		}
+		if (persist_expected_size(hdr, (size_t)n, &want, corrupt) < 0) {
+			close(fd);
+			return STATE_OK;
+		}
+		if (want != (uint64_t)st.st_size) {
+			close(fd);
+			*corrupt = "length does not match its record counts (truncated or padded)";
+			return STATE_OK;
+		}
 	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {

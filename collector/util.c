@@ -95,7 +95,8 @@ int read_small_file(int dirfd, const char *path, char *buf, size_t cap)
 	size_t n;
 	int fd, r = 0;
 
-	fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO under the name must not hang the run (the type is checked next) */
+	fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {

@@ -21,8 +21,9 @@ char *next_line(char **cur);
 /* Read fd to its end into buf (at most cap bytes), *len the bytes read: 0, -EFBIG when there is
  * more than cap, or -errno. */
 int read_fd(int fd, char *buf, size_t cap, size_t *len);
-/* Read at most cap-1 bytes of a regular file (no symlink at the last component), NUL-terminate,
- * strip one trailing newline. -errno on failure, -EFBIG when larger than cap-1. */
+/* Read at most cap-1 bytes of a regular file (no symlink at the last component, and never
+ * blocking on a FIFO), NUL-terminate, strip one trailing newline. -errno on failure, -EINVAL when
+ * it is not a regular file, -EFBIG when larger than cap-1. */
 int read_small_file(int dirfd, const char *path, char *buf, size_t cap);
 int valid_uuid(const char *s);
 /* Give up CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for good: effective, permitted, inheritable,

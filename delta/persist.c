@@ -52,22 +52,15 @@ int persist_decode(const uint8_t *buf, size_t len, struct acked_state *out, cons
 	return persist_decode_owned(buf, len, out, why, false);
 }
 
-int persist_decode_owned(const uint8_t *buf, size_t len, struct acked_state *out, const char **why,
-			 bool take)
+int persist_expected_size(const uint8_t *hdr, size_t len, uint64_t *size, const char **why)
 {
 	struct hdr h;
-	uint64_t total = 0;
-	uint32_t crc, want;
-	struct state_rec *recs;
-	const uint8_t *p;
 
-	memset(out, 0, sizeof(*out));
-	*why = NULL;
-	if (len < PERSIST_HDR_LEN + 4) {
+	if (len < PERSIST_HDR_LEN) {
 		*why = "shorter than its header";
 		return -EBADMSG;
 	}
-	memcpy(&h, buf, sizeof(h));
+	memcpy(&h, hdr, sizeof(h));
 	if (memcmp(h.magic, PERSIST_MAGIC, 8)) {
 		*why = "not a netinv state file (bad magic)";
 		return -EBADMSG;
@@ -85,9 +78,32 @@ int persist_decode_owned(const uint8_t *buf, size_t len, struct acked_state *out
 			*why = "record count out of range";
 			return -EBADMSG;
 		}
-		total += h.count[t];
 	}
-	if (persist_size(h.count) != len) {
+	*size = persist_size(h.count);
+	return 0;
+}
+
+int persist_decode_owned(const uint8_t *buf, size_t len, struct acked_state *out, const char **why,
+			 bool take)
+{
+	struct hdr h;
+	uint64_t total = 0, size;
+	uint32_t crc, want;
+	struct state_rec *recs;
+	const uint8_t *p;
+
+	memset(out, 0, sizeof(*out));
+	*why = NULL;
+	if (len < PERSIST_HDR_LEN + 4) {
+		*why = "shorter than its header";
+		return -EBADMSG;
+	}
+	if (persist_expected_size(buf, len, &size, why) < 0)
+		return -EBADMSG;
+	memcpy(&h, buf, sizeof(h));
+	for (int t = 0; t < SNAP_NTABLES; t++)
+		total += h.count[t];
+	if (size != len) {
 		*why = "length does not match its record counts (truncated or padded)";
 		return -EBADMSG;
 	}

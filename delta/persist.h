@@ -34,6 +34,9 @@ void persist_header(uint8_t out[PERSIST_HDR_LEN], const struct persist_meta *m);
 /* CRC-32C (delta/crc32c.h), continued over another piece; start with 0. */
 uint32_t persist_crc(uint32_t crc, const void *p, size_t n);
 
+/* From the first PERSIST_HDR_LEN bytes alone: the size the whole file must have (*size), or
+ * -EBADMSG with *why. A reader checks this against the file's size before reading the rest. */
+int persist_expected_size(const uint8_t *hdr, size_t len, uint64_t *size, const char **why);
 /* Decode a whole file image. 0, or -EBADMSG with *why set to a one-line reason; -ENOMEM. On
  * success out owns one allocation (acked_free). */
 int persist_decode(const uint8_t *buf, size_t len, struct acked_state *out, const char **why);

@@ -274,7 +274,8 @@ int cmdlog_load(struct cmdlog *l, struct state_dir *sd, bool move_aside, char *e
 	int fd, r;
 
 	memset(l, 0, sizeof(*l));
-	fd = openat(sd->dfd, CMDLOG_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO under the name must not hang the run (the type is checked next) */
+	fd = openat(sd->dfd, CMDLOG_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 && errno == ENOENT)
 		return 0;
 	if (fd < 0) {

@@ -141,6 +141,12 @@ restore
 ln -s "$S" "$dir/link"
 $x "$NETINV" --dry-run --state-dir "$dir/link" -o /dev/null 2>"$dir/err"
 [ $? = 78 ] && grep -q "is a symlink" "$dir/err" && ok "symlinked state directory refused (exit 78)" || notok "symlink: $(cat "$dir/err")"
+for spelled in "$dir/link/" "$dir/link//"; do
+	$x "$NETINV" --dry-run --state-dir "$spelled" -o /dev/null 2>"$dir/err"
+	rc=$?
+	[ $rc = 78 ] && grep -q "is a symlink" "$dir/err" && ok "symlinked state directory with trailing slash ('${spelled##*/link}') refused too (exit 78)" ||
+		notok "trailing slash '${spelled##*/link}': exit $rc $(cat "$dir/err")"
+done
 chmod 0770 "$S"
 run --dry-run -o /dev/null 2>"$dir/err"
 [ $? = 78 ] && grep -q "writable by group or others" "$dir/err" && ok "group-writable state directory refused (exit 78)" || notok "mode: $(cat "$dir/err")"
@@ -245,4 +251,42 @@ chmod 0770 "$O"
 $x "$NETINV" --commit-dry-run --state-dir "$O" -o /dev/null 2>"$dir/err"
 [ $? = 78 ] && grep -q "writable by group or others" "$dir/err" &&
 	ok "a group-writable service state directory is still refused" || notok "mode: $(cat "$dir/err")"
+
+# Files that must not wedge a run: a FIFO under each state file name (a blocking open would hang
+# forever), and an acknowledged state whose size is far beyond what its header promises.
+for f in agent_uuid acked.state agent.status api_key commands.journal lock; do
+	restore
+	[ "$f" = api_key ] && printf 'gpak_%s\n' KKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKK >"$S/api_key" && chmod 600 "$S/api_key"
+	rm -f "$S/$f" && mkfifo -m 600 "$S/$f"
+	res=""
+	for args in "--dry-run -o /dev/null" "--commit-dry-run -o /dev/null" "status"; do
+		# shellcheck disable=SC2086
+		timeout 10 $x "$NETINV" --compact --no-processes --import-from "$dir/none" --state-dir "$S" $args \
+			>/dev/null 2>"$dir/err"
+		rc=$?
+		res="$res $rc"
+		[ $rc = 124 ] && break
+	done
+	# a commit writes a new acknowledged state over whatever was there (temp file, rename)
+	if [[ " $res " != *" 124 "* ]] && { [ -p "$S/$f" ] || { [ "$f" = acked.state ] && [ -f "$S/$f" ]; }; }; then
+		ok "a FIFO as $f: dry run, commit and status end (exits:$res), never read"
+	else
+		notok "a FIFO as $f hangs or is replaced (exits:$res): $(head -2 "$dir/err")"
+	fi
+done
+restore
+# a header that promises a small state, a sparse file of 3 GiB behind it
+truncate -s 3G "$S/acked.state"
+/usr/bin/time -f "%e %M" -o "$dir/time" $x "$NETINV" --compact --no-processes --import-from "$dir/none" \
+	--state-dir "$S" --dry-run -o "$dir/big.json" 2>"$dir/err"
+rc=$?
+read -r secs kib <"$dir/time"
+if [ $rc = 0 ] && grep -q "length does not match its record counts" "$dir/err" &&
+	"$PYTHON" -c "import sys; sys.exit(0 if float('$secs') < 2 and int('$kib') < 65536 else 1)" &&
+	grep -q '"full_snapshot":true' "$dir/big.json"; then
+	ok "a 3 GiB acknowledged state is refused from its header: ${secs} s, peak ${kib} KiB, a full snapshot"
+else
+	notok "3 GiB state: exit $rc, ${secs} s, ${kib} KiB: $(cat "$dir/err")"
+fi
+restore
 exit $((fails > 0))

@@ -490,6 +490,33 @@ static void expect_bad(uint8_t *f, size_t n, const char *reason_part)
 	free(copy);
 }
 
+/* From the header alone, the size a reader must find before it reads the rest. */
+static void test_codec_size_from_header(void **state)
+{
+	size_t n;
+	uint8_t *f = good_file(&n);
+	uint64_t want = 0;
+	const char *why = NULL;
+
+	(void)state;
+	assert_int_equal(persist_expected_size(f, PERSIST_HDR_LEN, &want, &why), 0);
+	assert_int_equal(want, n);
+	assert_int_equal(persist_expected_size(f, PERSIST_HDR_LEN - 1, &want, &why), -EBADMSG);
+	assert_non_null(strstr(why, "shorter than its header"));
+	f[0] ^= 1;
+	assert_int_equal(persist_expected_size(f, PERSIST_HDR_LEN, &want, &why), -EBADMSG);
+	assert_non_null(strstr(why, "bad magic"));
+	f[0] ^= 1;
+	{
+		struct persist_meta m = { .count = { [SNAP_ROUTES] = PERSIST_MAX_RECS + 1 } };
+
+		persist_header(f, &m);
+		assert_int_equal(persist_expected_size(f, PERSIST_HDR_LEN, &want, &why), -EBADMSG);
+		assert_non_null(strstr(why, "record count out of range"));
+	}
+	free(f);
+}
+
 static void test_codec_refuses_damage(void **state)
 {
 	size_t n;
@@ -578,6 +605,7 @@ int main(void)
 		cmocka_unit_test(test_uncollected_table_carries_over),
 		cmocka_unit_test(test_noise_control),
 		cmocka_unit_test(test_neighbour_volatility),
+		cmocka_unit_test(test_codec_size_from_header),
 		cmocka_unit_test(test_codec_refuses_damage),
 	};
 
