@@ -32,6 +32,8 @@
 #define NETINV_VERSION "0.0.0"
 #endif
 
+#define RETRY_AFTER_MAX 86400u /* seconds: the longest Retry-After honoured */
+
 enum run_outcome agent_outcome(enum proto_outcome p)
 {
 	switch (p) {
@@ -91,8 +93,18 @@ void agent_record_failure(struct agent *a, const struct proto_reply *r)
 			delay = cap;
 		delay -= delay / 4;
 		delay += agent_offset(a->st.uuid, (unsigned)(delay / 2));
-		if (r->retry_after > 0 && (uint64_t)r->retry_after > delay)
-			delay = (uint64_t)r->retry_after;
+		if (r->retry_after > 0) {
+			uint64_t ra = (uint64_t)r->retry_after;
+
+			/* a server must not be able to silence a fleet for a week */
+			if (ra > RETRY_AFTER_MAX) {
+				log_warn("the server asked to wait %llus (Retry-After); waiting at most %us",
+					 (unsigned long long)ra, RETRY_AFTER_MAX);
+				ra = RETRY_AFTER_MAX;
+			}
+			if (ra > delay)
+				delay = ra;
+		}
 		a->st.as.next_attempt = now + (int64_t)delay;
 		log_warn("%s (attempt %u; next try after %llds)", r->message, a->st.as.failures,
 			 (long long)delay);

@@ -103,8 +103,9 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 
 		memcpy(v, p + 12, l);
 		s = strtol(v, &e, 10);
-		/* delta-seconds only; an HTTP-date is rare from API servers and treated as absent */
-		if (e != v && s >= 0 && s < 7 * 86400)
+		/* delta-seconds only; an HTTP-date is rare from API servers and treated as absent.
+		 * Any length is kept: the caller caps what it honours, and says so. */
+		if (e != v && s >= 0)
 			h->r->retry_after = s;
 	}
 	return len;
@@ -243,6 +244,10 @@ int http_post(struct http *h, const char *url, const char *const *headers, const
 		if (r->too_large)
 			snprintf(r->error, sizeof(r->error), "the reply was larger than %llu bytes",
 				 (unsigned long long)sink->max);
+		else if (cc == CURLE_OUT_OF_MEMORY)
+			/* what curl says when one reply header line passes its 100 KiB limit */
+			snprintf(r->error, sizeof(r->error),
+				 "a reply header was larger than curl accepts (100 KiB), or memory ran out");
 		else
 			snprintf(r->error, sizeof(r->error), "%s", ebuf[0] ? ebuf : C.strerror(cc));
 		return -1; /* a body cut short is not a reply to act on */

@@ -234,6 +234,12 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             self.close_connection = True
+        elif mode == "bigheader":
+            self.send_response(200)
+            self.send_header("X-Pad", "x" * (1 << 20))
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
         elif mode == "wrong-status":
             self.reply(200, {"status": "maybe"})
         elif mode in ("drop-after-accept", "pad"):

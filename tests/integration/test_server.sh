@@ -116,6 +116,15 @@ na=$(awk -F= '/^next_attempt=/ {print $2}' "$S/agent.status")
 [ "$na" -ge $(( $(date +%s) + 1700 )) ] && ok "Retry-After honoured: next attempt in >= 1800 s" || notok "Retry-After ignored ($na)"
 desc="backing off"; expect 0 "backing off after" --
 nv --check-in-only --force >/dev/null
+# a week's Retry-After is capped at 24 hours, and the cap is said
+desc="Retry-After of a week"; fault '{"mode":"retry-after","count":1,"status":503,"seconds":604799}'
+expect 75 "asked to wait 604799s (Retry-After); waiting at most 86400s" -- --check-in-only
+na=$(awk -F= '/^next_attempt=/ {print $2}' "$S/agent.status")
+[ "$na" -le $(( $(date +%s) + 86400 + 5 )) ] && [ "$na" -ge $(( $(date +%s) + 86000 )) ] &&
+	ok "Retry-After capped: next attempt in 24 hours, not a week" || notok "Retry-After cap: next attempt $na"
+nv --check-in-only --force >/dev/null
+desc="a 1 MiB reply header"; fault '{"mode":"bigheader","count":1}'
+expect 75 "a reply header was larger than curl accepts" -- --check-in-only
 # A 2xx reply that cannot be read: the server may have stored the report, so the outcome is
 # unknown (exit 75, sent again), never "refused"
 desc="garbage reply"; fault '{"mode":"garbage","count":1}'; expect 75 "HTTP 200 but its reply cannot be read (a value is malformed); it may have stored" -- --check-in-only

@@ -63,6 +63,11 @@ static void test_register(void **state)
 	assert_int_equal(R.outcome, PROTO_BAD_REPLY);
 	REG(200, "{\"status\":\"active\",\"api_key\":\"gpak with space\"}", false);
 	assert_int_equal(R.outcome, PROTO_BAD_REPLY);
+	/* a key with a NUL would be stored cut short ("gpak_ab"): refused whole */
+	REG(200, "{\"status\":\"active\",\"api_key\":\"gpak_ab\\u0000cd\"}", false);
+	assert_int_equal(R.outcome, PROTO_BAD_REPLY);
+	assert_int_equal(R.api_key[0], 0);
+	assert_non_null(strstr(R.message, "NUL"));
 	REG(200, "{\"status\":7}", false);
 	assert_int_equal(R.outcome, PROTO_BAD_REPLY);
 	REG(302, "", false);
