@@ -137,7 +137,9 @@ int agent_http_open(struct agent *a)
 		.connect_timeout = cfg_uint(a->cfg, CFG_CONNECT_TIMEOUT),
 		.total_timeout = cfg_uint(a->cfg, CFG_TIMEOUT),
 		.verbose = !strcmp(cfg_str(a->cfg, CFG_LOG_LEVEL), "debug"),
-		.secret = a->have_key ? a->key : a->cfg->enrollment_key,
+		/* a->key is read at each trace line: a key received by this run's registration is
+		 * redacted from the check-in that follows */
+		.secrets = { a->cfg->enrollment_key, a->key },
 	};
 	char err[256];
 

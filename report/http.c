@@ -111,36 +111,47 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
-/* curl's trace with every occurrence of the secret replaced: headers and bodies both. */
+void http_redact(char *buf, size_t n, const char *const *secrets, unsigned nsecrets)
+{
+	for (unsigned i = 0; i < nsecrets; i++) {
+		size_t sl = secrets[i] ? strlen(secrets[i]) : 0;
+		char *p = buf;
+
+		while (sl && (p = memmem(p, n - (size_t)(p - buf), secrets[i], sl)) != NULL) {
+			memset(p, '*', sl);
+			p += sl;
+		}
+	}
+	for (size_t i = 5; i <= n; i++) {
+		if (buf[i - 1] != '_' || (memcmp(buf + i - 5, "gpak", 4) && memcmp(buf + i - 5, "gaek", 4)))
+			continue;
+		for (; i < n && (isalnum((unsigned char)buf[i]) || buf[i] == '-' || buf[i] == '_'); i++)
+			buf[i] = '*';
+	}
+}
+
+/* curl's trace, headers and informational lines (bodies are not traced), every secret redacted
+ * over the whole piece before it is cut to one line. */
 static int on_debug(CURL *c, curl_infotype t, char *data, size_t size, void *arg)
 {
 	struct http *h = arg;
 	const char *tag = t == CURLINFO_TEXT ? "*" : t == CURLINFO_HEADER_OUT ? ">" :
 			 t == CURLINFO_HEADER_IN ? "<" : NULL;
-	char line[1024];
-	size_t n;
+	size_t n = size < 65536 ? size : 65536, show;
+	char *copy;
 
 	(void)c;
-	if (!tag)
-		return 0; /* bodies are not traced */
-	n = size < sizeof(line) - 1 ? size : sizeof(line) - 1;
-	memcpy(line, data, n);
-	line[n] = 0;
-	if (h->o.secret && *h->o.secret) {
-		size_t sl = strlen(h->o.secret);
-
-		for (char *p = strstr(line, h->o.secret); p; p = strstr(p, h->o.secret))
-			memset(p, '*', sl);
-	}
-	/* and any key-like token, whatever its header is called */
-	for (char *p = line; (p = strstr(p, "_")) != NULL; p++) {
-		if (p - line >= 4 && (!strncmp(p - 4, "gpak", 4) || !strncmp(p - 4, "gaek", 4)))
-			for (char *q = p + 1; isalnum((unsigned char)*q) || *q == '-' || *q == '_'; q++)
-				*q = '*';
-	}
-	fprintf(stderr, "netinv: curl: %s %s", tag, line);
-	if (n && line[n - 1] != '\n')
+	if (!tag || !(copy = malloc(n + 1)))
+		return 0;
+	memcpy(copy, data, n);
+	http_redact(copy, n, h->o.secrets, HTTP_MAX_SECRETS);
+	show = n < 1023 ? n : 1023;
+	copy[show] = 0;
+	fprintf(stderr, "netinv: curl: %s %s", tag, copy);
+	if (show && copy[show - 1] != '\n')
 		fputc('\n', stderr);
+	explicit_bzero(copy, n);
+	free(copy);
 	return 0;
 }
 

@@ -14,13 +14,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define HTTP_MAX_SECRETS 4
+
 struct http_opts {
 	const char *ca_file;    /* "" = system store */
 	const char *pin_pubkey; /* "" = none */
 	const char *proxy;      /* "" = environment */
 	unsigned connect_timeout, total_timeout;
 	bool verbose;           /* curl's trace to stderr, secrets redacted */
-	const char *secret;     /* redacted from the trace */
+	/* redacted from the trace: strings read at each trace line, so a buffer that receives a new
+	 * key during the run (registration) is covered too; NULL or "" entries are skipped */
+	const char *secrets[HTTP_MAX_SECRETS];
 };
 
 /* Where a reply body goes: write() takes each piece as it arrives (its return value is ignored:
@@ -44,6 +48,11 @@ struct http_resp {
 };
 
 struct http;
+
+/* Overwrite with '*' every occurrence of each secret in buf[0..n), and the token after any
+ * "gpak_" or "gaek_", whatever header carries it. Over the whole buffer, before anything is cut
+ * for printing, so a secret across a cut is not missed. Pure; exposed for tests. */
+void http_redact(char *buf, size_t n, const char *const *secrets, unsigned nsecrets);
 
 /* Loads libcurl on first use; NULL with a reason when it cannot be loaded or initialised. */
 struct http *http_new(const struct http_opts *o, char *err, size_t errlen);

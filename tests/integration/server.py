@@ -52,6 +52,7 @@ PROTOCOLS = {"tcp", "udp", "sctp", "ip", "icmp"}
 MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 STATS = {"register": 0, "checkin": 0, "accepted": 0, "max_reply_bytes": 0}
 CHECKIN_IDS = [0]
+KEY_PREFIX = ["gpak_"]  # POST /admin/keystyle {"prefix": ""}: keys a redaction cannot spot by shape
 
 
 def now():
@@ -281,6 +282,9 @@ class Handler(BaseHTTPRequestHandler):
         if u.path.startswith("/admin/"):
             return self.admin(u.path[7:], json.loads(self.body() or b"{}"))
         raw = self.body()
+        # a server_url with a path of its own (a reverse proxy's prefix) reaches the same API
+        i = u.path.find("/api/agents/")
+        u = u._replace(path=u.path[i:]) if i > 0 else u
         if u.path == "/api/agents/register":
             with LOCK:
                 STATS["register"] += 1
@@ -303,6 +307,9 @@ class Handler(BaseHTTPRequestHandler):
                 FAULT.clear()
                 FAULT.update(req)
                 return self.reply(200, {"ok": True})
+            if what == "keystyle":
+                KEY_PREFIX[0] = req.get("prefix", "gpak_")
+                return self.reply(200, {"prefix": KEY_PREFIX[0]})
             if what == "policy":
                 POLICY.update(req)
                 return self.reply(200, POLICY)
@@ -318,7 +325,7 @@ class Handler(BaseHTTPRequestHandler):
                     a.setdefault("sticky", set()).update(c.get("id") for c in req.get("commands", []))
                 return self.reply(200, {"queued": len(a["commands"])})
             if what == "rotate":
-                a["key"] = "gpak_" + secrets.token_urlsafe(32)[:43]
+                a["key"] = KEY_PREFIX[0] + secrets.token_urlsafe(32)[:43]
                 a["key_sent"] = True
                 return self.reply(200, {"api_key": a["key"]})
         self.reply(404, {"detail": "unknown admin call"})
@@ -350,7 +357,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(403, {"detail": f"Agent {a['status']}"})
             api_key = None
             if a["status"] == "active" and not a["key_sent"]:
-                a["key"] = a["key"] or "gpak_" + secrets.token_urlsafe(32)[:43]
+                a["key"] = a["key"] or KEY_PREFIX[0] + secrets.token_urlsafe(32)[:43]
                 a["key_sent"] = True
                 api_key = a["key"]
             self.reply(200, {"status": a["status"], "approval_required": a["status"] == "pending",

@@ -219,6 +219,37 @@ $x "$NETINV" --check-in-only --log-level debug 2>"$dir/debug.log"
 grep -q "curl: > POST /api/agents/check-in" "$dir/debug.log" && ! grep -Eq "$ALLKEYS" "$dir/debug.log" &&
 	grep -q "X-Agent-Api-Key: \*\*\*\*" "$dir/debug.log" && ok "curl's debug trace redacts the key" ||
 	notok "debug trace: $(grep -i api-key "$dir/debug.log" | head -2)"
+# a key the server sends without any recognisable prefix, received and used in the same run
+admin keystyle '{"prefix": ""}' >/dev/null
+RS=$dir/s-redact
+mkdir -m 700 "$RS"
+$x "$NETINV" --no-jitter --register-only --state-dir "$RS" 2>>"$LOG"
+admin approve "{\"agent_uuid\":\"$(cat "$RS/agent_uuid")\"}" >/dev/null
+$x "$NETINV" --no-jitter --state-dir "$RS" --log-level debug 2>"$dir/debug2.log"
+rc=$?
+PLAINKEY=$(cat "$RS/api_key" 2>/dev/null)
+admin keystyle '{"prefix": "gpak_"}' >/dev/null
+[ $rc = 0 ] && [ -n "$PLAINKEY" ] && [ "${PLAINKEY#gpak_}" = "$PLAINKEY" ] && grep -q "check-in accepted" "$dir/debug2.log" &&
+	! grep -qF "${PLAINKEY:0:10}" "$dir/debug2.log" && ! grep -qF "${PLAINKEY: -10}" "$dir/debug2.log" &&
+	ok "a prefix-less agent key received mid-run is redacted from the check-in's trace" ||
+	notok "redaction of a key received mid-run: exit $rc, $(grep -cF "${PLAINKEY:0:10}" "$dir/debug2.log") lines show it"
+# the same key across the 1,023-byte cut of a trace line: a server_url path places it there
+k=$("$PYTHON" - "$dir/debug2.log" <<'PY'
+import sys
+t = open(sys.argv[1], errors="replace").read()
+blk = t[t.index("curl: > POST /api/agents/check-in") + len("curl: > "):]
+print(blk.index("X-Agent-Api-Key: ") + len("X-Agent-Api-Key: "))
+PY
+)
+long=$(printf 'p%.0s' $(seq $((1023 - 10 - k - 1))))
+$x "$NETINV" --no-jitter --state-dir "$RS" --check-in-only --server-url "$URL/$long" --log-level debug 2>"$dir/debug3.log"
+rc=$?
+if [ $rc = 0 ] && grep -q "curl: > POST /$long/api/agents/check-in" "$dir/debug3.log" &&
+	grep -q "X-Agent-Api-Key: \*\+$" "$dir/debug3.log" && ! grep -qF "${PLAINKEY:0:10}" "$dir/debug3.log"; then
+	ok "a key across the cut of a trace line (${k}+$((1023 - 10 - k)) bytes in) is redacted before the cut"
+else
+	notok "redaction across the cut: exit $rc: $(grep -a "X-Agent-Api-Key" "$dir/debug3.log" | head -1 | cut -c1-80)"
+fi
 desc="secret in argv"; expect 64 "secrets are not accepted on the command line" -- --enrollment-key "$KEY"
 grep -q "$KEY" "$dir/err" && notok "the refused secret was echoed" || true
 exit $((fails > 0))

@@ -2,6 +2,7 @@
  * ranges enforced with the cached value kept, the naive UTC server time understood. */
 #include "testutil.h"
 #include "../../report/proto.h"
+#include "../../report/http.h"
 
 static struct proto_reply R;
 static struct policy P;
@@ -248,6 +249,35 @@ static void test_register_body(void **state)
 	}
 }
 
+/* Every secret the run knows, with or without a prefix, at every offset: redacted over the whole
+ * trace piece, before the 1,023-byte cut of a trace line could split it. */
+static void test_redact(void **state)
+{
+	static const char plain[] = "PLAINSECRETKEY0123456789";
+	const char *secrets[HTTP_MAX_SECRETS] = { NULL, "", "gaek_OTHERKEY", plain };
+	char buf[1200];
+
+	(void)state;
+	for (size_t off = 0; off + sizeof(plain) - 1 <= sizeof(buf); off++) {
+		memset(buf, 'a', sizeof(buf));
+		memcpy(buf + off, plain, sizeof(plain) - 1);
+		http_redact(buf, sizeof(buf), secrets, HTTP_MAX_SECRETS);
+		if (memmem(buf, sizeof(buf), "PLAIN", 5) || memmem(buf, sizeof(buf), "6789", 4))
+			fail_msg("the key survived at offset %zu", off);
+		for (size_t i = 0; i < sizeof(plain) - 1; i++)
+			assert_int_equal(buf[off + i], '*');
+		assert_int_equal(buf[off ? off - 1 : sizeof(plain) - 1], 'a'); /* nothing else touched */
+	}
+	/* prefixed tokens whatever the header, several secrets in one piece */
+	snprintf(buf, sizeof(buf), "X-Custom: gpak_AbC-d_9 rest gaek_OTHERKEY and PLAINSECRETKEY0123456789!");
+	http_redact(buf, strlen(buf), secrets, HTTP_MAX_SECRETS);
+	assert_string_equal(buf, "X-Custom: gpak_******* rest ************* and ************************!");
+	/* a prefix at the very end of the piece is harmless */
+	snprintf(buf, sizeof(buf), "tail gpak_");
+	http_redact(buf, strlen(buf), secrets, HTTP_MAX_SECRETS);
+	assert_string_equal(buf, "tail gpak_");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -256,6 +286,7 @@ int main(void)
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_time),
 		cmocka_unit_test(test_register_body),
+		cmocka_unit_test(test_redact),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
