@@ -61,6 +61,69 @@ const struct exec_rule *exec_allowlist_find(const struct exec_allowlist *al, con
 	return NULL;
 }
 
+/* glibc's regcomp copies a subexpression once per repetition count, so nested counts multiply:
+ * ((a{1,100}){1,100}){1,100} costs a gigabyte. A pattern is refused (with the reason) when it is
+ * longer than 512 characters, has more than 16 counts or one over 255, or nests counts whose
+ * product passes 1,000 (an IPv4 pattern, [0-9]{1,3}(\.[0-9]{1,3}){3}, costs 9). */
+static const char *pattern_cost(const char *src)
+{
+	unsigned factor[33] = { 1 }, depth = 0, counts = 0, group = 0;
+	bool after_group = false;
+
+	if (strlen(src) > 512)
+		return "longer than 512 characters";
+	for (const char *p = src; *p; p++) {
+		if (*p == '\\' && p[1]) {
+			p++;
+			after_group = false;
+		} else if (*p == '[') {
+			/* a bracket expression: ']' first (or after '^') is a member */
+			p += p[1] == '^' ? 2 : 1;
+			if (*p == ']')
+				p++;
+			while (*p && *p != ']')
+				p++;
+			if (!*p)
+				return NULL; /* regcomp says what is wrong */
+			after_group = false;
+		} else if (*p == '(') {
+			if (depth == 32)
+				return "groups nested deeper than 32";
+			factor[++depth] = 1;
+			after_group = false;
+		} else if (*p == ')' && depth) {
+			group = factor[depth--];
+			if (group > factor[depth])
+				factor[depth] = group;
+			after_group = true;
+		} else if (*p == '{') {
+			char *end;
+			unsigned long lo = strtoul(p + 1, &end, 10), hi = lo, f;
+
+			if (end == p + 1)
+				continue;
+			/* {m,} costs like {m} plus a star */
+			if (*end == ',' && isdigit((unsigned char)end[1]))
+				hi = strtoul(end + 1, NULL, 10);
+			if (hi < lo)
+				hi = lo;
+			if (hi > 255)
+				return "a repetition count over 255";
+			if (++counts > 16)
+				return "more than 16 repetition counts";
+			f = hi * (after_group ? group : 1);
+			if (f > 1000)
+				return "nested repetition counts multiply past 1,000";
+			if (f > factor[depth])
+				factor[depth] = (unsigned)f;
+			after_group = false;
+		} else {
+			after_group = false;
+		}
+	}
+	return NULL;
+}
+
 static int add_pattern(struct exec_rule *r, const char *src)
 {
 	size_t n = strlen(src) + 5;
@@ -207,8 +270,11 @@ int exec_allowlist_parse(struct exec_allowlist *al, const char *text, const char
 			if (cur->nfixed > PROTO_MAX_ARGS)
 				PERR("line %d: at most %d fixed arguments", lineno, PROTO_MAX_ARGS);
 		} else if (!strcmp(k, "arg")) {
-			int rc = add_pattern(cur, v);
+			const char *cost = pattern_cost(v);
+			int rc = cost ? 0 : add_pattern(cur, v);
 
+			if (cost)
+				PERR("line %d: pattern refused: %s", lineno, cost);
 			if (rc == -EINVAL)
 				PERR("line %d: not a valid extended regular expression", lineno);
 			if (rc < 0)

@@ -184,6 +184,26 @@ static void test_shipped_example(void **state)
 	exec_allowlist_free(&al);
 }
 
+/* What the pattern bound lets through: ordinary patterns, an IPv4 address with nested counts. */
+static void test_allowlist_pattern_bound(void **state)
+{
+	static const char *const ok_patterns[] = {
+		"[0-9]{1,3}(\\.[0-9]{1,3}){3}", "[a-z][a-z0-9-]{0,62}", "(ab{2}){3}", "[]{]{3}x{9,}",
+		"(a|b){10}(c{3}){4}",
+	};
+	char text[300], err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok_patterns) / sizeof(ok_patterns[0]); i++) {
+		struct exec_allowlist al = { 0 };
+
+		snprintf(text, sizeof(text), "[x]\nexec = /bin/true\narg = %s\n", ok_patterns[i]);
+		if (exec_allowlist_parse(&al, text, "f.conf", err, sizeof(err)) < 0)
+			fail_msg("pattern %s refused: %s", ok_patterns[i], err);
+		exec_allowlist_free(&al);
+	}
+}
+
 static void test_allowlist_errors(void **state)
 {
 	static const struct {
@@ -204,6 +224,12 @@ static void test_allowlist_errors(void **state)
 	     "line 3: allow_paths must be yes or no"},
 	    {"[x]\nexec = /bin/true\nnot a setting\n", "line 3: expected key = value"},
 	    {"[x]\nexec=/bin/true\n[x]\nexec=/bin/true\n", "line 3: 'x' is already defined"},
+	    /* patterns whose compilation would cost more than a command is worth */
+	    {"[x]\nexec = /bin/true\narg = ((a{1,100}){1,100}){1,100}\n",
+	     "line 3: pattern refused: nested repetition counts multiply past 1,000"},
+	    {"[x]\nexec = /bin/true\narg = a{1,256}\n", "line 3: pattern refused: a repetition count over 255"},
+	    {"[x]\nexec = /bin/true\narg = a{2}a{2}a{2}a{2}a{2}a{2}a{2}a{2}a{2}a{2}a{2}a{2}a{2}a{2}a{2}a{2}a{2}\n",
+	     "line 3: pattern refused: more than 16 repetition counts"},
 	};
 	char err[256];
 
@@ -693,6 +719,44 @@ static void test_command_gates(void **state)
 	state_close(&sd);
 }
 
+/* The program of an allowlist entry is root's, as the README says: one owned by another user
+ * (netinv's own included) is refused; the same file owned by root runs. */
+static void test_program_owned_by_root(void **state)
+{
+	struct exec_local lg = { .enabled = true };
+	struct exec_allowlist al = { 0 };
+	struct policy pol;
+	struct state_dir sd;
+	struct exec_env env = { &lg, &al, &pol, &sd };
+	struct cmdlog l = { 0 };
+	struct cmd_entry *e;
+	struct proto_reply *r;
+	char allow[300], cmd[400];
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	snprintf(cmd, sizeof(cmd), "install -m 0755 /bin/true '%s'", path("mytrue"));
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(chown(path("mytrue"), 65534, 65534), 0);
+	snprintf(allow, sizeof(allow), "[mine]\nexec=%s\n", path("mytrue"));
+	gate_fixture(&sd, &al, &pol, allow);
+	pol.commands = true;
+	r = reply_with("mine", NULL, 0, NULL);
+	e = cmdlog_add(&l, "u1", "mine");
+	exec_command(&env, r, &r->cmds[0], e);
+	assert_int_equal(e->status, CMD_REFUSED);
+	assert_non_null(strstr(e->reason, "owned by root and writable only by root"));
+	assert_int_equal(chown(path("mytrue"), 0, 0), 0);
+	e = cmdlog_add(&l, "u2", "mine");
+	exec_command(&env, r, &r->cmds[0], e);
+	assert_int_equal(e->status, CMD_COMPLETED);
+	free(r);
+	cmdlog_free(&l);
+	exec_allowlist_free(&al);
+	state_close(&sd);
+}
+
 static void test_timeout_capped_by_policy(void **state)
 {
 	struct exec_local lg = {.enabled = true};
@@ -729,6 +793,7 @@ int main(void)
 	    cmocka_unit_test(test_allowlist_errors),
 	    cmocka_unit_test(test_shipped_example),
 	    cmocka_unit_test_setup_teardown(test_allowlist_files, mkdir_setup, rm_teardown),
+	    cmocka_unit_test(test_allowlist_pattern_bound),
 	    cmocka_unit_test(test_argument_injection),
 	    cmocka_unit_test(test_spawn_capture_and_status),
 	    cmocka_unit_test(test_spawn_environment_scrubbed),
@@ -738,6 +803,7 @@ int main(void)
 	    cmocka_unit_test(test_spawn_exit_takes_leftovers),
 	    cmocka_unit_test(test_spawn_user),
 	    cmocka_unit_test_setup_teardown(test_command_gates, mkdir_setup, rm_teardown),
+	    cmocka_unit_test_setup_teardown(test_program_owned_by_root, mkdir_setup, rm_teardown),
 	    cmocka_unit_test_setup_teardown(test_timeout_capped_by_policy, mkdir_setup,
 					    rm_teardown),
 	};
