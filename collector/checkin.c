@@ -184,6 +184,9 @@ static enum run_outcome part_accepted(struct checkin *c, bool *carried)
 		else
 			log_info("delivered %u command result%s", c->rc.n, c->rc.n == 1 ? "" : "s");
 	}
+	/* the reply's size grows with the report (the server echoes its addresses): worth seeing */
+	log_debug("part %u accepted (check-in %s); reply %llu bytes", c->parts + 1,
+		  c->r->checkin_id[0] ? c->r->checkin_id : "?", (unsigned long long)c->r->reply_bytes);
 	agent_learn(a, c->r);
 	a->st.as.last_checkin = (int64_t)time(NULL);
 	a->st.as.failures = 0;

@@ -3,7 +3,6 @@
 #define CURL_DISABLE_TYPECHECK
 #include <ctype.h>
 #include <dlfcn.h>
-#include <stddef.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
