@@ -60,7 +60,7 @@ TEST_APP_OBJS := $(BUILD)/collector/cli.o $(BUILD)/collector/log.o $(BUILD)/coll
 		 $(BUILD)/collector/state.o $(BUILD)/collector/config.o $(BUILD)/collector/exec/cmdlog.o \
 		 $(if $(filter 1,$(EXEC)),$(EXEC_SRCS:%.c=$(BUILD)/%.o))
 
-.PHONY: all run demo test unit san valgrind bench fuzz install uninstall clean deps fixtures deb
+.PHONY: all run demo test unit san valgrind bench fuzz install uninstall clean deps fixtures deb soak
 
 all: $(BUILD)/netinv
 
@@ -134,6 +134,13 @@ valgrind: deps
 	WITH_VALGRIND=1 deploy/deps.sh
 	$(MAKE) unit
 	BUILDS=$(BUILD) NETINV_VALGRIND=1 tests/run.sh
+
+# The convergence property test at length: 500 steps of random changes and check-in faults
+# (CONVERGE_STEPS, CONVERGE_SEED to reproduce a run; root).
+CONVERGE_STEPS ?= 500
+soak: deps
+	$(MAKE) all
+	NETINV=$(CURDIR)/$(BUILD)/netinv CONVERGE_STEPS=$(CONVERGE_STEPS) tests/integration/test_converge.sh
 
 bench: deps
 	$(MAKE) all

@@ -60,12 +60,15 @@ enum run_outcome agent_outcome(enum proto_outcome p)
 	}
 }
 
-void agent_save_status(struct agent *a)
+bool agent_save_status(struct agent *a)
 {
 	char err[512];
 
-	if (state_write_status(&a->st.sd, &a->st.as, err, sizeof(err)) != STATE_OK)
+	if (state_write_status(&a->st.sd, &a->st.as, err, sizeof(err)) != STATE_OK) {
 		log_warn("%s", err);
+		return false;
+	}
+	return true;
 }
 
 /* A per-agent offset in [0, span]: stable for an agent, spread across a fleet (clones share a
@@ -245,7 +248,8 @@ enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 		goto done;
 	}
 	a.have_key = e == STATE_OK;
-	if (cmdlog_load(&a.cmds, &a.st.sd, true, a.cmds_err, sizeof(a.cmds_err)) < 0) {
+	if (cmdlog_load(&a.cmds, &a.st.sd, true, a.cmds_err, sizeof(a.cmds_err)) < 0 ||
+	    a.cmds.quarantined) {
 		log_error("%s", a.cmds_err);
 		a.cmds_broken = true;
 	}

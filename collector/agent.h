@@ -30,7 +30,7 @@ struct agent {
 
 /* The outcome of a server call as the run's. */
 enum run_outcome agent_outcome(enum proto_outcome p);
-void agent_save_status(struct agent *a);
+bool agent_save_status(struct agent *a);
 /* Record a failure; temporary ones back off exponentially (15 min doubling, capped at the policy
  * interval, spread by the agent's offset), at least as long as a Retry-After asked. */
 void agent_record_failure(struct agent *a, const struct proto_reply *r);

@@ -137,17 +137,50 @@ static enum run_outcome part_build(struct checkin *c)
 	return RUN_OK;
 }
 
-/* gzip the part and post it; c->r holds the server's answer. */
+/* Before a part goes out: what it carries (with the records of earlier unconfirmed reports not yet
+ * folded into the acknowledged state) and its sequence number are made durable, so a reply that
+ * never comes, or a kill at any point after this, cannot lose track of what the server may hold.
+ * The sequence number is spent here, whatever the outcome. */
+static enum run_outcome part_record_unconfirmed(struct checkin *c)
+{
+	struct run_state *st = &c->a->st;
+	struct acked_state u;
+	char err[512];
+	enum state_err e;
+
+	if (delta_part_unconfirmed(&c->h.d, &c->h.cc, c->part.incl, c->part.rincl,
+				   c->h.d.prev ? &st->unconf : NULL, &u) < 0) {
+		log_error("out of memory recording the report part");
+		return RUN_SOFTWARE;
+	}
+	e = state_write_unconfirmed(&st->sd, &u, c->m.sequence_number, c->m.full_snapshot, err,
+				    sizeof(err));
+	acked_free(&u);
+	if (e != STATE_OK) {
+		log_error("%s", err);
+		return RUN_CANTCREAT;
+	}
+	st->unconf_on_disk = true;
+	st->base_seq = c->m.sequence_number;
+	return RUN_OK;
+}
+
+/* gzip the part, record it, and post it; c->r holds the server's answer. */
 static enum run_outcome part_send(struct checkin *c, size_t *gzlen)
 {
 	struct agent *a = c->a;
 	size_t cap = gz_bound(c->body.n);
 	unsigned char *gz = malloc(cap);
+	enum run_outcome out;
 
 	if (!gz || gz_buffer(c->body.p, c->body.n, Z_DEFAULT_COMPRESSION, gz, cap, gzlen) < 0) {
 		free(gz);
 		log_error("cannot compress the report");
 		return RUN_SOFTWARE;
+	}
+	if ((out = part_record_unconfirmed(c)) != RUN_OK) {
+		free(gz);
+		return out;
 	}
 	proto_checkin(a->http, cfg_str(a->cfg, CFG_SERVER_URL), cfg_str(a->cfg, CFG_API_KEY_HEADER),
 		      a->key, gz, *gzlen, c->body.n, &a->st.as.policy, c->r);
@@ -155,23 +188,34 @@ static enum run_outcome part_send(struct checkin *c, size_t *gzlen)
 	return RUN_OK;
 }
 
+static bool acked_empty(const struct acked_state *a)
+{
+	for (int t = 0; t < SNAP_NTABLES; t++)
+		if (a->t[t].n)
+			return false;
+	return true;
+}
+
 /* The server accepted the part: the state advances by exactly what it carried, before anything
  * else; then the delivered results, the learnt policy and status, and the reply's commands. */
 static enum run_outcome part_accepted(struct checkin *c, bool *carried)
 {
 	struct agent *a = c->a;
+	struct run_state *st = &a->st;
 	char err[512];
 
 	*carried = delta_accept_part(&c->h.d, c->part.incl, c->part.rincl);
 	/* A part that carried no record leaves the records as they are: only the sequence
-	 * advances, in agent.status (a large state is not rewritten every quiet run). */
-	if ((*carried || c->h.d.full || !a->st.have_acked) &&
-	    state_commit(&a->st.sd, &c->h.d, &c->h.cc, c->m.sequence_number, (int64_t)time(NULL),
+	 * advances, in agent.status (a large state is not rewritten every quiet run). Records of
+	 * earlier unconfirmed reports are folded into the acknowledged state by the first commit. */
+	if ((*carried || c->h.d.full || !st->have_acked || !acked_empty(&st->unconf)) &&
+	    state_commit(&st->sd, &c->h.d, &c->h.cc, c->m.sequence_number, (int64_t)time(NULL),
 			 (uint32_t)c->h.copts.keying, err, sizeof(err)) != STATE_OK) {
 		log_error("%s", err);
 		return RUN_CANTCREAT;
 	}
-	a->st.base_seq = c->m.sequence_number;
+	acked_free(&st->unconf);
+	st->base_seq = c->m.sequence_number;
 	a->st.as.last_sequence = c->m.sequence_number;
 	if (c->m.extra && c->rc.n) {
 		int e;
@@ -192,7 +236,10 @@ static enum run_outcome part_accepted(struct checkin *c, bool *carried)
 	a->st.as.failures = 0;
 	a->st.as.next_attempt = 0;
 	a->st.as.last_error[0] = 0;
-	agent_save_status(a);
+	/* the sequence number now lives in agent.status (or acked.state): the record of the part
+	 * can go. Kept if that failed: it only makes the next report re-send what it carried. */
+	if (agent_save_status(a) && state_drop_unconfirmed(&st->sd) == 0)
+		st->unconf_on_disk = false;
 	commands_handle(a, c->r);
 	return RUN_OK;
 }

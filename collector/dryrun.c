@@ -106,6 +106,8 @@ enum run_outcome run_report(const struct cli_opts *o, const struct config *cfg, 
 			log_error("%s", err);
 			out = run_state_outcome(e, true);
 		} else {
+			if (st.unconf_on_disk)
+				state_drop_unconfirmed(&st.sd);
 			log_info("recorded sequence %llu as acknowledged in %s",
 				 (unsigned long long)m.sequence_number, cfg_str(cfg, CFG_STATE_DIR));
 		}

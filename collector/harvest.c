@@ -49,6 +49,57 @@ enum run_outcome run_state_outcome(enum state_err e, bool writing)
 	}
 }
 
+/* Reports sent whose replies never came: the server may hold anything between the acknowledged
+ * state and what they carried. Their records join the acknowledged state with their content
+ * unknown, so the next delta sends each again (or its removal); an unconfirmed full snapshot, or a
+ * record of them that cannot be read, means the next report is a full snapshot. Their sequence
+ * numbers are never used again. */
+static enum run_outcome run_state_load_unconfirmed(struct run_state *rs, const char *dir)
+{
+	const char *corrupt = NULL;
+	char err[512];
+	enum state_err e = state_read_unconfirmed(&rs->sd, &rs->unconf, &corrupt, err, sizeof(err));
+	uint32_t n = 0;
+
+	if (e == STATE_ABSENT)
+		return RUN_OK;
+	if (e != STATE_OK) {
+		log_error("%s", err);
+		return RUN_IOERR;
+	}
+	rs->unconf_on_disk = true;
+	if (corrupt) {
+		log_warn("the record of an unconfirmed report in %s is unusable (%s); sending a full "
+			 "snapshot", dir, corrupt);
+		rs->have_acked = false;
+		return RUN_OK;
+	}
+	if (rs->unconf.sequence > rs->base_seq)
+		rs->base_seq = rs->unconf.sequence;
+	for (int t = 0; t < SNAP_NTABLES; t++)
+		n += rs->unconf.t[t].n;
+	rs->unconf_seq = rs->unconf.sequence;
+	rs->unconf_at = rs->unconf.accepted_at;
+	rs->unconf_records = n;
+	if (rs->unconf.flags & PERSIST_FLAG_FULL) {
+		log_info("the full snapshot sent as sequence %llu was never confirmed; sending a full "
+			 "snapshot", (unsigned long long)rs->unconf.sequence);
+		rs->have_acked = false;
+	} else if (rs->have_acked && rs->unconf.keying != rs->acked.keying) {
+		rs->have_acked = false;
+	} else if (rs->have_acked && n) {
+		if (acked_merge_unconfirmed(&rs->acked, &rs->unconf) < 0) {
+			log_error("out of memory reading the unconfirmed reports");
+			return RUN_IOERR;
+		}
+		log_info("%u record%s sent up to sequence %llu were never confirmed; sending them again",
+			 n, n == 1 ? "" : "s", (unsigned long long)rs->unconf.sequence);
+	}
+	if (!rs->have_acked)
+		acked_free(&rs->unconf); /* a full snapshot needs none of it */
+	return RUN_OK;
+}
+
 enum run_outcome run_state_load(const struct config *cfg, bool commit, struct run_state *rs)
 {
 	const char *dir = cfg_str(cfg, CFG_STATE_DIR), *import = cfg_str(cfg, CFG_IMPORT_FROM);
@@ -109,6 +160,8 @@ enum run_outcome run_state_load(const struct config *cfg, bool commit, struct ru
 		if (rs->acked.sequence > rs->base_seq)
 			rs->base_seq = rs->acked.sequence;
 	}
+	if (run_state_load_unconfirmed(rs, dir) != RUN_OK)
+		return RUN_IOERR;
 	state_read_status(&rs->sd, &rs->as);
 	/* a no-change check-in advances the sequence in agent.status only */
 	if (rs->as.last_sequence > rs->base_seq)
@@ -119,6 +172,7 @@ enum run_outcome run_state_load(const struct config *cfg, bool commit, struct ru
 void run_state_free(struct run_state *rs)
 {
 	acked_free(&rs->acked);
+	acked_free(&rs->unconf);
 	state_close(&rs->sd);
 }
 

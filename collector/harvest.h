@@ -25,9 +25,17 @@ struct run_state {
 	bool have_dir;
 	char uuid[37];
 	bool have_identity;
-	struct acked_state acked;
+	struct acked_state acked; /* with the unconfirmed records merged in (content unknown) */
 	bool have_acked;
-	uint64_t base_seq; /* sequence of the last accepted report (imported or from the state) */
+	/* Records of reports sent whose replies never came, not yet folded into acked.state on disk
+	 * (empty once they are); unconfirmed.state exists while unconf_on_disk. */
+	struct acked_state unconf;
+	bool unconf_on_disk;
+	uint64_t unconf_seq;    /* what unconfirmed.state said when the run began (for status) */
+	int64_t unconf_at;
+	uint32_t unconf_records;
+	/* the last sequence number used: accepted, or sent unconfirmed (never used twice) */
+	uint64_t base_seq;
 	struct agent_status as; /* agent.status, read once (defaults when there is none) */
 };
 

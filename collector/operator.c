@@ -141,9 +141,7 @@ enum run_outcome run_status(const struct cli_opts *o, struct config *cfg)
 	if (st.have_acked) {
 		print_time("last accepted:", as->last_checkin > st.acked.accepted_at ? as->last_checkin :
 								    st.acked.accepted_at);
-		printf("sequence number:  %llu\n",
-		       (unsigned long long)(as->last_sequence > st.acked.sequence ? as->last_sequence :
-										  st.acked.sequence));
+		printf("sequence number:  %llu\n", (unsigned long long)st.base_seq);
 		printf("connection keying: %s\n", st.acked.keying == KEYING_FLOW ? "flow" : "exact");
 		printf("acknowledged records:\n");
 		for (int t2 = 0; t2 < SNAP_NTABLES; t2++) {
@@ -157,11 +155,20 @@ enum run_outcome run_status(const struct cli_opts *o, struct config *cfg)
 		printf("last accepted:    never (the next report is a full snapshot)\n");
 		printf("sequence number:  %llu\n", (unsigned long long)st.base_seq);
 	}
+	if (st.unconf_on_disk && st.unconf_seq) {
+		print_time("unconfirmed since:", st.unconf_at);
+		printf("unconfirmed:      sequence %llu, %u record%s (no reply came; the next report "
+		       "sends them again)\n",
+		       (unsigned long long)st.unconf_seq, st.unconf_records,
+		       st.unconf_records == 1 ? "" : "s");
+	} else if (st.unconf_on_disk) {
+		printf("unconfirmed:      unreadable (the next report is a full snapshot)\n");
+	}
 	if (st.have_dir) {
 		struct cmdlog cl;
 		char cerr[512];
 
-		if (cmdlog_load(&cl, &st.sd, false, cerr, sizeof(cerr)) < 0)
+		if (cmdlog_load(&cl, &st.sd, false, cerr, sizeof(cerr)) < 0 || cl.quarantined)
 			printf("commands:         %s\n", cerr);
 		else if (cl.n)
 			printf("commands:         %u received, %u result%s waiting for the next check-in\n",

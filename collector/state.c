@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #define ACKED_FILE "acked.state"
+#define UNCONFIRMED_FILE "unconfirmed.state"
 #define ID_FILE    "agent_uuid"
 #define KEY_FILE   "api_key"
 #define LOCK_FILE  "lock"
@@ -413,8 +414,9 @@ long long state_acked_bytes(struct state_dir *sd)
 	return fstatat(sd->dfd, ACKED_FILE, &sb, AT_SYMLINK_NOFOLLOW) == 0 ? (long long)sb.st_size : -1;
 }
 
-enum state_err state_read_acked(struct state_dir *sd, struct acked_state *out, const char **corrupt,
-				char *err, size_t errlen)
+/* Read one persist-format file (the acknowledged state, the unconfirmed reports). */
+static enum state_err read_persist(struct state_dir *sd, const char *name, struct acked_state *out,
+				   const char **corrupt, char *err, size_t errlen)
 {
 	struct stat st;
 	uint8_t *buf;
@@ -424,7 +426,7 @@ enum state_err state_read_acked(struct state_dir *sd, struct acked_state *out, c
 	memset(out, 0, sizeof(*out));
 	*corrupt = NULL;
 	/* O_NONBLOCK: a FIFO planted under this name must not hang the run (the type is checked next) */
-	fd = openat(sd->dfd, ACKED_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = openat(sd->dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return STATE_ABSENT;
@@ -432,7 +434,7 @@ enum state_err state_read_acked(struct state_dir *sd, struct acked_state *out, c
 			*corrupt = "it is a symlink";
 			return STATE_OK;
 		}
-		return fail(err, errlen, STATE_IO, "cannot read %s/%s: %s", sd->path, ACKED_FILE,
+		return fail(err, errlen, STATE_IO, "cannot read %s/%s: %s", sd->path, name,
 			    strerror(errno));
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -443,7 +445,7 @@ enum state_err state_read_acked(struct state_dir *sd, struct acked_state *out, c
 	if (st.st_uid != geteuid()) {
 		close(fd);
 		return fail(err, errlen, STATE_IO, "%s/%s is owned by uid %u, not %u; refusing it",
-			    sd->path, ACKED_FILE, (unsigned)st.st_uid, (unsigned)geteuid());
+			    sd->path, name, (unsigned)st.st_uid, (unsigned)geteuid());
 	}
 	if ((uint64_t)st.st_size > PERSIST_HDR_LEN + 4 + (uint64_t)PERSIST_MAX_RECS * 5 * 64) {
 		close(fd);
@@ -464,7 +466,7 @@ enum state_err state_read_acked(struct state_dir *sd, struct acked_state *out, c
 			r = errno;
 			close(fd);
 			return fail(err, errlen, STATE_IO, "cannot read %s/%s: %s", sd->path,
-				    ACKED_FILE, strerror(r));
+				    name, strerror(r));
 		}
 		if (persist_expected_size(hdr, (size_t)n, &want, corrupt) < 0) {
 			close(fd);
@@ -479,7 +481,7 @@ enum state_err state_read_acked(struct state_dir *sd, struct acked_state *out, c
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {
 		close(fd);
-		return fail(err, errlen, STATE_IO, "out of memory reading %s", ACKED_FILE);
+		return fail(err, errlen, STATE_IO, "out of memory reading %s", name);
 	}
 	while (got < (size_t)st.st_size) {
 		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
@@ -491,7 +493,7 @@ enum state_err state_read_acked(struct state_dir *sd, struct acked_state *out, c
 			free(buf);
 			close(fd);
 			return fail(err, errlen, STATE_IO, "cannot read %s/%s: %s", sd->path,
-				    ACKED_FILE, strerror(r));
+				    name, strerror(r));
 		}
 		if (n == 0)
 			break;
@@ -502,8 +504,67 @@ enum state_err state_read_acked(struct state_dir *sd, struct acked_state *out, c
 	if (r < 0)
 		free(buf);
 	if (r == -ENOMEM)
-		return fail(err, errlen, STATE_IO, "out of memory decoding %s", ACKED_FILE);
+		return fail(err, errlen, STATE_IO, "out of memory decoding %s", name);
 	return STATE_OK;
+}
+
+enum state_err state_read_acked(struct state_dir *sd, struct acked_state *out, const char **corrupt,
+				char *err, size_t errlen)
+{
+	return read_persist(sd, ACKED_FILE, out, corrupt, err, errlen);
+}
+
+enum state_err state_read_unconfirmed(struct state_dir *sd, struct acked_state *out,
+				      const char **corrupt, char *err, size_t errlen)
+{
+	return read_persist(sd, UNCONFIRMED_FILE, out, corrupt, err, errlen);
+}
+
+struct persist_arg {
+	const struct acked_state *a;
+	const struct persist_meta *m;
+};
+
+static int fill_persist(struct wbuf *w, void *arg)
+{
+	struct persist_arg *pa = arg;
+	uint8_t hdr[PERSIST_HDR_LEN];
+	uint32_t crc;
+
+	persist_header(hdr, pa->m);
+	wb_put(w, hdr, sizeof(hdr), true);
+	for (int t = 0; t < SNAP_NTABLES; t++)
+		wb_put(w, pa->a->t[t].r, (size_t)pa->a->t[t].n * sizeof(struct state_rec), true);
+	crc = w->crc;
+	wb_put(w, &crc, 4, false);
+	return w->err ? -w->err : 0;
+}
+
+enum state_err state_write_unconfirmed(struct state_dir *sd, const struct acked_state *u,
+				       uint64_t sequence, bool full, char *err, size_t errlen)
+{
+	struct persist_meta m = { .sequence = sequence,
+				  .accepted_at = (int64_t)time(NULL),
+				  .keying = u->keying,
+				  .flags = full ? PERSIST_FLAG_FULL : 0 };
+	struct persist_arg pa = { u, &m };
+	int r;
+
+	for (int t = 0; t < SNAP_NTABLES; t++)
+		m.count[t] = u->t[t].n;
+	r = write_atomic(sd, UNCONFIRMED_FILE, fill_persist, &pa);
+	if (r < 0)
+		return fail(err, errlen, STATE_IO,
+			    "cannot record the report about to be sent in %s: %s (nothing was sent)",
+			    sd->path, strerror(-r));
+	return STATE_OK;
+}
+
+int state_drop_unconfirmed(struct state_dir *sd)
+{
+	if (unlinkat(sd->dfd, UNCONFIRMED_FILE, 0) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
 }
 
 struct commit_arg {

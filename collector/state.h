@@ -7,7 +7,8 @@
  * the directory fsynced, so a crash at any point leaves the old or the new generation, never a mix.
  *
  * Files: agent_uuid (the identity, created once, never re-minted while the directory exists),
- * acked.state (the acknowledged state, delta/persist format), lock.
+ * acked.state (the acknowledged state, delta/persist format), unconfirmed.state (what reports whose
+ * replies never came carried, same format: the server may hold any of it), lock.
  */
 #ifndef NETINV_STATE_H
 #define NETINV_STATE_H
@@ -62,6 +63,16 @@ enum state_err state_create_identity(struct state_dir *sd, const char *import_di
  * unreadable one (permissions, another owner) is STATE_IO. */
 enum state_err state_read_acked(struct state_dir *sd, struct acked_state *out, const char **corrupt,
 				char *err, size_t errlen);
+/* Reports sent whose replies never came (unconfirmed.state, same format and rules): STATE_OK,
+ * STATE_ABSENT, corrupt as above, or STATE_IO. */
+enum state_err state_read_unconfirmed(struct state_dir *sd, struct acked_state *out,
+				      const char **corrupt, char *err, size_t errlen);
+/* Before a report part is sent: make durable what it carries (u), its sequence number and whether
+ * it is a full snapshot. A failure means the part must not be sent. */
+enum state_err state_write_unconfirmed(struct state_dir *sd, const struct acked_state *u,
+				       uint64_t sequence, bool full, char *err, size_t errlen);
+/* Once the acknowledged state includes what the unconfirmed file held. 0 or -errno. */
+int state_drop_unconfirmed(struct state_dir *sd);
 /* Size of the acknowledged state file, -1 when there is none (for status). */
 long long state_acked_bytes(struct state_dir *sd);
 /* Write the acknowledged state the delta leads to (what was marked sent). */

@@ -469,4 +469,6 @@ void canon_fps(const struct canon_ctx *c, enum snap_table t, uint32_t i, const u
 	}
 	*content = record_hash(s, t, r, hash_mix(0x636f6e74656e74ull, t), true,
 			       t == SNAP_SOCKS && ((const struct key_sock *)key)->flow);
+	if (*content == STATE_CONTENT_UNKNOWN)
+		*content = 1; /* 0 is reserved: "the server may hold any version of this record" */
 }

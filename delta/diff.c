@@ -308,3 +308,110 @@ void acked_free(struct acked_state *a)
 	free(a->block);
 	memset(a, 0, sizeof(*a));
 }
+
+/* Union of up to three id-ascending record lists into out (room for all); on equal ids the earlier
+ * list wins. Returns the count written. */
+static uint32_t union3(const struct state_rec *l[3], const uint32_t n[3], struct state_rec *out)
+{
+	uint32_t i[3] = { 0, 0, 0 }, k = 0;
+
+	for (;;) {
+		int best = -1;
+
+		for (int j = 0; j < 3; j++)
+			if (i[j] < n[j] && (best < 0 || l[j][i[j]].id < l[best][i[best]].id))
+				best = j;
+		if (best < 0)
+			return k;
+		out[k] = l[best][i[best]];
+		for (int j = 0; j < 3; j++)
+			if (i[j] < n[j] && l[j][i[j]].id == out[k].id)
+				i[j]++;
+		k++;
+	}
+}
+
+int delta_part_unconfirmed(const struct delta *d, const struct canon_ctx *c,
+			   uint8_t *const incl[SNAP_NTABLES], uint8_t *const rincl[SNAP_NTABLES],
+			   const struct acked_state *also, struct acked_state *out)
+{
+	size_t total = 0, scratch = 0;
+	struct state_rec *block, *ups, *rms, *p;
+
+	memset(out, 0, sizeof(*out));
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		size_t here = (size_t)d->t[t].n + d->t[t].n_removed;
+
+		total += here + (also ? also->t[t].n : 0);
+		if (here > scratch)
+			scratch = here;
+	}
+	block = malloc((total ? total : 1) * sizeof(*block));
+	ups = malloc((scratch ? scratch : 1) * sizeof(*ups));
+	rms = malloc((scratch ? scratch : 1) * sizeof(*rms));
+	if (!block || !ups || !rms) {
+		free(block);
+		free(ups);
+		free(rms);
+		return -ENOMEM;
+	}
+	p = block;
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		const struct delta_table *dt = &d->t[t];
+		const struct state_rec *l[3] = { ups, rms, also ? also->t[t].r : NULL };
+		uint32_t n[3] = { 0, 0, also ? also->t[t].n : 0 };
+
+		for (uint32_t i = 0; i < dt->n; i++)
+			if (incl[t][dt->cur[i].idx])
+				cur_rec(c, (enum snap_table)t, &dt->cur[i], &ups[n[0]++]);
+		for (uint32_t i = 0; i < dt->n_removed; i++)
+			if (rincl[t][i])
+				rms[n[1]++] = d->prev->t[t].r[dt->removed[i]];
+		out->t[t].r = p;
+		out->t[t].n = union3(l, n, p);
+		p += out->t[t].n;
+	}
+	free(ups);
+	free(rms);
+	out->block = block;
+	out->keying = (uint32_t)c->o->keying;
+	return 0;
+}
+
+int acked_merge_unconfirmed(struct acked_state *a, const struct acked_state *u)
+{
+	size_t total = 0;
+	struct state_rec *block, *p;
+	struct acked_state m = *a;
+
+	for (int t = 0; t < SNAP_NTABLES; t++)
+		total += (size_t)a->t[t].n + u->t[t].n;
+	block = malloc((total ? total : 1) * sizeof(*block));
+	if (!block)
+		return -ENOMEM;
+	p = block;
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		const struct acked_table *x = &a->t[t], *y = &u->t[t];
+		uint32_t i = 0, j = 0, k = 0;
+
+		while (i < x->n || j < y->n) {
+			if (j >= y->n || (i < x->n && x->r[i].id < y->r[j].id)) {
+				p[k++] = x->r[i++];
+				continue;
+			}
+			/* the unconfirmed report's key: the record as it was last sent */
+			p[k] = y->r[j];
+			p[k++].content = STATE_CONTENT_UNKNOWN;
+			if (i < x->n && x->r[i].id == y->r[j].id)
+				i++;
+			j++;
+		}
+		m.t[t].r = p;
+		m.t[t].n = k;
+		p += k;
+	}
+	free(a->block);
+	m.block = block;
+	*a = m;
+	return 0;
+}

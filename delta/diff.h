@@ -25,6 +25,7 @@ struct acked_state {
 	uint64_t sequence;    /* sequence number of the last accepted report */
 	int64_t accepted_at;  /* server time of that acceptance (unix seconds), 0 = never */
 	uint32_t keying;      /* enum canon_keying the identities were made with */
+	uint32_t flags;       /* PERSIST_FLAG_* */
 	struct acked_table t[SNAP_NTABLES];
 	void *block;          /* one allocation behind every table */
 };
@@ -77,6 +78,20 @@ int delta_next_state(const struct delta *d, const struct canon_ctx *c, delta_emi
 /* Record counts of the next state. */
 void delta_next_counts(const struct delta *d, uint32_t count[SNAP_NTABLES]);
 
+/* A report part is about to be sent: the records it carries, as the unconfirmed set that is made
+ * durable first (a lost reply may still have been stored). Each upsert with its current
+ * fingerprints and key, each removal as the acknowledged record, per table ascending by id, merged
+ * with `also` (earlier unconfirmed reports not yet folded into the acknowledged state; NULL for
+ * none). out is one allocation (acked_free). 0 or -ENOMEM. */
+int delta_part_unconfirmed(const struct delta *d, const struct canon_ctx *c,
+			   uint8_t *const incl[SNAP_NTABLES], uint8_t *const rincl[SNAP_NTABLES],
+			   const struct acked_state *also, struct acked_state *out);
+/* What the server may hold after reports whose replies were lost: the acknowledged state with every
+ * record of u marked STATE_CONTENT_UNKNOWN (added when the acknowledged state lacks it). The next
+ * delta against it sends each such record again if present, or its removal if gone, so the server
+ * converges from either outcome. Replaces *a (same sequence, time and keying). 0 or -ENOMEM (a
+ * untouched). */
+int acked_merge_unconfirmed(struct acked_state *a, const struct acked_state *u);
 void acked_free(struct acked_state *a);
 
 #endif

@@ -10,6 +10,10 @@
 #include <stdint.h>
 
 #define STATE_KEY_LEN 48
+/* A content fingerprint no record has (canon_fps never yields it): the record went out in a report
+ * whose reply never came, so the server may hold it in any version, or not at all. It matches no
+ * current content, so the next report sends the record again, or its removal. */
+#define STATE_CONTENT_UNKNOWN 0
 
 struct key_link {
 	uint32_t ifindex;

@@ -7,7 +7,7 @@
 
 /* Header layout (little-endian, as every supported host is):
  *  0 magic[8]  8 version u32  12 header_len u32  16 sequence u64  24 accepted_at i64
- * 32 keying u32  36 flags u32 (0)  40 count[5] u32  60 rec_len u32 */
+ * 32 keying u32  36 flags u32 (PERSIST_FLAG_*)  40 count[5] u32  60 rec_len u32 */
 struct hdr {
 	char magic[8];
 	uint32_t version, hdr_len;
@@ -35,6 +35,7 @@ void persist_header(uint8_t out[PERSIST_HDR_LEN], const struct persist_meta *m)
 			 .sequence = m->sequence,
 			 .accepted_at = m->accepted_at,
 			 .keying = m->keying,
+			 .flags = m->flags,
 			 .rec_len = PERSIST_REC_LEN };
 
 	memcpy(h.magic, PERSIST_MAGIC, 8);
@@ -69,8 +70,12 @@ int persist_expected_size(const uint8_t *hdr, size_t len, uint64_t *size, const 
 		*why = "unsupported state format version";
 		return -EBADMSG;
 	}
-	if (h.hdr_len != PERSIST_HDR_LEN || h.rec_len != PERSIST_REC_LEN || h.flags) {
+	if (h.hdr_len != PERSIST_HDR_LEN || h.rec_len != PERSIST_REC_LEN) {
 		*why = "unexpected header or record size";
+		return -EBADMSG;
+	}
+	if (h.flags & ~PERSIST_FLAGS_KNOWN) {
+		*why = "unknown header flags";
 		return -EBADMSG;
 	}
 	for (int t = 0; t < SNAP_NTABLES; t++) {
@@ -143,5 +148,6 @@ int persist_decode_owned(const uint8_t *buf, size_t len, struct acked_state *out
 	out->sequence = h.sequence;
 	out->accepted_at = h.accepted_at;
 	out->keying = h.keying;
+	out->flags = h.flags;
 	return 0;
 }

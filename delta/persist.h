@@ -20,11 +20,18 @@
 #define PERSIST_REC_LEN 64
 /* A bound on what a state file may claim, far above the snapshot caps. */
 #define PERSIST_MAX_RECS (1u << 24)
+/* Header flags. FULL, in an unconfirmed-report file: that report was a full snapshot (the server
+ * may have dropped everything it held), so the next report must be one too. */
+#define PERSIST_FLAG_FULL 1u
+#define PERSIST_FLAGS_KNOWN PERSIST_FLAG_FULL
 
+/* The same format holds the acknowledged state (acked.state) and the records of reports sent but
+ * never confirmed (unconfirmed.state: sequence = the last one sent, accepted_at = when). */
 struct persist_meta {
 	uint64_t sequence;
 	int64_t accepted_at;
 	uint32_t keying;
+	uint32_t flags;
 	uint32_t count[SNAP_NTABLES];
 };
 

@@ -367,10 +367,70 @@ static bool map_error(long status, const cJSON *j, struct proto_reply *r, bool c
 	return false;
 }
 
-/* What the skimmer kept, as a tree (NULL when the reply was not well-formed JSON). */
-static cJSON *parse_kept(const struct skim *sk)
+static int cmp_names(const void *a, const void *b)
 {
-	return !sk->err && sk->len ? cJSON_ParseWithLength(sk->out, sk->len) : NULL;
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A member name that appears twice in one object anywhere in j (the skimmer already refuses a
+ * repeated top-level member): parsers disagree on which one counts, so such a reply is refused.
+ * Writes "outer.inner" into path; false when there is none (or no memory to look). */
+static bool dup_member(const cJSON *j, char *path, size_t len, int depth)
+{
+	const cJSON *c;
+	const char **names;
+	size_t n = 0, k = 0;
+
+	if (!cJSON_IsObject(j) && !cJSON_IsArray(j))
+		return false;
+	for (c = j->child; c; c = c->next)
+		n++;
+	if (cJSON_IsObject(j) && n > 1) {
+		names = malloc(n * sizeof(*names));
+		if (!names)
+			return false;
+		for (c = j->child; c; c = c->next)
+			names[k++] = c->string ? c->string : "";
+		qsort(names, n, sizeof(*names), cmp_names);
+		for (k = 1; k < n && strcmp(names[k - 1], names[k]); k++)
+			;
+		if (k < n) {
+			snprintf(path, len, "%s", names[k]);
+			free(names);
+			return true;
+		}
+		free(names);
+	}
+	for (c = j->child; c && depth < 32; c = c->next) {
+		char inner[128];
+
+		if (dup_member(c, inner, sizeof(inner), depth + 1)) {
+			const char *dot = inner[0] == '[' ? "" : ".";
+
+			if (cJSON_IsObject(j))
+				snprintf(path, len, "%.60s%s%.60s", c->string ? c->string : "", dot, inner);
+			else
+				snprintf(path, len, "[]%s%.100s", dot, inner);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* What the skimmer kept, as a tree (NULL when the reply was not well-formed JSON, or named a
+ * member twice in one object: *why says which). */
+static cJSON *parse_kept(const struct skim *sk, char *why, size_t whylen)
+{
+	cJSON *j = !sk->err && sk->len ? cJSON_ParseWithLength(sk->out, sk->len) : NULL;
+	char path[128];
+
+	why[0] = 0;
+	if (j && dup_member(j, path, sizeof(path), 0)) {
+		snprintf(why, whylen, "the member %s appears twice", path);
+		cJSON_Delete(j);
+		return NULL;
+	}
+	return j;
 }
 
 static void bad_reply(struct proto_reply *r, long status, const char *what)
@@ -382,7 +442,8 @@ static void bad_reply(struct proto_reply *r, long status, const char *what)
 static void parse_register(long status, const struct skim *sk, bool have_local_key,
 			   const struct policy *prev, struct proto_reply *r)
 {
-	cJSON *j = parse_kept(sk);
+	char dup[160];
+	cJSON *j = parse_kept(sk, dup, sizeof(dup));
 	const char *st, *key, *t;
 	const cJSON *agent, *id;
 
@@ -397,7 +458,7 @@ static void parse_register(long status, const struct skim *sk, bool have_local_k
 		goto out;
 	}
 	if (!cJSON_IsObject(j)) {
-		bad_reply(r, status, sk->err ? sk->err : "not a JSON object");
+		bad_reply(r, status, sk->err ? sk->err : dup[0] ? dup : "not a JSON object");
 		goto out;
 	}
 	st = str_item(j, "status");
@@ -453,7 +514,8 @@ out:
 static void parse_checkin(long status, const struct skim *sk, const struct policy *prev,
 			  struct proto_reply *r)
 {
-	cJSON *j = parse_kept(sk);
+	char dup[160];
+	cJSON *j = parse_kept(sk, dup, sizeof(dup));
 	const cJSON *ck, *id;
 	const char *st, *t;
 
@@ -474,7 +536,7 @@ static void parse_checkin(long status, const struct skim *sk, const struct polic
 		r->outcome = PROTO_UNKNOWN;
 		msg(r, "the server answered HTTP %ld but its reply cannot be read (%s); it may have "
 		       "stored the report, which will be sent again",
-		    status, sk->err ? sk->err : "not JSON");
+		    status, sk->err ? sk->err : dup[0] ? dup : "not JSON");
 		goto out;
 	}
 	if (!cJSON_IsObject(j)) {

@@ -265,6 +265,81 @@ trunc:
 	return bad(why, "truncated");
 }
 
+/* A damaged journal was moved aside and is still there. */
+static bool damaged_aside(struct state_dir *sd)
+{
+	struct stat st;
+	char name[64];
+
+	snprintf(name, sizeof(name), "%s.damaged", CMDLOG_FILE);
+	return fstatat(sd->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+int cmdlog_salvage(struct cmdlog *l, const char *buf, size_t len)
+{
+	int found = 0;
+
+	/* Every offset is tried: a flipped count or length must not hide the entries after it. An
+	 * entry is taken when its fixed part is in range and its id and name are well formed; the
+	 * scan goes on right after its name (not past its output, whose length may be the damage). */
+	for (size_t off = 0; off + sizeof(struct rec) <= len; off++) {
+		struct rec r;
+		char id[65], name[65];
+		struct cmd_entry *e;
+
+		memcpy(&r, buf + off, sizeof(r));
+		if (!r.id_len || r.id_len > 64 || !r.name_len || r.name_len > 64 ||
+		    r.reason_len > 255 || r.status > CMD_INTERRUPTED || r.flags > 15 || r.pad ||
+		    r.out_len > CMDLOG_MAX_OUTPUT || r.err_len > CMDLOG_MAX_OUTPUT ||
+		    len - off - sizeof(r) < (size_t)r.id_len + r.name_len)
+			continue;
+		memcpy(id, buf + off + sizeof(r), r.id_len);
+		id[r.id_len] = 0;
+		memcpy(name, buf + off + sizeof(r) + r.id_len, r.name_len);
+		name[r.name_len] = 0;
+		if (!proto_token_ok(id, PROTO_CMD_ID_MAX, "._:-") || strlen(name) != r.name_len ||
+		    has_ctl(name))
+			continue;
+		if (!cmdlog_find(l, id)) {
+			if (!(e = cmdlog_add(l, id, name)))
+				return -ENOMEM;
+			e->delivered = true;
+			e->at = r.at;
+			cmd_entry_reason(e, CMD_INTERRUPTED,
+					 "recovered from a damaged journal: it may have run, so it is "
+					 "not run again");
+			found++;
+		}
+		off += sizeof(r) + r.id_len + r.name_len - 1;
+	}
+	return found;
+}
+
+/* The journal was damaged: what can be read of it is kept as ids never to run again, the file is
+ * kept beside it for a look (never over an earlier one), and commands stay refused while it is
+ * there. */
+static void quarantine(struct cmdlog *l, struct state_dir *sd, const char *buf, size_t len,
+		       const char *why, char *err, size_t errlen)
+{
+	char aside[96];
+	int found = buf ? cmdlog_salvage(l, buf, len) : 0, saved;
+
+	snprintf(aside, sizeof(aside), "%s.damaged", CMDLOG_FILE);
+	if (renameat2(sd->dfd, CMDLOG_FILE, sd->dfd, aside, RENAME_NOREPLACE) < 0) {
+		snprintf(aside, sizeof(aside), "%s.damaged.%lld", CMDLOG_FILE, (long long)time(NULL));
+		if (renameat2(sd->dfd, CMDLOG_FILE, sd->dfd, aside, RENAME_NOREPLACE) < 0)
+			unlinkat(sd->dfd, CMDLOG_FILE, 0);
+	}
+	saved = cmdlog_save(l, sd);
+	fsync(sd->dfd);
+	l->quarantined = true;
+	snprintf(err, errlen,
+		 "the command journal %s/%s is damaged (%s); moved aside to %s, %d command id%s "
+		 "recovered%s; commands are refused until an operator removes %s/%s.damaged",
+		 sd->path, CMDLOG_FILE, why, aside, found < 0 ? 0 : found, found == 1 ? "" : "s",
+		 saved < 0 ? " but not saved" : " and kept (never run again)", sd->path, CMDLOG_FILE);
+}
+
 int cmdlog_load(struct cmdlog *l, struct state_dir *sd, bool move_aside, char *err, size_t errlen)
 {
 	struct stat st;
@@ -311,26 +386,26 @@ int cmdlog_load(struct cmdlog *l, struct state_dir *sd, bool move_aside, char *e
 			return -1;
 		}
 		r = cmdlog_decode(l, buf, got, &why);
-		free(buf);
 	}
 	if (r < 0) {
-		char aside[64];
-
 		l->damaged = true;
 		if (!move_aside) {
 			snprintf(err, errlen, "the command journal %s/%s is damaged (%s)", sd->path,
 				 CMDLOG_FILE, why);
+			free(buf);
 			return -1;
 		}
-		snprintf(aside, sizeof(aside), "%s.damaged", CMDLOG_FILE);
-		renameat(sd->dfd, CMDLOG_FILE, sd->dfd, aside);
-		fsync(sd->dfd);
-		snprintf(
-		    err, errlen,
-		    "the command journal %s/%s is damaged (%s); moved aside to %s, commands are "
-		    "refused this run",
-		    sd->path, CMDLOG_FILE, why, aside);
+		quarantine(l, sd, buf, got, why, err, errlen);
+		free(buf);
 		return -1;
+	}
+	free(buf);
+	if (damaged_aside(sd)) {
+		l->quarantined = true;
+		snprintf(err, errlen,
+			 "commands are refused: the command journal was damaged, and %s/%s.damaged "
+			 "is still there (remove it to allow commands again; see netinv(8))",
+			 sd->path, CMDLOG_FILE);
 	}
 	for (unsigned i = 0; i < l->n; i++)
 		if (l->v[i].status == CMD_STARTED)

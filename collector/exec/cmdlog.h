@@ -8,8 +8,12 @@
  * Always compiled, also without the exec module: refusals are results too.
  *
  * File: "NICMDJ1\n", u32 count, u32 zero, then per entry a fixed header and its strings, then a
- * CRC-32C of everything before it. A damaged file is moved aside (commands.journal.damaged) and
- * reported; commands are then refused for that run, since the ids it held are unknown.
+ * CRC-32C of everything before it.
+ *
+ * Fail closed: a damaged file may have held ids that ran. What can be read of it is kept (every id
+ * found becomes an entry never run again), the file is moved aside (commands.journal.damaged,
+ * never over an earlier one), and every command is refused while that file is there: an operator
+ * removes it once satisfied (netinv(8)). Results still to deliver are unaffected.
  */
 #ifndef NETINV_CMDLOG_H
 #define NETINV_CMDLOG_H
@@ -61,12 +65,15 @@ struct cmd_entry {
 struct cmdlog {
 	struct cmd_entry *v;
 	unsigned n, cap;
-	bool damaged; /* the file was damaged: it was moved aside, ids seen before are unknown */
+	bool damaged;	  /* the file was damaged (and, when loading with move_aside, moved aside) */
+	bool quarantined; /* a damaged journal is beside it: commands are refused */
 };
 
 /* Read the journal. 0 (also when there is none), or -1 with a one-line reason in err: damaged
- * (l->damaged set, l is empty; with move_aside the file is renamed to commands.journal.damaged)
- * or unreadable. Entries left CMD_STARTED by a run that stopped become CMD_INTERRUPTED. */
+ * (l->damaged set; with move_aside what can be read of it is kept and saved, the file is moved
+ * aside, and l->quarantined is set) or unreadable. 0 with l->quarantined and the reason in err
+ * while a damaged journal is still beside it. Entries left CMD_STARTED by a run that stopped
+ * become CMD_INTERRUPTED. */
 int cmdlog_load(struct cmdlog *l, struct state_dir *sd, bool move_aside, char *err, size_t errlen);
 /* Atomic replace (temp, fsync, rename, fsync dir). 0 or -errno. */
 int cmdlog_save(const struct cmdlog *l, struct state_dir *sd);
@@ -84,6 +91,9 @@ void cmd_entry_reason(struct cmd_entry *e, enum cmd_status st, const char *fmt, 
  * a reason. */
 int cmdlog_encode(const struct cmdlog *l, char **buf, size_t *len);
 int cmdlog_decode(struct cmdlog *l, const char *buf, size_t len, const char **why);
+/* Every well-formed entry header found at any offset of a damaged image: its id is added (if
+ * new) as interrupted and delivered, never to run again. The count added, or -ENOMEM. */
+int cmdlog_salvage(struct cmdlog *l, const char *buf, size_t len);
 
 /* Results not yet delivered go into the check-in as "command_results": [...], oldest first, as
  * many as fit in limit bytes of JSON (a single result larger than that is cut to fit, its

@@ -63,8 +63,125 @@ static int drain(struct sink *s)
 	}
 }
 
+/* ---- every descendant of a command ends with it ----
+ * A command that calls setsid, or forks twice, leaves its process group. netinv is a child
+ * subreaper, so what such a command leaves behind is reparented to netinv, not to init, and stays
+ * in netinv's process tree; when the command ends (exit, timeout, or netinv being told to stop)
+ * that whole tree is signalled and reaped. Under the unit, systemd's control group is the outer
+ * bound (a process hidden from /proc by ProtectProc cannot be seen, but cannot outlive the unit). */
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig)
+{
+	stop_signal = sig;
+}
+
+/* The kernel's PID_MAX_LIMIT on 64-bit: no pid is larger. */
+#define PID_LIMIT (1 << 22)
+#define PID_BITMAP (PID_LIMIT / 8)
+
+static void set_pid(uint8_t *b, pid_t p)
+{
+	b[p >> 3] |= (uint8_t)(1u << (p & 7));
+}
+
+static bool has_pid(const uint8_t *b, pid_t p)
+{
+	return b[p >> 3] & (1u << (p & 7));
+}
+
+/* Signal every process whose ancestry leads to netinv; returns how many were found. */
+static unsigned signal_descendants(int sig)
+{
+	enum { MAXP = 1 << 16 };
+	pid_t *pid = malloc(MAXP * sizeof(*pid)), *ppid = malloc(MAXP * sizeof(*ppid));
+	uint8_t *mine = calloc(MAXP, 1), *tree = calloc(PID_BITMAP, 1);
+	unsigned n = 0, found = 0;
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	bool grew = true;
+
+	if (!pid || !ppid || !mine || !tree || !d) {
+		free(pid);
+		free(ppid);
+		free(mine);
+		free(tree);
+		if (d)
+			closedir(d);
+		return 0;
+	}
+	while ((de = readdir(d)) && n < MAXP) {
+		char path[64], buf[512], *rp;
+		int fd;
+		ssize_t len;
+		int pp;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.20s/stat", de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		buf[len] = 0;
+		/* "pid (comm) S ppid ...": comm may hold anything, so parse after the last ')' */
+		rp = strrchr(buf, ')');
+		if (!rp || sscanf(rp + 1, " %*c %d", &pp) != 1)
+			continue;
+		pid[n] = (pid_t)atoi(de->d_name);
+		ppid[n] = (pid_t)pp;
+		if (pid[n] > 0 && pid[n] < PID_LIMIT && pp >= 0 && pp < PID_LIMIT)
+			n++;
+	}
+	closedir(d);
+	/* the tree, one level per pass: a process is ours when its parent is (pid bitmap) */
+	set_pid(tree, getpid());
+	while (grew) {
+		grew = false;
+		for (unsigned i = 0; i < n; i++) {
+			if (!mine[i] && has_pid(tree, ppid[i])) {
+				mine[i] = 1;
+				set_pid(tree, pid[i]);
+				grew = true;
+			}
+		}
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (!mine[i])
+			continue;
+		found++;
+		kill(pid[i], sig);
+	}
+	free(pid);
+	free(ppid);
+	free(mine);
+	free(tree);
+	return found;
+}
+
+/* SIGKILL whatever is left of the command's tree and reap it (at most 5 s). */
+static void end_descendants(void)
+{
+	uint64_t until = snap_mono_us() + 5000000;
+
+	for (;;) {
+		unsigned left = signal_descendants(SIGKILL);
+		struct timespec ts = {0, 5 * 1000 * 1000};
+
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		if (!left || snap_mono_us() > until)
+			return;
+		nanosleep(&ts, NULL);
+	}
+}
+
 static void child(const struct exec_spec *s, int out, int err, int rep, uid_t uid, gid_t gid,
-		  const gid_t *groups, int ngroups, char *const envp[])
+		  const gid_t *groups, int ngroups, char *const envp[], pid_t parent)
 {
 	int e[2] = {0, 0}, null;
 	sigset_t none;
@@ -97,6 +214,10 @@ static void child(const struct exec_spec *s, int out, int err, int rep, uid_t ui
 			goto fail;
 		}
 	}
+	/* netinv killed outright: the command goes with it (set after the user switch, which
+	 * clears it) */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(127);
 	if (chdir("/") < 0) {
 		e[0] = 3;
 		goto fail;
@@ -110,6 +231,23 @@ fail:
 		/* nothing left to tell */
 	}
 	_exit(127);
+}
+
+/* The stop handlers go; a stop asked for while the command ran takes effect now, its tree gone. */
+static void restore_handlers(bool set, const struct sigaction *term, const struct sigaction *intr,
+			     const struct sigaction *hup)
+{
+	int sig = stop_signal;
+
+	if (!set)
+		return;
+	sigaction(SIGTERM, term, NULL);
+	sigaction(SIGINT, intr, NULL);
+	sigaction(SIGHUP, hup, NULL);
+	if (sig) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
 }
 
 static uint64_t now_ms(void)
@@ -133,8 +271,9 @@ int exec_spawn(const struct exec_spec *s, struct exec_result *res)
 			id,
 			NULL};
 	uint64_t t0 = now_ms(), deadline, drain_until = 0;
-	bool exited = false, killed = false, eof_o = false, eof_e = false;
-	pid_t pid;
+	bool exited = false, killed = false, eof_o = false, eof_e = false, handlers = false;
+	struct sigaction old_term, old_int, old_hup;
+	pid_t pid, parent;
 	ssize_t n;
 
 	memset(res, 0, sizeof(*res));
@@ -174,13 +313,27 @@ int exec_spawn(const struct exec_spec *s, struct exec_result *res)
 			 strerror(errno ? errno : ENOMEM));
 		goto fail;
 	}
+	{
+		static bool subreaper;
+		struct sigaction sa = {.sa_handler = on_stop};
+
+		if (!subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1) == 0)
+			subreaper = true;
+		sigemptyset(&sa.sa_mask);
+		stop_signal = 0;
+		sigaction(SIGTERM, &sa, &old_term);
+		sigaction(SIGINT, &sa, &old_int);
+		sigaction(SIGHUP, &sa, &old_hup);
+		handlers = true;
+	}
+	parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		snprintf(res->error, sizeof(res->error), "cannot fork: %s", strerror(errno));
 		goto fail;
 	}
 	if (pid == 0)
-		child(s, po[1], pe[1], px[1], uid, gid, groups, ngroups, envp);
+		child(s, po[1], pe[1], px[1], uid, gid, groups, ngroups, envp, parent);
 	setpgid(pid, pid); /* also here: no window where a timeout could miss the group */
 	close(po[1]);
 	close(pe[1]);
@@ -226,19 +379,29 @@ int exec_spawn(const struct exec_spec *s, struct exec_result *res)
 				res->duration_ms = now - t0;
 				kill(-pid, SIGKILL);
 				waitpid(pid, &status, 0);
+				end_descendants(); /* what it left running, setsid or not */
 				drain_until = now + 500;
 			}
 		}
 		if (exited && ((eof_o && eof_e) || now >= drain_until))
 			break;
+		if (stop_signal && !exited && !killed) {
+			/* netinv is told to stop: the command does not outlive it */
+			res->timed_out = killed = true;
+			kill(-pid, SIGKILL);
+			signal_descendants(SIGKILL);
+			deadline = now + 60000;
+		}
 		if (!exited && now >= deadline) {
 			if (!res->timed_out) {
 				res->timed_out = true;
 				kill(-pid, SIGTERM);
+				signal_descendants(SIGTERM);
 				deadline = now + s->grace_ms;
 			} else if (!killed) {
 				killed = true;
 				kill(-pid, SIGKILL);
+				signal_descendants(SIGKILL);
 				deadline = now + 60000;
 			} else {
 				break; /* not even SIGKILL ended it in a minute */
@@ -272,6 +435,8 @@ int exec_spawn(const struct exec_spec *s, struct exec_result *res)
 		waitpid(pid, &status, 0);
 		res->duration_ms = now_ms() - t0;
 	}
+	end_descendants();
+	restore_handlers(handlers, &old_term, &old_int, &old_hup);
 	if (WIFEXITED(status)) {
 		res->exit_code = WEXITSTATUS(status);
 	} else if (WIFSIGNALED(status)) {
@@ -300,6 +465,7 @@ fail:
 	free(so.buf);
 	free(se.buf);
 	res->duration_ms = now_ms() - t0;
+	restore_handlers(handlers, &old_term, &old_int, &old_hup);
 	return -1;
 }
 

@@ -22,6 +22,7 @@ command_results entry received, duplicates included.
 """
 import datetime
 import gzip
+import hashlib
 import ipaddress
 import json
 import re
@@ -50,7 +51,9 @@ STATES = {"listen", "established", "time_wait", "close_wait", "fin_wait1", "fin_
           "syn_sent", "closing", "last_ack", "closed", "unknown"}
 PROTOCOLS = {"tcp", "udp", "sctp", "ip", "icmp"}
 MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
-STATS = {"register": 0, "checkin": 0, "accepted": 0, "max_reply_bytes": 0}
+STATS = {"register": 0, "checkin": 0, "accepted": 0, "max_reply_bytes": 0, "inflight": 0,
+         "seq_conflicts": []}
+SEQ_BODIES = {}  # sequence_number -> digest of the first decoded body that carried it
 CHECKIN_IDS = [0]
 KEY_PREFIX = ["gpak_"]  # POST /admin/keystyle {"prefix": ""}: keys a redaction cannot spot by shape
 
@@ -295,10 +298,16 @@ class Handler(BaseHTTPRequestHandler):
         if u.path == "/api/agents/check-in":
             with LOCK:
                 STATS["checkin"] += 1
-            f = self.fault()
-            if f is True:
-                return
-            return self.checkin(raw, fault=f)
+                STATS["inflight"] += 1
+            try:
+                self.note_sequence(raw)
+                f = self.fault()
+                if f is True:
+                    return
+                return self.checkin(raw, fault=f)
+            finally:
+                with LOCK:
+                    STATS["inflight"] -= 1
         self.reply(404, {"detail": "not found"})
 
     def admin(self, what, req):
@@ -363,6 +372,18 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(200, {"status": a["status"], "approval_required": a["status"] == "pending",
                              "message": "ok", "api_key": api_key, "server_time": now(),
                              "agent": {"id": a["id"]}, "policy": POLICY if a["status"] == "active" else None})
+
+    def note_sequence(self, raw):
+        """Every body received, stored or not: a sequence number must never carry two different ones."""
+        try:
+            body = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(raw, 64 << 20)
+            seq = json.loads(body).get("sequence_number")
+        except (zlib.error, ValueError, AttributeError):
+            return
+        digest = hashlib.sha256(body).hexdigest()
+        with LOCK:
+            if SEQ_BODIES.setdefault(seq, digest) != digest and seq not in STATS["seq_conflicts"]:
+                STATS["seq_conflicts"].append(seq)
 
     def checkin(self, raw, fault=None):
         if self.headers.get("Content-Encoding", "").lower() != "gzip":

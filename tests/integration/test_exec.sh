@@ -37,11 +37,29 @@ max_output = 10000
 [forker]
 exec = /bin/sh
 args = -c "sleep 3127 & sleep 3127 & (trap '' TERM; sleep 3127) & sleep 3127"
+[escaper]
+exec = /bin/sh
+args = $dir/escaper.sh
+[slowescaper]
+exec = /bin/sh
+args = $dir/slowescaper.sh
 [crash]
 exec = /bin/sh
 args = -c "echo ran-crash >> $M; kill -9 \$PPID; sleep 5"
 EOF
 chmod 0644 "$E/commands.d/test.conf"
+# commands that leave their process group: setsid, a double fork, a child that ignores SIGTERM
+cat >"$dir/escaper.sh" <<'EOF'
+setsid sleep 3332 &
+setsid sh -c 'sleep 3333 & exec sleep 3334' &
+setsid sh -c 'trap "" TERM; exec sleep 3335' &
+echo started
+EOF
+cat >"$dir/slowescaper.sh" <<'EOF'
+setsid sh -c 'trap "" TERM; sleep 3336 & exec sleep 3337' &
+(setsid sh -c 'exec sleep 3338' &)
+sleep 60
+EOF
 conf() { printf '%s\n' "$@" >"$E/netinv.conf" && chmod 0600 "$E/netinv.conf"; }
 conf "exec_enabled=yes"
 LOG=$dir/all.log
@@ -159,6 +177,48 @@ else
 	pkill -f "sleep 3127"
 fi
 
+# ---- commands that leave their process group (setsid, double fork, SIGTERM ignored) ----
+queue '{"id":"esc-1","name":"escaper"}'
+checkin
+checkin
+left=$(pgrep -af "sleep 333[2-5]")
+if [ "$(result esc-1 exit_code)" = 0 ] && [ -z "$left" ]; then
+	ok "a command that exits leaving setsid and double-forked children: none outlive it"
+else
+	notok "escaper: exit $(result esc-1 exit_code), left: $left"
+	pkill -f "sleep 333[2-5]"
+fi
+policy true 2
+queue '{"id":"esc-2","name":"slowescaper"}'
+t0=$(date +%s)
+checkin
+t1=$(date +%s)
+checkin
+policy true 15
+left=$(pgrep -af "sleep 333[6-8]")
+if [ "$(result esc-2 timed_out)" = true ] && [ $((t1 - t0)) -lt 10 ] && [ -z "$left" ]; then
+	ok "at the timeout, every descendant ends: setsid, double fork, one ignoring SIGTERM ($((t1 - t0)) s)"
+else
+	notok "slowescaper: timed_out $(result esc-2 timed_out), $((t1 - t0)) s, left: $left"
+	pkill -f "sleep 333[6-8]"
+fi
+# netinv itself told to stop while a command runs: the command's whole tree goes with it
+queue '{"id":"esc-3","name":"slowescaper"}'
+$x "$NETINV" --no-jitter --config "$E/netinv.conf" --check-in-only --force 2>>"$LOG" &
+np=$!
+for _ in $(seq 50); do pgrep -f "sleep 3337" >/dev/null && break; sleep 0.1; done
+kill -TERM "$np"
+wait "$np"
+rc=$?
+sleep 0.3
+left=$(pgrep -af "sleep 333[6-8]")
+if [ "$rc" = 143 ] && [ -z "$left" ]; then
+	ok "netinv stopped by SIGTERM mid-command: exit 143, no descendant of the command left"
+else
+	notok "SIGTERM mid-command: exit $rc, left: $left"
+	pkill -f "sleep 333[6-8]"
+fi
+
 # ---- a run spends at most twice the command timeout on commands; the rest come later ----
 printf '[nap]\nexec = /bin/sleep\nargs = 30\n' >"$E/commands.d/nap.conf"
 chmod 0644 "$E/commands.d/nap.conf"
@@ -191,7 +251,7 @@ checkin; checkin
 
 $x "$NETINV" status --config "$E/netinv.conf" >"$dir/status" 2>&1
 grep -Eq "^commands: +[0-9]+ received, 0 results waiting for the next check-in$" "$dir/status" &&
-	grep -q "^command execution: on here (6 allowlisted in $E/commands.d); the server's policy allows commands$" "$dir/status" &&
+	grep -q "^command execution: on here (8 allowlisted in $E/commands.d); the server's policy allows commands$" "$dir/status" &&
 	ok "netinv status: commands received, results to deliver, the gates" ||
 	notok "status: $(grep command "$dir/status")"
 : >"$dir/plain.conf"
@@ -225,7 +285,25 @@ queue '{"id":"dm-1","name":"mark"}'
 checkin
 grep -q "command journal .* is damaged" "$LOG" && [ -f "$S/commands.journal.damaged" ] && [ "$(marks mark)" = 1 ] &&
 	grep -q "command dm-1 (mark) refused: the command journal" "$LOG" &&
-	ok "a damaged journal: one-line error, moved aside, commands refused that run" || notok "damaged journal"
+	ok "a damaged journal: one-line error, moved aside, what can be read of it kept, commands refused" ||
+	notok "damaged journal"
+# fail closed: refused on every run until the operator removes the damaged file; then the ids
+# recovered from it (run-1 ran long ago) still never run again, and new ones do
+: >"$LOG"
+checkin
+grep -q "commands are refused: the command journal was damaged" "$LOG" && [ "$(marks mark)" = 1 ] &&
+	$x "$NETINV" status --config "$E/netinv.conf" 2>&1 | grep -q "^commands: .*commands.journal.damaged is still there" &&
+	ok "the next run still refuses commands while commands.journal.damaged is there (status says so)" ||
+	notok "quarantine: $(grep -i journal "$LOG")"
+rm "$S/commands.journal.damaged"
+queue '{"id":"run-1","name":"mark"}' sticky
+queue '{"id":"dm-2","name":"mark"}'
+checkin; checkin
+# dm-1 was refused (never run, so the server sends it again) and dm-2 is new: one mark each
+[ "$(marks mark)" = 3 ] && grep -q "command run-1 (mark) was received before" "$LOG" &&
+	[ "$(grep -c "command dm-[12] (mark) ran" "$LOG")" = 2 ] &&
+	ok "after the operator removed it: a recovered id is not run again, the refused and new ones run once" ||
+	notok "after recovery: marks $(marks mark); $(grep -E 'run-1|dm-' "$LOG" | tr '\n' '|')"
 
 # every result the server got fits the published schema
 $x curl -s "$URL/admin/results?agent_uuid=$UUID" >"$dir/results.json"
@@ -237,4 +315,5 @@ jsonschema.validate({"command_results": results}, {"type": "object", "properties
 PY
 then ok "all $(python3 -c "import json; print(len(json.load(open('$dir/results.json'))))") results match report.schema.json"; else notok "schema"; fi
 pkill -f "sleep 3127" 2>/dev/null
+pkill -f "sleep 33[0-9][0-9]" 2>/dev/null
 exit $((fails > 0))

@@ -142,16 +142,96 @@ static void test_damaged_moved_aside(void **state)
 	assert_int_equal(cmdlog_load(&m, &sd, false, err, sizeof(err)), -1);
 	assert_true(m.damaged);
 	assert_int_equal(stat(p, &st), 0);
+	cmdlog_free(&m);
 	assert_int_equal(cmdlog_load(&m, &sd, true, err, sizeof(err)), -1);
 	assert_true(m.damaged);
-	assert_int_equal(m.n, 0);
+	assert_true(m.quarantined);
 	assert_non_null(strstr(err, "damaged (checksum mismatch)"));
+	assert_non_null(strstr(err, "3 command ids recovered and kept"));
+	assert_non_null(strstr(err, "refused until an operator removes"));
 	assert_null(strchr(err, '\n'));
+	cmdlog_free(&m);
 	snprintf(p, sizeof(p), "%s/%s.damaged", dir, CMDLOG_FILE);
 	assert_int_equal(stat(p, &st), 0); /* kept for a look, not deleted */
-	snprintf(p, sizeof(p), "%s/%s", dir, CMDLOG_FILE);
-	assert_int_equal(stat(p, &st), -1);
+	/* the next run: the recovered ids are there, and commands stay refused */
+	assert_int_equal(cmdlog_load(&m, &sd, true, err, sizeof(err)), 0);
+	assert_true(m.quarantined);
+	assert_non_null(strstr(err, "commands are refused: the command journal was damaged"));
+	assert_int_equal(m.n, 3);
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(m.v[i].status, CMD_INTERRUPTED);
+		assert_true(m.v[i].delivered);
+	}
 	cmdlog_free(&m);
+	/* the operator removes the damaged file: commands again, the recovered ids never */
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(cmdlog_load(&m, &sd, true, err, sizeof(err)), 0);
+	assert_false(m.quarantined);
+	assert_non_null(cmdlog_find(&m, "c-1"));
+	assert_non_null(cmdlog_find(&m, "c-3"));
+	cmdlog_free(&m);
+}
+
+/* One byte of a journal damaged, at every offset in turn: at most once holds. Commands are refused
+ * until the damaged file is removed, and afterwards no id of the journal can run again: all of
+ * them are recovered but, at most, the one whose own bytes were hit. */
+static void test_every_byte_damaged_fails_closed(void **state)
+{
+	struct cmdlog l;
+	char *img, p[128], err[512], ids[8][16];
+	size_t len;
+	const unsigned n = 8;
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	for (unsigned i = 0; i < n; i++) {
+		struct cmd_entry *e;
+
+		snprintf(ids[i], sizeof(ids[i]), "id-%u", i * 7919);
+		e = cmdlog_add(&l, ids[i], "mark");
+		e->status = (uint8_t)(i % 2 ? CMD_COMPLETED : CMD_STARTED);
+		e->delivered = i % 3 == 0;
+		e->out = strdup("some output\n");
+		e->out_len = 12;
+	}
+	assert_int_equal(cmdlog_encode(&l, &img, &len), 0);
+	cmdlog_free(&l);
+	snprintf(p, sizeof(p), "%s/%s", dir, CMDLOG_FILE);
+	for (size_t off = 0; off < len; off++) {
+		struct cmdlog m;
+		char damaged[160];
+		unsigned missing = 0;
+		int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		assert_true(fd >= 0);
+		img[off] ^= 0x5a;
+		assert_int_equal(write(fd, img, len), (ssize_t)len);
+		img[off] ^= 0x5a;
+		close(fd);
+		assert_int_equal(cmdlog_load(&m, &sd, true, err, sizeof(err)), -1);
+		assert_true(m.quarantined);
+		cmdlog_free(&m);
+		/* refused on every later run while the damaged file is there */
+		assert_int_equal(cmdlog_load(&m, &sd, true, err, sizeof(err)), 0);
+		assert_true(m.quarantined);
+		cmdlog_free(&m);
+		snprintf(damaged, sizeof(damaged), "%s.damaged", p);
+		assert_int_equal(unlink(damaged), 0);
+		assert_int_equal(cmdlog_load(&m, &sd, true, err, sizeof(err)), 0);
+		assert_false(m.quarantined);
+		for (unsigned i = 0; i < n; i++) {
+			const struct cmd_entry *e = cmdlog_find(&m, ids[i]);
+
+			if (!e)
+				missing++;
+			else
+				assert_true(e->status != CMD_STARTED);
+		}
+		if (missing > 1)
+			fail_msg("a flip at offset %zu lost %u ids", off, missing);
+		cmdlog_free(&m);
+	}
+	free(img);
 }
 
 /* A journal larger than the limits let one grow is damaged: moved aside, never read in. */
@@ -337,6 +417,7 @@ int main(void)
 	    cmocka_unit_test(test_duplicate_id_refused),
 	    cmocka_unit_test_setup_teardown(test_load_marks_interrupted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_damaged_moved_aside, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_every_byte_damaged_fails_closed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_symlinked_journal_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_oversized_journal, setup, teardown),
 	    cmocka_unit_test(test_results_fit_and_deliver),

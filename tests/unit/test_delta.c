@@ -449,6 +449,225 @@ static void test_neighbour_volatility(void **state)
 	snap_free(&s);
 }
 
+
+/* The server of the convergence test: what it holds per table, by identity, as the reports said
+ * (upserts with their content, removals by the acknowledged record's identity). */
+struct model_server {
+	uint64_t id[SNAP_NTABLES][4 * MAXM], content[SNAP_NTABLES][4 * MAXM];
+	uint32_t n[SNAP_NTABLES];
+};
+
+static void server_put(struct model_server *sv, int t, uint64_t id, uint64_t content)
+{
+	for (uint32_t i = 0; i < sv->n[t]; i++)
+		if (sv->id[t][i] == id) {
+			sv->content[t][i] = content;
+			return;
+		}
+	assert_true(sv->n[t] < 4 * MAXM);
+	sv->id[t][sv->n[t]] = id;
+	sv->content[t][sv->n[t]++] = content;
+}
+
+static void server_del(struct model_server *sv, int t, uint64_t id)
+{
+	for (uint32_t i = 0; i < sv->n[t]; i++)
+		if (sv->id[t][i] == id) {
+			sv->id[t][i] = sv->id[t][sv->n[t] - 1];
+			sv->content[t][i] = sv->content[t][--sv->n[t]];
+			return;
+		}
+}
+
+/* The server stores a part: a full snapshot's first part replaces everything. */
+static void server_apply(struct model_server *sv, const struct delta *d, uint8_t *const incl[],
+			 uint8_t *const rincl[], bool full_first)
+{
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		const struct delta_table *dt = &d->t[t];
+
+		if (full_first)
+			sv->n[t] = 0;
+		for (uint32_t i = 0; i < dt->n; i++)
+			if (incl[t][dt->cur[i].idx])
+				server_put(sv, t, dt->cur[i].id, dt->cur[i].content);
+		for (uint32_t i = 0; i < dt->n_removed; i++)
+			if (rincl[t][i])
+				server_del(sv, t, d->prev->t[t].r[dt->removed[i]].id);
+	}
+}
+
+static void assert_server_holds(const struct model_server *sv, const struct acked_state *full)
+{
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		assert_int_equal(sv->n[t], full->t[t].n);
+		for (uint32_t i = 0; i < full->t[t].n; i++) {
+			bool found = false;
+
+			for (uint32_t j = 0; j < sv->n[t] && !found; j++)
+				if (sv->id[t][j] == full->t[t].r[i].id) {
+					assert_int_equal(sv->content[t][j], full->t[t].r[i].content);
+					found = true;
+				}
+			assert_true(found);
+		}
+	}
+}
+
+static void copy_state(const struct acked_state *a, struct acked_state *out)
+{
+	size_t total = 0;
+	struct state_rec *p;
+
+	*out = *a;
+	for (int t = 0; t < SNAP_NTABLES; t++)
+		total += a->t[t].n;
+	p = out->block = malloc((total ? total : 1) * sizeof(*p));
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		memcpy(p, a->t[t].r, a->t[t].n * sizeof(*p));
+		out->t[t].r = p;
+		p += a->t[t].n;
+	}
+}
+
+/* Reports whose replies are lost (stored or not, in any part) never leave the server behind: the
+ * unconfirmed records of every such report join the acknowledged state with their content unknown,
+ * and after the next accepted report the server holds exactly the host's records. The collector
+ * does the same steps (checkin.c, harvest.c) against the real binary in test_converge. */
+static void test_property_unconfirmed_converges(void **state)
+{
+	struct canon_opts o = { .keying = KEYING_EXACT };
+	static struct model m[MAXM];
+	static struct model_server sv;
+	struct acked_state acked = { 0 }, unconf = { 0 };
+	bool have_acked = false, unconf_full = false;
+	int n = 0, accepted = 0, lost = 0;
+
+	(void)state;
+	rng_state = 0x2545f4914f6cdd1dull;
+	memset(&sv, 0, sizeof(sv));
+	for (; n < 150; n++)
+		m[n] = (struct model){ .table = (uint8_t)(2 + rnd(3)), .key = rnd(1u << 20),
+				       .value = rnd(5), .alive = true };
+	for (int step = 0; step < 400; step++) {
+		struct acked_state base = { 0 }, cur_full;
+		struct snapshot s;
+		struct canon_ctx c;
+		struct delta d;
+		uint8_t *incl[SNAP_NTABLES], *rincl[SNAP_NTABLES];
+		bool all_ok = true;
+		int parts = 1 + (int)rnd(3);
+
+		mutate(m, &n);
+		build_snapshot(&s, m, n);
+		canon_ctx_init(&c, &s, &o);
+		full_state(&s, &c, &cur_full);
+		/* what the next run starts from: harvest.c's run_state_load_unconfirmed */
+		if (have_acked && !unconf_full) {
+			copy_state(&acked, &base);
+			assert_int_equal(acked_merge_unconfirmed(&base, &unconf), 0);
+		}
+		assert_int_equal(delta_build(&d, &c, base.block ? &base : NULL, ALL), 0);
+		if (d.full) {
+			acked_free(&unconf);
+			unconf_full = false;
+		}
+		for (int t = 0; t < SNAP_NTABLES; t++) {
+			incl[t] = calloc(s.t[t].n + 1, 1);
+			rincl[t] = calloc(d.t[t].n_removed + 1, 1);
+		}
+		for (int part = 0; part < parts && all_ok; part++) {
+			struct acked_state u;
+			int fault = (int)rnd(4); /* 0, 1: accepted; 2: stored, reply lost; 3: not stored */
+			bool last = part == parts - 1, full_first = d.full && part == 0;
+
+			/* this part: the rest if last, else a random share of what is left */
+			for (int t = 0; t < SNAP_NTABLES; t++) {
+				for (uint32_t i = 0; i < d.t[t].n; i++)
+					incl[t][d.t[t].cur[i].idx] = d.t[t].send[d.t[t].cur[i].idx] &&
+								     (last || rnd(2));
+				for (uint32_t i = 0; i < d.t[t].n_removed; i++)
+					rincl[t][i] = !d.t[t].removed_sent[i] && (last || rnd(2));
+			}
+			assert_int_equal(delta_part_unconfirmed(&d, &c, incl, rincl,
+								d.prev ? &unconf : NULL, &u), 0);
+			/* the record of the part is durable before it is sent */
+			acked_free(&unconf);
+			unconf = u;
+			unconf_full = full_first;
+			if (fault <= 2)
+				server_apply(&sv, &d, incl, rincl, full_first);
+			if (fault >= 2) {
+				all_ok = false;
+				lost++;
+				break;
+			}
+			delta_accept_part(&d, incl, rincl);
+			{
+				struct acked_state next;
+
+				commit(&d, &c, (uint64_t)step + 1, &next);
+				acked_free(&acked);
+				acked = next;
+				have_acked = true;
+			}
+			acked_free(&unconf); /* folded by the commit, then dropped */
+			unconf_full = false;
+		}
+		if (all_ok) {
+			accepted++;
+			assert_server_holds(&sv, &cur_full);
+		}
+		for (int t = 0; t < SNAP_NTABLES; t++) {
+			free(incl[t]);
+			free(rincl[t]);
+		}
+		delta_free(&d);
+		acked_free(&base);
+		acked_free(&cur_full);
+		canon_ctx_free(&c);
+		snap_free(&s);
+	}
+	/* both kinds of step happened often */
+	assert_true(accepted > 50);
+	assert_true(lost > 50);
+	acked_free(&acked);
+	acked_free(&unconf);
+}
+
+/* The merge marks every unconfirmed record unknown, adds the ones the acknowledged state lacks,
+ * and keeps the rest as they were; a current record never has the unknown content. */
+static void test_merge_unconfirmed(void **state)
+{
+	struct state_rec ar[3] = { { .id = 10, .content = 5 }, { .id = 20, .content = 6 },
+				   { .id = 30, .content = 7 } };
+	struct state_rec ur[2] = { { .id = 15, .content = 9 }, { .id = 20, .content = 8 } };
+	struct acked_state a = { .sequence = 4, .keying = 1 }, u = { 0 };
+
+	(void)state;
+	a.block = malloc(sizeof(ar));
+	memcpy(a.block, ar, sizeof(ar));
+	a.t[SNAP_ROUTES].r = a.block;
+	a.t[SNAP_ROUTES].n = 3;
+	u.t[SNAP_ROUTES].r = ur;
+	u.t[SNAP_ROUTES].n = 2;
+	ur[0].key[0] = 0x42;
+	assert_int_equal(acked_merge_unconfirmed(&a, &u), 0);
+	assert_int_equal(a.sequence, 4);
+	assert_int_equal(a.keying, 1);
+	assert_int_equal(a.t[SNAP_ROUTES].n, 4);
+	assert_int_equal(a.t[SNAP_ROUTES].r[0].id, 10);
+	assert_int_equal(a.t[SNAP_ROUTES].r[0].content, 5);
+	assert_int_equal(a.t[SNAP_ROUTES].r[1].id, 15);
+	assert_int_equal(a.t[SNAP_ROUTES].r[1].content, STATE_CONTENT_UNKNOWN);
+	assert_int_equal(a.t[SNAP_ROUTES].r[1].key[0], 0x42); /* its removal key */
+	assert_int_equal(a.t[SNAP_ROUTES].r[2].id, 20);
+	assert_int_equal(a.t[SNAP_ROUTES].r[2].content, STATE_CONTENT_UNKNOWN);
+	assert_int_equal(a.t[SNAP_ROUTES].r[3].id, 30);
+	assert_int_equal(a.t[SNAP_ROUTES].r[3].content, 7);
+	acked_free(&a);
+}
+
 static uint8_t *good_file(size_t *len)
 {
 	struct persist_meta m = { .sequence = 7, .count = { [SNAP_ROUTES] = 3 } };
@@ -578,6 +797,18 @@ static void test_codec_refuses_damage(void **state)
 	f[n - 1] ^= 1;
 	expect_bad(f, n, "checksum");
 	free(f);
+	f = good_file(&n);
+	f[36] = 2; /* a flag this version does not know */
+	refix_crc(f, n);
+	expect_bad(f, n, "flags");
+	free(f);
+	f = good_file(&n);
+	f[36] = PERSIST_FLAG_FULL; /* an unconfirmed full snapshot: read back as such */
+	refix_crc(f, n);
+	assert_int_equal(persist_decode(f, n, &a, &why), 0);
+	assert_int_equal(a.flags, PERSIST_FLAG_FULL);
+	acked_free(&a);
+	free(f);
 }
 
 /* CRC-32C: the standard check value, hardware and table versions agree at every length and
@@ -605,6 +836,8 @@ int main(void)
 		cmocka_unit_test(test_uncollected_table_carries_over),
 		cmocka_unit_test(test_noise_control),
 		cmocka_unit_test(test_neighbour_volatility),
+		cmocka_unit_test(test_property_unconfirmed_converges),
+		cmocka_unit_test(test_merge_unconfirmed),
 		cmocka_unit_test(test_codec_size_from_header),
 		cmocka_unit_test(test_codec_refuses_damage),
 	};

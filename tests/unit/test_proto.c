@@ -201,6 +201,25 @@ static void test_checkin(void **state)
 	assert_non_null(strstr(R.message, "a value is malformed"));
 	CHK(200, "{\"status\":\"accepted\",\"status\":\"rejected\"}");
 	assert_int_equal(R.outcome, PROTO_UNKNOWN);
+	/* a member netinv reads, twice in a nested object: parsers disagree on which counts */
+	CHK(200, "{\"status\":\"accepted\",\"policy\":{\"max_report_bytes\":16384,"
+		 "\"max_report_bytes\":10485760}}");
+	assert_int_equal(R.outcome, PROTO_UNKNOWN);
+	assert_non_null(strstr(R.message, "the member policy.max_report_bytes appears twice"));
+	assert_int_equal(R.policy.max_report, 262144);
+	CHK(200, "{\"status\":\"accepted\",\"policy\":{\"enabled_commands\":{\"ip_addr\":false,"
+		 "\"ip_addr\":true}}}");
+	assert_int_equal(R.outcome, PROTO_UNKNOWN);
+	assert_non_null(strstr(R.message, "policy.enabled_commands.ip_addr appears twice"));
+	CHK(200, "{\"status\":\"accepted\",\"commands\":[{\"id\":\"a\",\"name\":\"x\",\"id\":\"b\"}]}");
+	assert_int_equal(R.outcome, PROTO_UNKNOWN);
+	assert_non_null(strstr(R.message, "commands[].id appears twice"));
+	assert_int_equal(R.n_cmds, 0);
+	/* the same name in two different objects is fine */
+	CHK(200, "{\"status\":\"accepted\",\"commands\":[{\"id\":\"a\",\"name\":\"x\"},"
+		 "{\"id\":\"b\",\"name\":\"x\"}]}");
+	assert_int_equal(R.outcome, PROTO_ACCEPTED);
+	assert_int_equal(R.n_cmds, 2);
 	CHK(201, "");
 	assert_int_equal(R.outcome, PROTO_UNKNOWN);
 	/* the same for a refusal: no body needed to classify it */
