@@ -167,6 +167,31 @@ seq_before=$(seqno)
 nv --check-in-only && [ "$(seqno)" = $((seq_before + 1)) ] && compare_inventory &&
 	ok "the lost report is sent again and upserted: inventory matches, no duplicate" || notok "re-send after a lost reply"
 
+# the state directory cannot record the report about to go out (a full disk): nothing is sent
+FAULTINJ=$(dirname "$NETINV")/tests/faultinj.so
+ip -n "$ns" route add 198.51.100.64/27 via 192.0.2.1
+before=$(srvjq "a[0]['checkins']")
+NETINV_FAULT=create:1:enospc NETINV_FAULT_DIR="$S" LD_PRELOAD="$FAULTINJ" $x "$NETINV" --no-jitter --check-in-only 2>"$dir/err"
+rc=$?
+cat "$dir/err" >>"$LOG"
+[ $rc = 73 ] && grep -q "cannot record the report about to be sent .*No space left on device (nothing was sent)" "$dir/err" &&
+	[ "$(srvjq "a[0]['checkins']")" = "$before" ] && [ ! -e "$S/unconfirmed.state" ] &&
+	ok "no room to record the report before sending it: exit 73, one line, nothing sent" ||
+	notok "unrecordable report: exit $rc, $(cat "$dir/err")"
+nv --check-in-only && compare_inventory && ok "the next run sends it" || notok "after the full disk"
+
+# a lost reply leaves a record of what was sent; status shows it, the next report converges from it
+ip -n "$ns" route add 198.51.100.96/27 via 192.0.2.1
+fault '{"mode":"drop-after-accept","count":1}'
+nv --check-in-only
+ip -n "$ns" route del 198.51.100.96/27 via 192.0.2.1
+$x "$NETINV" status >"$dir/status" 2>&1
+grep -Eq "^unconfirmed: +sequence [0-9]+, [0-9]+ records? \(no reply came" "$dir/status" && [ -s "$S/unconfirmed.state" ] &&
+	ok "status shows the unconfirmed report (sequence, records)" || notok "status: $(grep -i unconfirmed "$dir/status")"
+nv --check-in-only && compare_inventory && [ ! -e "$S/unconfirmed.state" ] &&
+	ok "a route stored by a report whose reply was lost, then deleted: removed from the server by the next report" ||
+	notok "converge after a lost reply: $(tail -2 "$LOG")"
+
 # the server down for 20 consecutive runs, then back: one check-in carries everything
 for i in $(seq 1 20); do
 	ip -n "$ns" route add 203.0.113.$((i * 4))/30 via 192.0.2.1

@@ -174,6 +174,19 @@ for how in truncate flip; do
 	fi
 done
 
+# the record of unconfirmed reports damaged: what the server holds is unknown -> a full snapshot
+restore
+head -c 300 /dev/urandom >"$S/unconfirmed.state"
+chmod 600 "$S/unconfirmed.state"
+d=$(route_delta)
+run --dry-run -o /dev/null 2>"$dir/err"
+if [[ "$d" == True* ]] && grep -q "the record of an unconfirmed report in .* is unusable (.*); sending a full snapshot" "$dir/err" &&
+	run --commit-dry-run -o /dev/null 2>/dev/null && [ ! -e "$S/unconfirmed.state" ] && [ "$(route_delta)" = "False 0 0 0" ]; then
+	ok "a damaged unconfirmed.state: one-line warning, full snapshot; the next commit removes it"
+else
+	notok "damaged unconfirmed.state: delta $d, $(cat "$dir/err")"
+fi
+
 # a lost or damaged identity is never re-minted
 restore
 echo garbage >"$S/agent_uuid"
@@ -254,7 +267,7 @@ $x "$NETINV" --commit-dry-run --state-dir "$O" -o /dev/null 2>"$dir/err"
 
 # Files that must not wedge a run: a FIFO under each state file name (a blocking open would hang
 # forever), and an acknowledged state whose size is far beyond what its header promises.
-for f in agent_uuid acked.state agent.status api_key commands.journal lock; do
+for f in agent_uuid acked.state unconfirmed.state agent.status api_key commands.journal lock; do
 	restore
 	[ "$f" = api_key ] && printf 'gpak_%s\n' KKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKKK >"$S/api_key" && chmod 600 "$S/api_key"
 	rm -f "$S/$f" && mkfifo -m 600 "$S/$f"
@@ -268,7 +281,9 @@ for f in agent_uuid acked.state agent.status api_key commands.journal lock; do
 		[ $rc = 124 ] && break
 	done
 	# a commit writes a new acknowledged state over whatever was there (temp file, rename)
-	if [[ " $res " != *" 124 "* ]] && { [ -p "$S/$f" ] || { [ "$f" = acked.state ] && [ -f "$S/$f" ]; }; }; then
+	# (and drops the record of unconfirmed reports, which it makes moot)
+	if [[ " $res " != *" 124 "* ]] && { [ -p "$S/$f" ] || { [ "$f" = acked.state ] && [ -f "$S/$f" ]; } ||
+		{ [ "$f" = unconfirmed.state ] && [ ! -e "$S/$f" ]; }; }; then
 		ok "a FIFO as $f: dry run, commit and status end (exits:$res), never read"
 	else
 		notok "a FIFO as $f hangs or is replaced (exits:$res): $(head -2 "$dir/err")"
