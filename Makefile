@@ -37,7 +37,7 @@ LIB_SRCS := netlink/nl.c netlink/attr.c netlink/link.c netlink/addr.c netlink/ne
 	    report/http.c report/proto.c report/skim.c
 APP_SRCS := collector/main.c collector/cli.c collector/log.c collector/util.c collector/harvest.c \
 	    collector/dryrun.c collector/agent.c collector/checkin.c collector/operator.c \
-	    collector/state.c collector/config.c collector/exec/cmdlog.c collector/exec/dispatch.c
+	    collector/state.c collector/state_acked.c collector/config.c collector/exec/cmdlog.c collector/exec/dispatch.c
 # The gated command execution module (collector/exec/): `make EXEC=0` leaves out everything in it
 # that can run a command; the journal and dispatch stay, so refusals are still reported.
 EXEC ?= 1
@@ -57,7 +57,7 @@ endif
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 UNIT_LIBS := $(shell $(PKG_CONFIG) --libs cmocka libcjson) $(DEP_LIBS)
 TEST_APP_OBJS := $(BUILD)/collector/cli.o $(BUILD)/collector/log.o $(BUILD)/collector/util.o \
-		 $(BUILD)/collector/state.o $(BUILD)/collector/config.o $(BUILD)/collector/exec/cmdlog.o \
+		 $(BUILD)/collector/state.o $(BUILD)/collector/state_acked.o $(BUILD)/collector/config.o $(BUILD)/collector/exec/cmdlog.o \
 		 $(if $(filter 1,$(EXEC)),$(EXEC_SRCS:%.c=$(BUILD)/%.o))
 
 .PHONY: all run demo test unit san valgrind bench fuzz install uninstall clean deps fixtures deb soak
@@ -84,7 +84,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(TEST_APP_OBJS) tests/unit/testuti
 	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -DFIXTURES='"$(CURDIR)/tests/fixtures"' \
 		-o $@ $< $(LIB_OBJS) $(TEST_APP_OBJS) $(LDFLAGS) $(UNIT_LIBS)
 
-FUZZ_APP_OBJS := $(BUILD)/collector/exec/cmdlog.o $(BUILD)/collector/state.o $(BUILD)/collector/util.o \
+FUZZ_APP_OBJS := $(BUILD)/collector/exec/cmdlog.o $(BUILD)/collector/state.o $(BUILD)/collector/state_acked.o $(BUILD)/collector/util.o \
 		 $(BUILD)/collector/log.o
 $(BUILD)/tests/fuzz_driver: tests/fuzz/fuzz_parsers.c tests/fuzz/driver.c $(LIB_OBJS) $(FUZZ_APP_OBJS)
 	@mkdir -p $(dir $@)
@@ -152,7 +152,7 @@ fuzz:
 	clang -g -O1 -std=c17 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined $(DEP_CFLAGS) \
 		-DNETINV_VERSION='"$(VERSION)"' -DNETINV_HTTP_VERSION='"$(VERSION)"' \
 		-o build-fuzz/fuzz_parsers tests/fuzz/fuzz_parsers.c $(LIB_SRCS) collector/exec/cmdlog.c \
-		collector/state.c collector/util.c collector/log.c $(DEP_LIBS)
+		collector/state.c collector/state_acked.c collector/util.c collector/log.c $(DEP_LIBS)
 	@echo "run: build-fuzz/fuzz_parsers -max_total_time=60 tests/fixtures/"
 
 # Re-record the parser fixtures in a scratch network namespace (root; see tests/fixtures/README).

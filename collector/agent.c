@@ -134,12 +134,12 @@ void agent_learn(struct agent *a, const struct proto_reply *r)
 int agent_http_open(struct agent *a)
 {
 	struct http_opts ho = {
-		.ca_file = cfg_str(a->cfg, CFG_CA_FILE),
-		.pin_pubkey = cfg_str(a->cfg, CFG_PIN_PUBKEY),
-		.proxy = cfg_str(a->cfg, CFG_PROXY),
-		.connect_timeout = cfg_uint(a->cfg, CFG_CONNECT_TIMEOUT),
-		.total_timeout = cfg_uint(a->cfg, CFG_TIMEOUT),
-		.verbose = !strcmp(cfg_str(a->cfg, CFG_LOG_LEVEL), "debug"),
+		.ca_file = a->set->ca_file,
+		.pin_pubkey = a->set->pin_pubkey,
+		.proxy = a->set->proxy,
+		.connect_timeout = a->set->connect_timeout,
+		.total_timeout = a->set->timeout,
+		.verbose = !strcmp(a->set->log_level, "debug"),
 		/* a->key is read at each trace line: a key received by this run's registration is
 		 * redacted from the check-in that follows */
 		.secrets = { a->cfg->enrollment_key, a->key },
@@ -180,12 +180,12 @@ static enum run_outcome do_register(struct agent *a)
 	uname(&u);
 	q.enrollment_key = ek;
 	q.agent_uuid = a->st.uuid;
-	q.display_name = cfg_str(a->cfg, CFG_DISPLAY_NAME);
-	q.site_name = cfg_str(a->cfg, CFG_SITE_NAME);
-	q.hostname = *cfg_str(a->cfg, CFG_HOSTNAME) ? cfg_str(a->cfg, CFG_HOSTNAME) : u.nodename;
+	q.display_name = a->set->display_name;
+	q.site_name = a->set->site_name;
+	q.hostname = *a->set->hostname ? a->set->hostname : u.nodename;
 	q.platform_release = u.release;
 	q.agent_version = NETINV_VERSION;
-	proto_register(a->http, cfg_str(a->cfg, CFG_SERVER_URL), &q, a->have_key, &a->st.as.policy, r);
+	proto_register(a->http, a->set->server_url, &q, a->have_key, &a->st.as.policy, r);
 	out = agent_outcome(r->outcome);
 	if (r->outcome == PROTO_PENDING || r->outcome == PROTO_ACTIVE) {
 		/* the key first: a crash after this must not lose it (the server sends it once) */
@@ -222,14 +222,14 @@ static enum run_outcome do_register(struct agent *a)
 
 enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 {
-	struct agent a = { .o = o, .cfg = cfg };
+	struct agent a = { .o = o, .cfg = cfg, .set = &cfg->set };
 	enum run_outcome out;
 	char err[512];
 	enum state_err e;
 	int64_t now = (int64_t)time(NULL);
 	bool manual = isatty(STDIN_FILENO) || isatty(STDERR_FILENO);
 
-	if (!*cfg_str(cfg, CFG_SERVER_URL)) {
+	if (!*cfg->set.server_url) {
 		log_error("no server_url configured (set it in %s, NETINV_SERVER_URL or --server-url)",
 			  o->config_path ? o->config_path : CONFIG_FILE_DEFAULT);
 		return RUN_CONFIG;
@@ -238,7 +238,7 @@ enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 	 * hands it to the service); a missing key is reported when registration needs it */
 	if (geteuid() == 0)
 		config_enrollment_key(cfg, err, sizeof(err));
-	out = run_state_load(cfg, true, &a.st);
+	out = run_state_load(&cfg->set, true, &a.st);
 	if (out != RUN_OK)
 		goto done;
 	e = state_read_key(&a.st.sd, a.key, sizeof(a.key), err, sizeof(err));
@@ -256,7 +256,7 @@ enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 	if (o->mode == MODE_CHECK_IN_ONLY && !a.have_key) {
 		log_error("not registered yet: no agent key in %s (run netinv --register-only first, "
 			  "or install a key with 'netinv install-key FILE')",
-			  cfg_str(cfg, CFG_STATE_DIR));
+			  cfg->set.state_dir);
 		out = RUN_NOPERM;
 		goto done;
 	}

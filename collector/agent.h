@@ -17,6 +17,7 @@
 struct agent {
 	const struct cli_opts *o;
 	struct config *cfg;
+	const struct settings *set; /* &cfg->set */
 	struct run_state st; /* st.as is the agent's status, kept up to date and saved */
 	char key[257];
 	bool have_key;

@@ -72,7 +72,7 @@ static enum run_outcome checkin_start(struct checkin *c)
 {
 	struct agent *a = c->a;
 	unsigned tables = a->o->tables & policy_tables(&a->st.as.policy);
-	enum run_outcome out = harvest(a->o, a->cfg, &a->st, tables, &c->h);
+	enum run_outcome out = harvest(a->o, a->set, &a->st, tables, &c->h);
 	int e;
 
 	if (out != RUN_OK)
@@ -114,7 +114,7 @@ static enum run_outcome part_build(struct checkin *c)
 	c->part.index = c->parts;
 	/* room kept for the metadata and the closing brackets */
 	c->part.budget = c->budget > 12288 ? c->budget - 12288 : c->budget / 2;
-	harvest_meta(&c->m, a->cfg, &a->st, &c->h, &c->u, c->fqdn, sizeof(c->fqdn));
+	harvest_meta(&c->m, a->set, &a->st, &c->h, &c->u, c->fqdn, sizeof(c->fqdn));
 	c->m.full_snapshot = c->h.d.full && c->parts == 0;
 	c->m.part = &c->part;
 	if (c->parts == 0 && cmdlog_pending_results(&a->cmds)) {
@@ -182,7 +182,7 @@ static enum run_outcome part_send(struct checkin *c, size_t *gzlen)
 		free(gz);
 		return out;
 	}
-	proto_checkin(a->http, cfg_str(a->cfg, CFG_SERVER_URL), cfg_str(a->cfg, CFG_API_KEY_HEADER),
+	proto_checkin(a->http, a->set->server_url, a->set->api_key_header,
 		      a->key, gz, *gzlen, c->body.n, &a->st.as.policy, c->r);
 	free(gz);
 	return RUN_OK;

@@ -117,161 +117,161 @@ int cli_parse_tables(const char *list, unsigned int *out, char *err, size_t errl
 	return 0;
 }
 
-int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t errlen)
-{
-	enum { OPT_DRY = 256, OPT_PRETTY, OPT_COMPACT, OPT_ONLY, OPT_NOPROC, OPT_COMMIT, OPT_FULL,
-	       OPT_GZIP, OPT_REGISTER, OPT_CHECKIN, OPT_FORCE, OPT_NOJITTER, OPT_CHECKCONF, OPT_CONFIG,
-	       OPT_SECRET, OPT_SETTING = 1000 };
-	static const struct option base[] = {
-		{ "dry-run", no_argument, NULL, OPT_DRY },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "pretty", no_argument, NULL, OPT_PRETTY },
-		{ "compact", no_argument, NULL, OPT_COMPACT },
-		{ "only", required_argument, NULL, OPT_ONLY },
-		{ "no-processes", no_argument, NULL, OPT_NOPROC },
-		{ "commit-dry-run", no_argument, NULL, OPT_COMMIT },
-		{ "full", no_argument, NULL, OPT_FULL },
-		{ "gzip", no_argument, NULL, OPT_GZIP },
-		{ "register-only", no_argument, NULL, OPT_REGISTER },
-		{ "check-in-only", no_argument, NULL, OPT_CHECKIN },
-		{ "force", no_argument, NULL, OPT_FORCE },
-		{ "no-jitter", no_argument, NULL, OPT_NOJITTER },
-		{ "check-config", no_argument, NULL, OPT_CHECKCONF },
-		{ "config", required_argument, NULL, OPT_CONFIG },
-		/* exact names, so getopt's prefix matching never turns a secret into another
-		 * option's value (and an error message that would print it) */
-		{ "enrollment-key", required_argument, NULL, OPT_SECRET },
-		{ "api-key", required_argument, NULL, OPT_SECRET },
-		{ "key", required_argument, NULL, OPT_SECRET },
-	};
-	struct option opts[sizeof(base) / sizeof(base[0]) + CFG_N + 1];
-	size_t nb = sizeof(base) / sizeof(base[0]), n = nb;
-	enum cli_mode mode = MODE_NONE;
-	int c;
+enum { OPT_DRY = 256, OPT_PRETTY, OPT_COMPACT, OPT_ONLY, OPT_NOPROC, OPT_COMMIT, OPT_FULL, OPT_GZIP,
+       OPT_REGISTER, OPT_CHECKIN, OPT_FORCE, OPT_NOJITTER, OPT_CHECKCONF, OPT_CONFIG, OPT_SECRET,
+       OPT_SETTING = 1000 };
 
-	memset(o, 0, sizeof(*o));
-	memcpy(opts, base, sizeof(base));
+static const struct option base_options[] = {
+	{ "dry-run", no_argument, NULL, OPT_DRY },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "pretty", no_argument, NULL, OPT_PRETTY },
+	{ "compact", no_argument, NULL, OPT_COMPACT },
+	{ "only", required_argument, NULL, OPT_ONLY },
+	{ "no-processes", no_argument, NULL, OPT_NOPROC },
+	{ "commit-dry-run", no_argument, NULL, OPT_COMMIT },
+	{ "full", no_argument, NULL, OPT_FULL },
+	{ "gzip", no_argument, NULL, OPT_GZIP },
+	{ "register-only", no_argument, NULL, OPT_REGISTER },
+	{ "check-in-only", no_argument, NULL, OPT_CHECKIN },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "no-jitter", no_argument, NULL, OPT_NOJITTER },
+	{ "check-config", no_argument, NULL, OPT_CHECKCONF },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	/* exact names, so getopt's prefix matching never turns a secret into another option's
+	 * value (and an error message that would print it) */
+	{ "enrollment-key", required_argument, NULL, OPT_SECRET },
+	{ "api-key", required_argument, NULL, OPT_SECRET },
+	{ "key", required_argument, NULL, OPT_SECRET },
+};
+#define N_BASE (sizeof(base_options) / sizeof(base_options[0]))
+
+/* The fixed options, then one per setting (--server-url ...), then the terminator. */
+static void build_options(struct option opts[N_BASE + CFG_N + 1])
+{
+	size_t n = N_BASE;
+
+	memcpy(opts, base_options, sizeof(base_options));
 	for (int i = 0; i < CFG_N; i++)
 		opts[n++] = (struct option){ cfg_defs[i].flag + 2,
 					     cfg_flag_is_switch((enum cfg_id)i) ? no_argument :
 										   required_argument,
 					     NULL, OPT_SETTING + i };
 	opts[n] = (struct option){ 0 };
-	o->tables = ALL_TABLES;
-	o->processes = true;
-	opterr = 0;
-	optind = 1;
-#define MODE(m)                                                                                    \
-	do {                                                                                       \
-		if (mode != MODE_NONE && mode != (m)) {                                            \
-			snprintf(err, errlen, "'%s' conflicts with another mode given before it",  \
-				 argv[optind - 1]);                                                \
-			return -1;                                                                 \
-		}                                                                                  \
-		mode = (m);                                                                        \
-	} while (0)
-	while ((c = getopt_long(argc, argv, ":hVo:", opts, NULL)) != -1) {
-		if (c >= OPT_SETTING && c < OPT_SETTING + CFG_N) {
-			int id = c - OPT_SETTING;
+}
 
-			/* enrollment keys never travel in argv: only a file naming them */
-			o->set[id] = cfg_flag_is_switch((enum cfg_id)id) ? "yes" : optarg;
-			if (!cfg_flag_is_switch((enum cfg_id)id) && !*optarg) {
-				snprintf(err, errlen, "%s: empty value", cfg_defs[id].flag);
-				return -1;
-			}
-			continue;
-		}
-		switch (c) {
-		case OPT_DRY:
-			MODE(MODE_DRY_RUN);
-			break;
-		case OPT_COMMIT:
-			MODE(MODE_COMMIT_DRY_RUN);
-			break;
-		case OPT_REGISTER:
-			MODE(MODE_REGISTER_ONLY);
-			break;
-		case OPT_CHECKIN:
-			MODE(MODE_CHECK_IN_ONLY);
-			break;
-		case OPT_CHECKCONF:
-			MODE(MODE_CHECK_CONFIG);
-			break;
-		case 'h':
-			o->mode = MODE_HELP;
-			return 0;
-		case 'V':
-			o->mode = MODE_VERSION;
-			return 0;
-		case 'o':
-			if (!*optarg) {
-				snprintf(err, errlen, "--output: empty file name");
-				return -1;
-			}
-			o->output = optarg;
-			break;
-		case OPT_CONFIG:
-			if (!*optarg) {
-				snprintf(err, errlen, "--config: empty file name");
-				return -1;
-			}
-			o->config_path = optarg;
-			break;
-		case OPT_PRETTY:
-			o->format = FMT_PRETTY;
-			break;
-		case OPT_COMPACT:
-			o->format = FMT_COMPACT;
-			break;
-		case OPT_GZIP:
-			o->gzip = true;
-			break;
-		case OPT_FULL:
-			o->full = true;
-			break;
-		case OPT_FORCE:
-			o->force = true;
-			break;
-		case OPT_NOJITTER:
-			o->no_jitter = true;
-			break;
-		case OPT_ONLY:
-			if (cli_parse_tables(optarg, &o->tables, err, errlen) < 0)
-				return -1;
-			break;
-		case OPT_NOPROC:
-			o->processes = false;
-			break;
-		case OPT_SECRET:
-			snprintf(err, errlen,
-				 "secrets are not accepted on the command line (argv is visible to every "
-				 "user): put the key in a file and use --enrollment-key-file, or "
-				 "'netinv install-key FILE' for an agent key");
-			return -1;
-		case ':':
-			snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
-			return -1;
-		default:
-			/* print the option's name only: "--x=value" could carry a secret */
-			snprintf(err, errlen, "unknown option '%.*s' (see --help)",
-				 (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
-			return -1;
-		}
+/* One run mode per invocation: a second, different one is an error naming it. */
+static int set_mode(enum cli_mode *mode, enum cli_mode m, const char *arg, char *err, size_t errlen)
+{
+	if (*mode != MODE_NONE && *mode != m) {
+		snprintf(err, errlen, "'%s' conflicts with another mode given before it", arg);
+		return -1;
 	}
-#undef MODE
-	if (optind < argc && mode == MODE_NONE) {
+	*mode = m;
+	return 0;
+}
+
+static int file_arg(const char *opt, const char *val, const char **out, char *err, size_t errlen)
+{
+	if (!*val) {
+		snprintf(err, errlen, "%s: empty file name", opt);
+		return -1;
+	}
+	*out = val;
+	return 0;
+}
+
+/* One option getopt returned: 0 to go on, 1 when parsing is done (help, version), -1 with err. */
+static int cli_option(int c, const char *arg, struct cli_opts *o, enum cli_mode *mode, char *err,
+		      size_t errlen)
+{
+	if (c >= OPT_SETTING && c < OPT_SETTING + CFG_N) {
+		int id = c - OPT_SETTING;
+
+		/* enrollment keys never travel in argv: only a file naming them */
+		o->set[id] = cfg_flag_is_switch((enum cfg_id)id) ? "yes" : optarg;
+		if (!cfg_flag_is_switch((enum cfg_id)id) && !*optarg) {
+			snprintf(err, errlen, "%s: empty value", cfg_defs[id].flag);
+			return -1;
+		}
+		return 0;
+	}
+	switch (c) {
+	case OPT_DRY:
+		return set_mode(mode, MODE_DRY_RUN, arg, err, errlen);
+	case OPT_COMMIT:
+		return set_mode(mode, MODE_COMMIT_DRY_RUN, arg, err, errlen);
+	case OPT_REGISTER:
+		return set_mode(mode, MODE_REGISTER_ONLY, arg, err, errlen);
+	case OPT_CHECKIN:
+		return set_mode(mode, MODE_CHECK_IN_ONLY, arg, err, errlen);
+	case OPT_CHECKCONF:
+		return set_mode(mode, MODE_CHECK_CONFIG, arg, err, errlen);
+	case 'h':
+		o->mode = MODE_HELP;
+		return 1;
+	case 'V':
+		o->mode = MODE_VERSION;
+		return 1;
+	case 'o':
+		return file_arg("--output", optarg, &o->output, err, errlen);
+	case OPT_CONFIG:
+		return file_arg("--config", optarg, &o->config_path, err, errlen);
+	case OPT_PRETTY:
+		o->format = FMT_PRETTY;
+		return 0;
+	case OPT_COMPACT:
+		o->format = FMT_COMPACT;
+		return 0;
+	case OPT_GZIP:
+		o->gzip = true;
+		return 0;
+	case OPT_FULL:
+		o->full = true;
+		return 0;
+	case OPT_FORCE:
+		o->force = true;
+		return 0;
+	case OPT_NOJITTER:
+		o->no_jitter = true;
+		return 0;
+	case OPT_ONLY:
+		return cli_parse_tables(optarg, &o->tables, err, errlen);
+	case OPT_NOPROC:
+		o->processes = false;
+		return 0;
+	case OPT_SECRET:
+		snprintf(err, errlen,
+			 "secrets are not accepted on the command line (argv is visible to every user): "
+			 "put the key in a file and use --enrollment-key-file, or 'netinv install-key "
+			 "FILE' for an agent key");
+		return -1;
+	case ':':
+		snprintf(err, errlen, "option '%s' needs a value", arg);
+		return -1;
+	default:
+		/* print the option's name only: "--x=value" could carry a secret */
+		snprintf(err, errlen, "unknown option '%.*s' (see --help)", (int)strcspn(arg, "="),
+			 arg);
+		return -1;
+	}
+}
+
+/* The words after the options: `status`, `install-key FILE`; nothing else. */
+static int cli_words(int argc, char **argv, struct cli_opts *o, enum cli_mode *mode, char *err,
+		     size_t errlen)
+{
+	if (optind < argc && *mode == MODE_NONE) {
 		if (!strcmp(argv[optind], "status")) {
-			mode = MODE_STATUS;
+			*mode = MODE_STATUS;
 			optind++;
 		} else if (!strcmp(argv[optind], "install-key")) {
 			if (optind + 1 >= argc) {
 				snprintf(err, errlen, "install-key needs the path of the key file");
 				return -1;
 			}
-			mode = MODE_INSTALL_KEY;
+			*mode = MODE_INSTALL_KEY;
 			o->key_file = argv[optind + 1];
 			optind += 2;
 		}
@@ -280,6 +280,29 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t errle
 		snprintf(err, errlen, "unexpected argument '%.64s' (see --help)", argv[optind]);
 		return -1;
 	}
+	return 0;
+}
+
+int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t errlen)
+{
+	struct option opts[N_BASE + CFG_N + 1];
+	enum cli_mode mode = MODE_NONE;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	build_options(opts);
+	o->tables = ALL_TABLES;
+	o->processes = true;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":hVo:", opts, NULL)) != -1) {
+		int r = cli_option(c, argv[optind - 1], o, &mode, err, errlen);
+
+		if (r)
+			return r < 0 ? -1 : 0;
+	}
+	if (cli_words(argc, argv, o, &mode, err, errlen) < 0)
+		return -1;
 	o->mode = mode;
 	return 0;
 }

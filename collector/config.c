@@ -155,6 +155,40 @@ bad:
 	return -1;
 }
 
+static int check_header(const struct cfg_def *d, const char *v, char *err, size_t errlen)
+{
+	bool ok = *v && strlen(v) <= d->max;
+
+	for (const char *p = v; ok && *p; p++)
+		ok = isalnum((unsigned char)*p) || *p == '-' || *p == '_';
+	if (!ok) {
+		snprintf(err, errlen, "%s: '%.64s' is not a valid header name", d->key, v);
+		return -1;
+	}
+	return 0;
+}
+
+/* libcurl's CURLOPT_PINNEDPUBLICKEY: sha256//<base64>[;sha256//<base64>...] */
+static int check_pins(const struct cfg_def *d, const char *v, char *err, size_t errlen)
+{
+	for (const char *p = v; *p;) {
+		const char *e = strchr(p, ';');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+
+		if (l < 9 || strncmp(p, "sha256//", 8)) {
+			snprintf(err, errlen, "%s: each pin must be sha256//<base64>", d->key);
+			return -1;
+		}
+		for (size_t i = 8; i < l; i++)
+			if (!isalnum((unsigned char)p[i]) && !strchr("+/=", p[i])) {
+				snprintf(err, errlen, "%s: pin is not base64", d->key);
+				return -1;
+			}
+		p += l + (e ? 1 : 0);
+	}
+	return 0;
+}
+
 static int check_value(enum cfg_id id, const char *v, char *err, size_t errlen)
 {
 	const struct cfg_def *d = &cfg_defs[id];
@@ -216,33 +250,9 @@ static int check_value(enum cfg_id id, const char *v, char *err, size_t errlen)
 		}
 		return 0;
 	case CT_HEADER:
-		if (!*v || strlen(v) > d->max)
-			goto bad_header;
-		for (const char *p = v; *p; p++)
-			if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
-				goto bad_header;
-		return 0;
-bad_header:
-		snprintf(err, errlen, "%s: '%.64s' is not a valid header name", d->key, v);
-		return -1;
+		return check_header(d, v, err, errlen);
 	case CT_PINS:
-		/* libcurl's CURLOPT_PINNEDPUBLICKEY: sha256//<base64>[;sha256//<base64>...] */
-		for (const char *p = v; *p;) {
-			const char *e = strchr(p, ';');
-			size_t l = e ? (size_t)(e - p) : strlen(p);
-
-			if (l < 9 || strncmp(p, "sha256//", 8)) {
-				snprintf(err, errlen, "%s: each pin must be sha256//<base64>", d->key);
-				return -1;
-			}
-			for (size_t i = 8; i < l; i++)
-				if (!isalnum((unsigned char)p[i]) && !strchr("+/=", p[i])) {
-					snprintf(err, errlen, "%s: pin is not base64", d->key);
-					return -1;
-				}
-			p += l + (e ? 1 : 0);
-		}
-		return 0;
+		return check_pins(d, v, err, errlen);
 	}
 	return 0;
 }
@@ -357,6 +367,33 @@ static int load_file(struct config *c, const char *path, bool must_exist, bool g
 	return 0;
 }
 
+static unsigned cfg_uint(const struct config *c, enum cfg_id id);
+static bool cfg_bool(const struct config *c, enum cfg_id id);
+
+/* The typed settings, once every source was read (values were checked as they were set). */
+static void resolve(struct config *c)
+{
+	struct settings *s = &c->set;
+
+	s->state_dir = cfg_str(c, CFG_STATE_DIR);
+	s->server_url = cfg_str(c, CFG_SERVER_URL);
+	s->enrollment_key_file = cfg_str(c, CFG_ENROLLMENT_KEY_FILE);
+	s->display_name = cfg_str(c, CFG_DISPLAY_NAME);
+	s->site_name = cfg_str(c, CFG_SITE_NAME);
+	s->hostname = cfg_str(c, CFG_HOSTNAME);
+	s->ca_file = cfg_str(c, CFG_CA_FILE);
+	s->pin_pubkey = cfg_str(c, CFG_PIN_PUBKEY);
+	s->api_key_header = cfg_str(c, CFG_API_KEY_HEADER);
+	s->log_level = cfg_str(c, CFG_LOG_LEVEL);
+	s->proxy = cfg_str(c, CFG_PROXY);
+	s->import_from = cfg_str(c, CFG_IMPORT_FROM);
+	s->timeout = cfg_uint(c, CFG_TIMEOUT);
+	s->connect_timeout = cfg_uint(c, CFG_CONNECT_TIMEOUT);
+	s->allow_insecure_http = cfg_bool(c, CFG_ALLOW_INSECURE_HTTP);
+	s->include_time_wait = cfg_bool(c, CFG_INCLUDE_TIME_WAIT);
+	s->flow_keying = !strcmp(cfg_str(c, CFG_CONNECTION_KEYING), "flow");
+}
+
 int config_load(struct config *c, const char *config_path, const char *const flags[CFG_N],
 		char *err, size_t errlen)
 {
@@ -400,6 +437,7 @@ int config_load(struct config *c, const char *config_path, const char *const fla
 	    config_check_url(cfg_str(c, CFG_SERVER_URL), cfg_bool(c, CFG_ALLOW_INSECURE_HTTP), err,
 			     errlen) < 0)
 		return -1;
+	resolve(c);
 	gk = getenv("GRAPHEON_AGENT_ENROLLMENT_KEY");
 	if (gk && *gk) {
 		free(c->enrollment_key);
@@ -425,7 +463,7 @@ const char *cfg_str(const struct config *c, enum cfg_id id)
 	return c->val[id] ? c->val[id] : "";
 }
 
-unsigned cfg_uint(const struct config *c, enum cfg_id id)
+static unsigned cfg_uint(const struct config *c, enum cfg_id id)
 {
 	uint64_t v = 0;
 
@@ -433,7 +471,7 @@ unsigned cfg_uint(const struct config *c, enum cfg_id id)
 	return (unsigned)v;
 }
 
-bool cfg_bool(const struct config *c, enum cfg_id id)
+static bool cfg_bool(const struct config *c, enum cfg_id id)
 {
 	bool b = false;
 

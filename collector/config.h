@@ -50,7 +50,19 @@ struct cfg_def {
 
 extern const struct cfg_def cfg_defs[CFG_N];
 
+/* Every setting, resolved once by config_load and typed: what the rest of netinv reads (nothing
+ * below the run modes looks a setting up by name). Strings are "" when unset, never NULL. */
+struct settings {
+	const char *state_dir, *server_url, *enrollment_key_file, *display_name, *site_name;
+	const char *hostname, *ca_file, *pin_pubkey, *api_key_header, *log_level, *proxy;
+	const char *import_from;
+	unsigned timeout, connect_timeout; /* seconds */
+	bool allow_insecure_http, include_time_wait;
+	bool flow_keying; /* connection_keying=flow */
+};
+
 struct config {
+	struct settings set;      /* the effective settings, typed */
 	const char *val[CFG_N];   /* effective values (never NULL after config_load) */
 	char source[CFG_N][96];   /* where each came from, for --check-config */
 	char *owned[CFG_N];       /* storage of values read from files */
@@ -73,9 +85,8 @@ int config_load(struct config *c, const char *config_path, const char *const fla
 		char *err, size_t errlen);
 void config_free(struct config *c);
 
-const char *cfg_str(const struct config *c, enum cfg_id id);   /* "" when unset */
-unsigned cfg_uint(const struct config *c, enum cfg_id id);
-bool cfg_bool(const struct config *c, enum cfg_id id);
+/* One setting by id, as text ("" when unset): for --check-config and the tests. */
+const char *cfg_str(const struct config *c, enum cfg_id id);
 /* flag type: true for settings whose flag takes no value (booleans). */
 bool cfg_flag_is_switch(enum cfg_id id);
 

@@ -28,92 +28,110 @@
 #include <unistd.h>
 
 
-enum run_outcome run_report(const struct cli_opts *o, const struct config *cfg, bool commit)
+/* The report, as JSON (pretty on a terminal) or gzip, into fd; its size in *bytes (and *gz_bytes). */
+static enum run_outcome write_report(const struct cli_opts *o, int fd, struct harvest *h,
+				     const struct report_meta *m, uint64_t *bytes, uint64_t *gz_bytes)
 {
-	struct report_stats rs;
-	struct report_meta m;
-	struct harvest h;
-	struct run_state st;
-	struct json_w w;
-	struct utsname u;
-	char fqdn[256 + 65], err[512];
-	static char buf[1 << 16];
-	enum run_outcome out;
+	bool pretty = !o->gzip && (o->format == FMT_PRETTY || (o->format == FMT_AUTO && isatty(fd)));
+	size_t cap = 1 << 16;
+	char *buf = malloc(cap);
 	struct gz_out *gz = NULL;
-	uint64_t t0, gz_bytes = 0;
-	int fd = STDOUT_FILENO, r;
-	bool pretty;
+	struct report_stats rs;
+	struct json_w w;
+	int r;
 
-	out = run_state_load(cfg, commit, &st);
-	if (out != RUN_OK) {
-		run_state_free(&st);
-		return out;
+	if (!buf || (o->gzip && (!(gz = malloc(sizeof(*gz))) ||
+				 gz_init(gz, fd, Z_DEFAULT_COMPRESSION) < 0))) {
+		log_error("out of memory starting the report");
+		free(buf);
+		free(gz);
+		return RUN_SOFTWARE;
 	}
-	out = harvest(o, cfg, &st, o->tables, &h);
-	if (out != RUN_OK)
-		goto done;
-	if (o->output) {
-		fd = open(o->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600);
-		if (fd < 0) {
-			log_error("cannot create %s: %s", o->output, strerror(errno));
-			out = RUN_CANTCREAT;
-			goto done;
-		}
-	}
-	pretty = !o->gzip && (o->format == FMT_PRETTY || (o->format == FMT_AUTO && isatty(fd)));
-	harvest_meta(&m, cfg, &st, &h, &u, fqdn, sizeof(fqdn));
-	t0 = snap_mono_us();
-	if (o->gzip) {
-		gz = malloc(sizeof(*gz));
-		if (!gz || gz_init(gz, fd, Z_DEFAULT_COMPRESSION) < 0) {
-			log_error("out of memory starting the gzip stream");
-			out = RUN_SOFTWARE;
-			goto done;
-		}
-		json_init(&w, buf, sizeof(buf), gz_sink, gz, false);
-	} else {
-		json_init(&w, buf, sizeof(buf), json_fd_sink, &fd, pretty);
-	}
-	report_write(&w, &h.s, &m, &rs);
+	if (gz)
+		json_init(&w, buf, cap, gz_sink, gz, false);
+	else
+		json_init(&w, buf, cap, json_fd_sink, &fd, pretty);
+	report_write(&w, &h->s, m, &rs);
 	r = json_finish(&w);
 	if (gz) {
 		int g = gz_finish(gz);
 
 		if (!r)
 			r = g;
-		gz_bytes = gz->out_bytes;
+		*gz_bytes = gz->out_bytes;
 	}
+	*bytes = w.total;
+	free(gz);
+	free(buf);
 	if (r < 0) {
 		log_error("cannot write the report to %s: %s", o->output ? o->output : "stdout",
 			  strerror(-r));
-		out = RUN_IOERR;
+		return RUN_IOERR;
 	}
-	if (o->output && close(fd) < 0 && out == RUN_OK) {
-		log_error("cannot write the report to %s: %s", o->output, strerror(errno));
-		out = RUN_IOERR;
-	}
-	if (out == RUN_OK)
-		harvest_summary(&h, "report", w.total, gz_bytes, snap_mono_us() - t0);
-	/* Only what a server accepted becomes the acknowledged state; --commit-dry-run plays the
-	 * server's part. A dry run never writes. */
-	if (out == RUN_OK && commit) {
-		enum state_err e;
+	return RUN_OK;
+}
 
-		delta_mark_all_sent(&h.d);
-		e = state_commit(&st.sd, &h.d, &h.cc, m.sequence_number, (int64_t)time(NULL),
-				 (uint32_t)h.copts.keying, err, sizeof(err));
-		if (e != STATE_OK) {
-			log_error("%s", err);
-			out = run_state_outcome(e, true);
-		} else {
-			if (st.unconf_on_disk)
-				state_drop_unconfirmed(&st.sd);
-			log_info("recorded sequence %llu as acknowledged in %s",
-				 (unsigned long long)m.sequence_number, cfg_str(cfg, CFG_STATE_DIR));
+/* --commit-dry-run plays the server's part: the whole report becomes the acknowledged state (and
+ * any record of unconfirmed reports is moot). */
+static enum run_outcome commit_report(const struct settings *set, struct run_state *st,
+				      struct harvest *h, uint64_t sequence)
+{
+	char err[512];
+	enum state_err e;
+
+	delta_mark_all_sent(&h->d);
+	e = state_commit(&st->sd, &h->d, &h->cc, sequence, (int64_t)time(NULL),
+			 (uint32_t)h->copts.keying, err, sizeof(err));
+	if (e != STATE_OK) {
+		log_error("%s", err);
+		return run_state_outcome(e, true);
+	}
+	if (st->unconf_on_disk)
+		state_drop_unconfirmed(&st->sd);
+	log_info("recorded sequence %llu as acknowledged in %s", (unsigned long long)sequence,
+		 set->state_dir);
+	return RUN_OK;
+}
+
+enum run_outcome run_report(const struct cli_opts *o, const struct config *cfg, bool commit)
+{
+	struct report_meta m;
+	struct harvest h;
+	struct run_state st;
+	struct utsname u;
+	char fqdn[256 + 65];
+	enum run_outcome out;
+	uint64_t t0, bytes = 0, gz_bytes = 0;
+	int fd = STDOUT_FILENO;
+
+	out = run_state_load(&cfg->set, commit, &st);
+	if (out != RUN_OK) {
+		run_state_free(&st);
+		return out;
+	}
+	out = harvest(o, &cfg->set, &st, o->tables, &h);
+	if (out == RUN_OK && o->output) {
+		fd = open(o->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600);
+		if (fd < 0) {
+			log_error("cannot create %s: %s", o->output, strerror(errno));
+			out = RUN_CANTCREAT;
 		}
 	}
-done:
-	free(gz);
+	if (out == RUN_OK) {
+		harvest_meta(&m, &cfg->set, &st, &h, &u, fqdn, sizeof(fqdn));
+		t0 = snap_mono_us();
+		out = write_report(o, fd, &h, &m, &bytes, &gz_bytes);
+		if (o->output && close(fd) < 0 && out == RUN_OK) {
+			log_error("cannot write the report to %s: %s", o->output, strerror(errno));
+			out = RUN_IOERR;
+		}
+		if (out == RUN_OK)
+			harvest_summary(&h, "report", bytes, gz_bytes, snap_mono_us() - t0);
+		/* only what a server accepted becomes the acknowledged state: a dry run never
+		 * writes */
+		if (out == RUN_OK && commit)
+			out = commit_report(&cfg->set, &st, &h, m.sequence_number);
+	}
 	harvest_free(&h);
 	run_state_free(&st);
 	return out;

@@ -100,9 +100,9 @@ static enum run_outcome run_state_load_unconfirmed(struct run_state *rs, const c
 	return RUN_OK;
 }
 
-enum run_outcome run_state_load(const struct config *cfg, bool commit, struct run_state *rs)
+enum run_outcome run_state_load(const struct settings *set, bool commit, struct run_state *rs)
 {
-	const char *dir = cfg_str(cfg, CFG_STATE_DIR), *import = cfg_str(cfg, CFG_IMPORT_FROM);
+	const char *dir = set->state_dir, *import = set->import_from;
 	char err[512];
 	const char *corrupt = NULL;
 	enum state_err e;
@@ -171,12 +171,15 @@ enum run_outcome run_state_load(const struct config *cfg, bool commit, struct ru
 
 void run_state_free(struct run_state *rs)
 {
+	/* what the store met without failing, once per run */
+	if (rs->sd.note[0])
+		log_warn("state directory: %s", rs->sd.note);
 	acked_free(&rs->acked);
 	acked_free(&rs->unconf);
 	state_close(&rs->sd);
 }
 
-enum run_outcome harvest(const struct cli_opts *o, const struct config *cfg,
+enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 				const struct run_state *st, unsigned tables, struct harvest *h)
 {
 	struct collect_opts co = {
@@ -190,8 +193,8 @@ enum run_outcome harvest(const struct cli_opts *o, const struct config *cfg,
 	memset(h, 0, sizeof(*h));
 	h->tables = tables;
 	h->copts = (struct canon_opts){
-		.keying = strcmp(cfg_str(cfg, CFG_CONNECTION_KEYING), "flow") ? KEYING_EXACT : KEYING_FLOW,
-		.include_time_wait = cfg_bool(cfg, CFG_INCLUDE_TIME_WAIT),
+		.keying = set->flow_keying ? KEYING_FLOW : KEYING_EXACT,
+		.include_time_wait = set->include_time_wait,
 		.self_pid = (uint32_t)getpid(),
 	};
 	{
@@ -232,7 +235,7 @@ void harvest_free(struct harvest *h)
 	snap_free(&h->s);
 }
 
-void harvest_meta(struct report_meta *m, const struct config *cfg, const struct run_state *st,
+void harvest_meta(struct report_meta *m, const struct settings *set, const struct run_state *st,
 		      struct harvest *h, struct utsname *u, char *fqdn, size_t fqdn_len)
 {
 	memset(m, 0, sizeof(*m));
@@ -240,7 +243,7 @@ void harvest_meta(struct report_meta *m, const struct config *cfg, const struct 
 	m->observed_at = time(NULL);
 	m->identity_missing = !st->have_identity;
 	m->agent_uuid = st->have_identity ? st->uuid : ZERO_UUID;
-	m->hostname = *cfg_str(cfg, CFG_HOSTNAME) ? cfg_str(cfg, CFG_HOSTNAME) : u->nodename;
+	m->hostname = *set->hostname ? set->hostname : u->nodename;
 	/* No resolver calls: a passive collector must not stall on DNS. The FQDN is known only when
 	 * the name already is one, or the kernel holds a domain name. */
 	if (strchr(m->hostname, '.')) {

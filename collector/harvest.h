@@ -52,13 +52,13 @@ struct harvest {
 enum run_outcome run_state_outcome(enum state_err e, bool writing);
 /* Open the state directory, find the identity (creating it only for a committing run) and the
  * acknowledged state. A corrupt state is not an error: it means a full snapshot. */
-enum run_outcome run_state_load(const struct config *cfg, bool commit, struct run_state *rs);
+enum run_outcome run_state_load(const struct settings *set, bool commit, struct run_state *rs);
 void run_state_free(struct run_state *rs);
 /* Collect the tables (1 << SNAP_*) and diff them against st's acknowledged state. */
-enum run_outcome harvest(const struct cli_opts *o, const struct config *cfg,
+enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 			 const struct run_state *st, unsigned tables, struct harvest *h);
 void harvest_free(struct harvest *h);
-void harvest_meta(struct report_meta *m, const struct config *cfg, const struct run_state *st,
+void harvest_meta(struct report_meta *m, const struct settings *set, const struct run_state *st,
 		  struct harvest *h, struct utsname *u, char *fqdn, size_t fqdn_len);
 /* The run's one summary line. */
 void harvest_summary(const struct harvest *h, const char *what, uint64_t bytes, uint64_t gz_bytes,

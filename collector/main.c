@@ -100,7 +100,7 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return EX_CONFIG_;
 	}
-	log_parse_level(cfg_str(&cfg, CFG_LOG_LEVEL), &lvl);
+	log_parse_level(cfg.set.log_level, &lvl);
 	log_setup(lvl);
 	switch (o.mode) {
 	case MODE_DRY_RUN:

@@ -48,11 +48,11 @@ enum run_outcome run_install_key(const struct cli_opts *o, struct config *cfg)
 		explicit_bzero(key, sizeof(key));
 		return RUN_DATAERR;
 	}
-	out = run_state_load(cfg, true, &st);
+	out = run_state_load(&cfg->set, true, &st);
 	if (out == RUN_OK && !st.have_identity) {
 		log_error("no agent identity in %s: install-key is for an enrolled agent whose key was "
 			  "rotated; register with --register-only instead",
-			  cfg_str(cfg, CFG_STATE_DIR));
+			  cfg->set.state_dir);
 		out = RUN_CONFIG;
 	}
 	if (out == RUN_OK && state_write_key(&st.sd, key, err, sizeof(err)) != STATE_OK) {
@@ -80,13 +80,13 @@ enum run_outcome run_check_config(const struct cli_opts *o, struct config *cfg)
 	char err[512];
 
 	(void)o;
-	if (*cfg_str(cfg, CFG_ENROLLMENT_KEY_FILE) && !config_enrollment_key(cfg, err, sizeof(err))) {
+	if (*cfg->set.enrollment_key_file && !config_enrollment_key(cfg, err, sizeof(err))) {
 		config_print(cfg, stdout);
 		log_error("%s", err);
 		return RUN_CONFIG;
 	}
 	config_print(cfg, stdout);
-	if (!*cfg_str(cfg, CFG_SERVER_URL))
+	if (!*cfg->set.server_url)
 		log_warn("no server_url: only --dry-run works");
 	return fflush(stdout) == 0 ? RUN_OK : RUN_IOERR;
 }
@@ -111,7 +111,7 @@ enum run_outcome run_status(const struct cli_opts *o, struct config *cfg)
 	uint64_t total = 0;
 	char key[300] = "", err[256];
 
-	out = run_state_load(cfg, false, &st);
+	out = run_state_load(&cfg->set, false, &st);
 	if (out != RUN_OK) {
 		run_state_free(&st);
 		return out;
@@ -119,9 +119,9 @@ enum run_outcome run_status(const struct cli_opts *o, struct config *cfg)
 	as = &st.as;
 	if (st.have_dir && state_read_key(&st.sd, key, sizeof(key), err, sizeof(err)) != STATE_OK)
 		key[0] = 0;
-	printf("state directory:  %s%s\n", cfg_str(cfg, CFG_STATE_DIR), st.have_dir ? "" : " (does not exist)");
+	printf("state directory:  %s%s\n", cfg->set.state_dir, st.have_dir ? "" : " (does not exist)");
 	printf("identity:         %s\n", st.have_identity ? st.uuid : "none (not enrolled)");
-	printf("server:           %s\n", *cfg_str(cfg, CFG_SERVER_URL) ? cfg_str(cfg, CFG_SERVER_URL) : "(not configured)");
+	printf("server:           %s\n", *cfg->set.server_url ? cfg->set.server_url : "(not configured)");
 	printf("registration:     %s\n", as->registration[0] ? as->registration : "not registered");
 	printf("agent id:         %s\n", as->agent_id[0] ? as->agent_id : "-");
 	if (key[0])

@@ -1,5 +1,5 @@
 #include "state.h"
-#include "log.h"
+#include "state_internal.h"
 #include "util.h"
 #include "../delta/diff.h"
 #include "../delta/persist.h"
@@ -23,16 +23,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define ACKED_FILE "acked.state"
-#define UNCONFIRMED_FILE "unconfirmed.state"
 #define ID_FILE    "agent_uuid"
 #define KEY_FILE   "api_key"
 #define LOCK_FILE  "lock"
 
-static enum state_err fail(char *err, size_t errlen, enum state_err e, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+void state_note(struct state_dir *sd, const char *fmt, ...)
+{
+	size_t n = strlen(sd->note);
+	va_list ap;
 
-static enum state_err fail(char *err, size_t errlen, enum state_err e, const char *fmt, ...)
+	if (n && n + 2 < sizeof(sd->note)) {
+		memcpy(sd->note + n, "; ", 3);
+		n += 2;
+	}
+	if (n + 1 >= sizeof(sd->note))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(sd->note + n, sizeof(sd->note) - n, fmt, ap);
+	va_end(ap);
+}
+
+enum state_err state_fail(char *err, size_t errlen, enum state_err e, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -69,6 +80,7 @@ int state_adopt_owner(const char *path, char *who, size_t wholen, char *err, siz
 	struct __user_cap_data_struct data[2] = { { 0 } };
 	struct passwd *pw;
 	struct stat st;
+	int capset_err;
 
 	if (geteuid() != 0 || lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid == 0)
 		return 0;
@@ -80,13 +92,12 @@ int state_adopt_owner(const char *path, char *who, size_t wholen, char *err, siz
 	}
 	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
 	data[0].permitted = data[0].effective = (1u << CAP_SYS_PTRACE) | (1u << CAP_DAC_READ_SEARCH);
-	if (syscall(SYS_capset, &hdr, data) < 0) {
-		/* attribution then says not_permitted; everything else works */
-		log_debug("cannot keep CAP_SYS_PTRACE after becoming uid %u: %s", (unsigned)st.st_uid,
-			  strerror(errno));
-	}
+	/* without them attribution says not_permitted; everything else works */
+	capset_err = syscall(SYS_capset, &hdr, data) < 0 ? errno : 0;
 	pw = getpwuid(st.st_uid);
-	snprintf(who, wholen, "%s (uid %u)", pw ? pw->pw_name : "?", (unsigned)st.st_uid);
+	snprintf(who, wholen, "%s (uid %u%s%s)", pw ? pw->pw_name : "?", (unsigned)st.st_uid,
+		 capset_err ? "; cannot keep CAP_SYS_PTRACE: " : "",
+		 capset_err ? strerror(capset_err) : "");
 	return 1;
 }
 
@@ -105,34 +116,34 @@ enum state_err state_open(struct state_dir *sd, const char *path, bool create, b
 		sd->path[n - 1] = 0;
 	path = sd->path;
 	if (create && mkdir(path, 0700) < 0 && errno != EEXIST)
-		return fail(err, errlen, STATE_IO, "cannot create state directory %s: %s", path,
+		return state_fail(err, errlen, STATE_IO, "cannot create state directory %s: %s", path,
 			    strerror(errno));
 	sd->dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (sd->dfd < 0) {
 		if (errno == ENOENT)
 			return STATE_ABSENT;
 		if (errno == ELOOP)
-			return fail(err, errlen, STATE_UNSAFE,
+			return state_fail(err, errlen, STATE_UNSAFE,
 				    "state directory %s is a symlink; refusing to follow it", path);
 		if (errno == ENOTDIR) {
 			/* O_DIRECTORY|O_NOFOLLOW on a symlink fails with ENOTDIR, not ELOOP */
 			if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
-				return fail(err, errlen, STATE_UNSAFE,
+				return state_fail(err, errlen, STATE_UNSAFE,
 					    "state directory %s is a symlink; refusing to follow it",
 					    path);
-			return fail(err, errlen, STATE_UNSAFE, "state directory %s is not a directory",
+			return state_fail(err, errlen, STATE_UNSAFE, "state directory %s is not a directory",
 				    path);
 		}
-		return fail(err, errlen, STATE_IO, "cannot open state directory %s: %s", path,
+		return state_fail(err, errlen, STATE_IO, "cannot open state directory %s: %s", path,
 			    strerror(errno));
 	}
 	if (fstat(sd->dfd, &st) < 0)
-		return fail(err, errlen, STATE_IO, "cannot stat %s: %s", path, strerror(errno));
+		return state_fail(err, errlen, STATE_IO, "cannot stat %s: %s", path, strerror(errno));
 	if (st.st_uid != geteuid())
-		return fail(err, errlen, STATE_UNSAFE, "state directory %s is owned by uid %u, not %u",
+		return state_fail(err, errlen, STATE_UNSAFE, "state directory %s is owned by uid %u, not %u",
 			    path, (unsigned)st.st_uid, (unsigned)geteuid());
 	if (st.st_mode & 022)
-		return fail(err, errlen, STATE_UNSAFE,
+		return state_fail(err, errlen, STATE_UNSAFE,
 			    "state directory %s is writable by group or others (mode %04o); "
 			    "expected 0700",
 			    path, (unsigned)(st.st_mode & 07777));
@@ -144,25 +155,25 @@ enum state_err state_open(struct state_dir *sd, const char *path, bool create, b
 	if (sd->lockfd < 0) {
 		if (!exclusive && (errno == ENOENT || errno == EROFS || errno == EACCES))
 			return STATE_OK; /* a read-only look at a directory we cannot write */
-		return fail(err, errlen, STATE_IO, "cannot open %s/%s: %s", path, LOCK_FILE,
+		return state_fail(err, errlen, STATE_IO, "cannot open %s/%s: %s", path, LOCK_FILE,
 			    strerror(errno));
 	}
 	if (fstat(sd->lockfd, &st) < 0 || !S_ISREG(st.st_mode))
-		return fail(err, errlen, STATE_UNSAFE, "%s/%s is not a regular file; remove it", path,
+		return state_fail(err, errlen, STATE_UNSAFE, "%s/%s is not a regular file; remove it", path,
 			    LOCK_FILE);
 	if (flock(sd->lockfd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0) {
 		char pid[32] = "";
 
 		if (errno != EWOULDBLOCK)
-			return fail(err, errlen, STATE_IO, "cannot lock %s/%s: %s", path, LOCK_FILE,
+			return state_fail(err, errlen, STATE_IO, "cannot lock %s/%s: %s", path, LOCK_FILE,
 				    strerror(errno));
 		if (pread(sd->lockfd, pid, sizeof(pid) - 1, 0) > 0)
 			pid[strcspn(pid, "\n")] = 0;
 		if (pid[0])
-			return fail(err, errlen, STATE_LOCKED,
+			return state_fail(err, errlen, STATE_LOCKED,
 				    "another netinv run holds the lock on %s (pid %s); try again later",
 				    path, pid);
-		return fail(err, errlen, STATE_LOCKED,
+		return state_fail(err, errlen, STATE_LOCKED,
 			    "another netinv run holds the lock on %s; try again later", path);
 	}
 	if (exclusive) {
@@ -170,7 +181,7 @@ enum state_err state_open(struct state_dir *sd, const char *path, bool create, b
 		int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
 
 		if (ftruncate(sd->lockfd, 0) == 0 && pwrite(sd->lockfd, pid, (size_t)n, 0) != n)
-			log_debug("cannot record our pid in the lock file");
+			state_note(sd, "cannot record the run's pid in %s/%s", path, LOCK_FILE);
 		remove_stale_temps(sd);
 	}
 	return STATE_OK;
@@ -187,14 +198,6 @@ void state_close(struct state_dir *sd)
 
 /* ---- atomic writes ---- */
 
-struct wbuf {
-	int fd;
-	int err;
-	uint32_t crc;
-	size_t len;
-	uint8_t b[1 << 16];
-};
-
 static void wb_flush(struct wbuf *w)
 {
 	int r = w->err ? 0 : json_write_all(w->fd, w->b, w->len);
@@ -204,7 +207,7 @@ static void wb_flush(struct wbuf *w)
 	w->len = 0;
 }
 
-static void wb_put(struct wbuf *w, const void *p, size_t n, bool crc)
+void state_wb_put(struct wbuf *w, const void *p, size_t n, bool crc)
 {
 	if (crc)
 		w->crc = persist_crc(w->crc, p, n);
@@ -220,11 +223,10 @@ static void wb_put(struct wbuf *w, const void *p, size_t n, bool crc)
 	}
 }
 
-typedef int (*fill_fn)(struct wbuf *w, void *arg);
 
 /* temp (O_EXCL, 0600) -> write -> fsync -> rename -> fsync(dir). Returns 0 or -errno; on failure
  * the temp file is removed and the old file is untouched. */
-static int write_atomic(struct state_dir *sd, const char *name, fill_fn fill, void *arg)
+int state_write_atomic(struct state_dir *sd, const char *name, state_fill_fn fill, void *arg)
 {
 	char tmp[300];
 	struct wbuf *w;
@@ -269,9 +271,9 @@ static int write_atomic(struct state_dir *sd, const char *name, fill_fn fill, vo
 	/* The rename is durable only once the directory is. If that fsync fails the new file is
 	 * already in place (and its data synced): say so, but it is not a failed write. */
 	if (fsync(sd->dfd) < 0)
-		log_warn("cannot fsync %s after replacing %s: %s; the new file is in place but may "
-			 "not survive a power loss",
-			 sd->path, name, strerror(errno));
+		state_note(sd, "cannot fsync %s after replacing %s: %s; the new file is in place but "
+			   "may not survive a power loss",
+			   sd->path, name, strerror(errno));
 	return 0;
 }
 
@@ -284,7 +286,7 @@ static int fill_plain(struct wbuf *w, void *arg)
 {
 	struct plain *pl = arg;
 
-	wb_put(w, pl->p, pl->n, false);
+	state_wb_put(w, pl->p, pl->n, false);
 	return 0;
 }
 
@@ -292,7 +294,7 @@ int state_write_file(struct state_dir *sd, const char *name, const void *buf, si
 {
 	struct plain pl = { buf, len };
 
-	return write_atomic(sd, name, fill_plain, &pl);
+	return state_write_atomic(sd, name, fill_plain, &pl);
 }
 
 /* ---- identity ---- */
@@ -313,15 +315,15 @@ enum state_err state_identity(struct state_dir *sd, char uuid[37], char *err, si
 	if (r == -ENOENT)
 		return STATE_ABSENT;
 	if (r < 0)
-		return fail(err, errlen, STATE_IDENTITY,
+		return state_fail(err, errlen, STATE_IDENTITY,
 			    "cannot read the agent identity %s/%s: %s; refusing to create another one",
 			    sd->path, ID_FILE, r == -EINVAL ? "not a regular file" : strerror(-r));
 	if (!owned_by_us(sd->dfd, ID_FILE))
-		return fail(err, errlen, STATE_IDENTITY,
+		return state_fail(err, errlen, STATE_IDENTITY,
 			    "the agent identity %s/%s is owned by another user; refusing to use it",
 			    sd->path, ID_FILE);
 	if (!valid_uuid(buf))
-		return fail(err, errlen, STATE_IDENTITY,
+		return state_fail(err, errlen, STATE_IDENTITY,
 			    "the agent identity %s/%s is not a UUID; refusing to replace it "
 			    "(restore it, or remove the state directory to enroll anew)",
 			    sd->path, ID_FILE);
@@ -362,7 +364,7 @@ static bool import_grapheon(struct state_dir *sd, const char *dir, char uuid[37]
 		if (*p >= 'A' && *p <= 'F')
 			*p = (char)(*p - 'A' + 'a');
 	if (!valid_uuid(buf)) {
-		log_warn("%s/agent_uuid is not a UUID; not importing it", dir);
+		state_note(sd, "%s/agent_uuid is not a UUID; not importing it", dir);
 		goto out;
 	}
 	memcpy(uuid, buf, 37);
@@ -371,7 +373,7 @@ static bool import_grapheon(struct state_dir *sd, const char *dir, char uuid[37]
 		size_t n = strcspn(buf, " \t\r\n");
 
 		if (n && n < 256 && state_write_file(sd, KEY_FILE, buf, n) < 0)
-			log_warn("cannot store the imported agent key in %s", sd->path);
+			state_note(sd, "cannot store the imported agent key in %s", sd->path);
 	}
 	if (read_small_file(gfd, "state.json", js, sizeof(js)) == 0) {
 		cJSON *j = cJSON_ParseWithLength(js, strlen(js));
@@ -400,215 +402,7 @@ enum state_err state_create_identity(struct state_dir *sd, const char *import_di
 	snprintf(line, sizeof(line), "%s\n", uuid);
 	r = state_write_file(sd, ID_FILE, line, strlen(line));
 	if (r < 0)
-		return fail(err, errlen, STATE_IO, "cannot write the agent identity to %s: %s",
-			    sd->path, strerror(-r));
-	return STATE_OK;
-}
-
-/* ---- the acknowledged state ---- */
-
-long long state_acked_bytes(struct state_dir *sd)
-{
-	struct stat sb;
-
-	return fstatat(sd->dfd, ACKED_FILE, &sb, AT_SYMLINK_NOFOLLOW) == 0 ? (long long)sb.st_size : -1;
-}
-
-/* Read one persist-format file (the acknowledged state, the unconfirmed reports). */
-static enum state_err read_persist(struct state_dir *sd, const char *name, struct acked_state *out,
-				   const char **corrupt, char *err, size_t errlen)
-{
-	struct stat st;
-	uint8_t *buf;
-	size_t got = 0;
-	int fd, r;
-
-	memset(out, 0, sizeof(*out));
-	*corrupt = NULL;
-	/* O_NONBLOCK: a FIFO planted under this name must not hang the run (the type is checked next) */
-	fd = openat(sd->dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return STATE_ABSENT;
-		if (errno == ELOOP) {
-			*corrupt = "it is a symlink";
-			return STATE_OK;
-		}
-		return fail(err, errlen, STATE_IO, "cannot read %s/%s: %s", sd->path, name,
-			    strerror(errno));
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		*corrupt = "not a regular file";
-		return STATE_OK;
-	}
-	if (st.st_uid != geteuid()) {
-		close(fd);
-		return fail(err, errlen, STATE_IO, "%s/%s is owned by uid %u, not %u; refusing it",
-			    sd->path, name, (unsigned)st.st_uid, (unsigned)geteuid());
-	}
-	if ((uint64_t)st.st_size > PERSIST_HDR_LEN + 4 + (uint64_t)PERSIST_MAX_RECS * 5 * 64) {
-		close(fd);
-		*corrupt = "larger than any state netinv writes";
-		return STATE_OK;
-	}
-	/* the header first: a file whose length is not what its header promises is refused before
-	 * anything more of it is read (a sparse 3 GiB file once took 15 s and 3 GB to refuse) */
-	{
-		uint8_t hdr[PERSIST_HDR_LEN];
-		uint64_t want;
-		ssize_t n;
-
-		do
-			n = pread(fd, hdr, sizeof(hdr), 0);
-		while (n < 0 && errno == EINTR);
-		if (n < 0) {
-			r = errno;
-			close(fd);
-			return fail(err, errlen, STATE_IO, "cannot read %s/%s: %s", sd->path,
-				    name, strerror(r));
-		}
-		if (persist_expected_size(hdr, (size_t)n, &want, corrupt) < 0) {
-			close(fd);
-			return STATE_OK;
-		}
-		if (want != (uint64_t)st.st_size) {
-			close(fd);
-			*corrupt = "length does not match its record counts (truncated or padded)";
-			return STATE_OK;
-		}
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		close(fd);
-		return fail(err, errlen, STATE_IO, "out of memory reading %s", name);
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = errno;
-			free(buf);
-			close(fd);
-			return fail(err, errlen, STATE_IO, "cannot read %s/%s: %s", sd->path,
-				    name, strerror(r));
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	r = persist_decode_owned(buf, got, out, corrupt, true);
-	if (r < 0)
-		free(buf);
-	if (r == -ENOMEM)
-		return fail(err, errlen, STATE_IO, "out of memory decoding %s", name);
-	return STATE_OK;
-}
-
-enum state_err state_read_acked(struct state_dir *sd, struct acked_state *out, const char **corrupt,
-				char *err, size_t errlen)
-{
-	return read_persist(sd, ACKED_FILE, out, corrupt, err, errlen);
-}
-
-enum state_err state_read_unconfirmed(struct state_dir *sd, struct acked_state *out,
-				      const char **corrupt, char *err, size_t errlen)
-{
-	return read_persist(sd, UNCONFIRMED_FILE, out, corrupt, err, errlen);
-}
-
-struct persist_arg {
-	const struct acked_state *a;
-	const struct persist_meta *m;
-};
-
-static int fill_persist(struct wbuf *w, void *arg)
-{
-	struct persist_arg *pa = arg;
-	uint8_t hdr[PERSIST_HDR_LEN];
-	uint32_t crc;
-
-	persist_header(hdr, pa->m);
-	wb_put(w, hdr, sizeof(hdr), true);
-	for (int t = 0; t < SNAP_NTABLES; t++)
-		wb_put(w, pa->a->t[t].r, (size_t)pa->a->t[t].n * sizeof(struct state_rec), true);
-	crc = w->crc;
-	wb_put(w, &crc, 4, false);
-	return w->err ? -w->err : 0;
-}
-
-enum state_err state_write_unconfirmed(struct state_dir *sd, const struct acked_state *u,
-				       uint64_t sequence, bool full, char *err, size_t errlen)
-{
-	struct persist_meta m = { .sequence = sequence,
-				  .accepted_at = (int64_t)time(NULL),
-				  .keying = u->keying,
-				  .flags = full ? PERSIST_FLAG_FULL : 0 };
-	struct persist_arg pa = { u, &m };
-	int r;
-
-	for (int t = 0; t < SNAP_NTABLES; t++)
-		m.count[t] = u->t[t].n;
-	r = write_atomic(sd, UNCONFIRMED_FILE, fill_persist, &pa);
-	if (r < 0)
-		return fail(err, errlen, STATE_IO,
-			    "cannot record the report about to be sent in %s: %s (nothing was sent)",
-			    sd->path, strerror(-r));
-	return STATE_OK;
-}
-
-int state_drop_unconfirmed(struct state_dir *sd)
-{
-	if (unlinkat(sd->dfd, UNCONFIRMED_FILE, 0) < 0 && errno != ENOENT)
-		return -errno;
-	return 0;
-}
-
-struct commit_arg {
-	const struct delta *d;
-	const struct canon_ctx *c;
-	const struct persist_meta *m;
-};
-
-static int emit_rec(void *arg, enum snap_table t, const struct state_rec *r)
-{
-	(void)t;
-	wb_put(arg, r, sizeof(*r), true);
-	return ((struct wbuf *)arg)->err ? -1 : 0;
-}
-
-static int fill_acked(struct wbuf *w, void *arg)
-{
-	struct commit_arg *a = arg;
-	uint8_t hdr[PERSIST_HDR_LEN];
-
-	persist_header(hdr, a->m);
-	wb_put(w, hdr, sizeof(hdr), true);
-	delta_next_state(a->d, a->c, emit_rec, w);
-	if (!w->err) {
-		uint32_t crc = w->crc;
-
-		wb_put(w, &crc, 4, false);
-	}
-	return w->err ? -w->err : 0;
-}
-
-enum state_err state_commit(struct state_dir *sd, const struct delta *d, const struct canon_ctx *c,
-			    uint64_t sequence, int64_t accepted_at, uint32_t keying, char *err,
-			    size_t errlen)
-{
-	struct persist_meta m = { .sequence = sequence, .accepted_at = accepted_at, .keying = keying };
-	struct commit_arg a = { d, c, &m };
-	int r;
-
-	delta_next_counts(d, m.count);
-	r = write_atomic(sd, ACKED_FILE, fill_acked, &a);
-	if (r < 0)
-		return fail(err, errlen, STATE_IO,
-			    "cannot write the acknowledged state to %s: %s (the previous state is kept)",
+		return state_fail(err, errlen, STATE_IO, "cannot write the agent identity to %s: %s",
 			    sd->path, strerror(-r));
 	return STATE_OK;
 }
@@ -634,15 +428,15 @@ enum state_err state_read_key(struct state_dir *sd, char *key, size_t cap, char 
 	if (r == -ENOENT)
 		return STATE_ABSENT;
 	if (r < 0)
-		return fail(err, errlen, STATE_IDENTITY, "cannot read the agent key %s/%s: %s", sd->path,
+		return state_fail(err, errlen, STATE_IDENTITY, "cannot read the agent key %s/%s: %s", sd->path,
 			    KEY_FILE, strerror(-r));
 	if (!owned_by_us(sd->dfd, KEY_FILE))
-		return fail(err, errlen, STATE_IDENTITY,
+		return state_fail(err, errlen, STATE_IDENTITY,
 			    "the agent key %s/%s is owned by another user; refusing to use it", sd->path,
 			    KEY_FILE);
 	key[strcspn(key, "\r\n")] = 0;
 	if (state_key_valid(key) < 0)
-		return fail(err, errlen, STATE_IDENTITY,
+		return state_fail(err, errlen, STATE_IDENTITY,
 			    "the agent key %s/%s is not a printable token; install a new one with "
 			    "'netinv install-key FILE'",
 			    sd->path, KEY_FILE);
@@ -658,7 +452,7 @@ enum state_err state_write_key(struct state_dir *sd, const char *key, char *err,
 	r = state_write_file(sd, KEY_FILE, line, strlen(line));
 	explicit_bzero(line, sizeof(line));
 	if (r < 0)
-		return fail(err, errlen, STATE_IO, "cannot store the agent key in %s: %s", sd->path,
+		return state_fail(err, errlen, STATE_IO, "cannot store the agent key in %s: %s", sd->path,
 			    strerror(-r));
 	return STATE_OK;
 }
@@ -752,7 +546,7 @@ enum state_err state_write_status(struct state_dir *sd, const struct agent_statu
 			      as->policy.max_report, en, as->policy.commands ? 1 : 0);
 	r = state_write_file(sd, STATUS_FILE, buf, (size_t)n);
 	if (r < 0)
-		return fail(err, errlen, STATE_IO, "cannot write %s/%s: %s", sd->path, STATUS_FILE,
+		return state_fail(err, errlen, STATE_IO, "cannot write %s/%s: %s", sd->path, STATUS_FILE,
 			    strerror(-r));
 	return STATE_OK;
 }

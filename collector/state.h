@@ -26,6 +26,9 @@ struct state_dir {
 	int lockfd;
 	bool exclusive;
 	char path[4096];
+	/* What went wrong without failing (a directory fsync, an identity not imported): the store
+	 * never logs; its caller logs this once. Empty when nothing did. */
+	char note[512];
 };
 
 enum state_err {

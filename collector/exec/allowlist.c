@@ -2,7 +2,6 @@
 #include "internal.h"
 #include "cmdlog.h"
 #include "../config.h"
-#include "../log.h"
 #include "../state.h"
 #include "../util.h"
 #include "../../delta/snapshot.h"
@@ -195,123 +194,165 @@ static int add_fixed(struct exec_rule *r, char *v)
 	return 0;
 }
 
+/* "[name]": a new rule, its name checked against those defined so far (here and before). */
+static struct exec_rule *rule_open(struct exec_allowlist *mine, const struct exec_allowlist *al,
+				   char *k, const char *fname, int lineno, char *err, size_t errlen)
+{
+	size_t kl = strlen(k);
+	struct exec_rule *v, *cur;
+
+	if (k[kl - 1] != ']') {
+		snprintf(err, errlen, "line %d: expected [name]", lineno);
+		return NULL;
+	}
+	k[kl - 1] = 0;
+	k++;
+	if (!proto_token_ok(k, 64, "._-")) {
+		snprintf(err, errlen, "line %d: command names are 1 to 64 of A-Z a-z 0-9 . _ -",
+			 lineno);
+		return NULL;
+	}
+	if (exec_allowlist_find(mine, k) || exec_allowlist_find(al, k)) {
+		snprintf(err, errlen, "line %d: '%s' is already defined", lineno, k);
+		return NULL;
+	}
+	v = realloc(mine->v, (mine->n + 1) * sizeof(*v));
+	if (!v) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	mine->v = v;
+	cur = &mine->v[mine->n++];
+	memset(cur, 0, sizeof(*cur));
+	snprintf(cur->name, sizeof(cur->name), "%s", k);
+	cur->max_output = EXEC_DEFAULT_OUTPUT;
+	snprintf(cur->src, sizeof(cur->src), "%.140s:%d", fname, lineno);
+	return cur;
+}
+
 #define PERR(...)                                                                                  \
 	do {                                                                                       \
 		snprintf(err, errlen, __VA_ARGS__);                                                \
-		goto fail;                                                                         \
+		return -1;                                                                         \
 	} while (0)
+
+/* "key = value" inside a rule. */
+static int rule_setting(struct exec_rule *cur, const char *k, char *v, int lineno, char *err,
+			size_t errlen)
+{
+	uint64_t t;
+	int rc;
+
+	if (!strcmp(k, "exec")) {
+		if (v[0] != '/' || strlen(v) >= sizeof(cur->path) || strstr(v, "/../") ||
+		    strchr(v, ' '))
+			PERR("line %d: exec must be an absolute path", lineno);
+		snprintf(cur->path, sizeof(cur->path), "%s", v);
+	} else if (!strcmp(k, "args")) {
+		rc = add_fixed(cur, v);
+		if (rc == -EINVAL)
+			PERR("line %d: args: an unmatched or misplaced quote", lineno);
+		if (rc < 0)
+			PERR("out of memory");
+		if (cur->nfixed > PROTO_MAX_ARGS)
+			PERR("line %d: at most %d fixed arguments", lineno, PROTO_MAX_ARGS);
+	} else if (!strcmp(k, "arg")) {
+		const char *cost = pattern_cost(v);
+
+		if (cost)
+			PERR("line %d: pattern refused: %s", lineno, cost);
+		rc = add_pattern(cur, v);
+		if (rc == -EINVAL)
+			PERR("line %d: not a valid extended regular expression", lineno);
+		if (rc < 0)
+			PERR("out of memory");
+		if (cur->npat > PROTO_MAX_ARGS)
+			PERR("line %d: at most %d server arguments", lineno, PROTO_MAX_ARGS);
+	} else if (!strcmp(k, "timeout")) {
+		if (parse_u64(v, 1, 3600, &t) < 0)
+			PERR("line %d: timeout is 1..3600 seconds", lineno);
+		cur->timeout = (unsigned)t;
+	} else if (!strcmp(k, "max_output")) {
+		if (parse_u64(v, 0, CMDLOG_MAX_OUTPUT, &t) < 0)
+			PERR("line %d: max_output is 0..%u bytes", lineno, CMDLOG_MAX_OUTPUT);
+		cur->max_output = (size_t)t;
+	} else if (!strcmp(k, "user")) {
+		if (!*v || strlen(v) >= sizeof(cur->user))
+			PERR("line %d: user is a user name", lineno);
+		snprintf(cur->user, sizeof(cur->user), "%s", v);
+	} else if (!strcmp(k, "allow_paths")) {
+		if (parse_bool(v, &cur->allow_paths) < 0)
+			PERR("line %d: allow_paths must be yes or no", lineno);
+	} else {
+		PERR("line %d: unknown key '%.40s'", lineno, k);
+	}
+	return 0;
+}
+#undef PERR
+
+/* The rules of one file, all or none, after those already in al. */
+static int parse_rules(struct exec_allowlist *mine, const struct exec_allowlist *al, char *p,
+		       const char *fname, char *err, size_t errlen)
+{
+	struct exec_rule *cur = NULL;
+	int lineno = 0, section = 0;
+	char *line;
+
+	while ((line = next_line(&p))) {
+		char *k = trim(line), *eq;
+
+		lineno++;
+		if (!*k || *k == '#' || *k == ';')
+			continue;
+		if (*k == '[') {
+			if (cur && !cur->path[0]) {
+				snprintf(err, errlen, "line %d: [%s] has no exec =", section, cur->name);
+				return -1;
+			}
+			if (!(cur = rule_open(mine, al, k, fname, lineno, err, errlen)))
+				return -1;
+			section = lineno;
+			continue;
+		}
+		eq = strchr(k, '=');
+		if (!eq) {
+			snprintf(err, errlen, "line %d: expected key = value", lineno);
+			return -1;
+		}
+		if (!cur) {
+			snprintf(err, errlen, "line %d: a setting before the first [name]", lineno);
+			return -1;
+		}
+		*eq = 0;
+		if (rule_setting(cur, trim(k), trim(eq + 1), lineno, err, errlen) < 0)
+			return -1;
+	}
+	if (cur && !cur->path[0]) {
+		snprintf(err, errlen, "line %d: [%s] has no exec =", section, cur->name);
+		return -1;
+	}
+	return 0;
+}
 
 int exec_allowlist_parse(struct exec_allowlist *al, const char *text, const char *fname, char *err,
 			 size_t errlen)
 {
 	struct exec_allowlist mine = {0};
-	struct exec_rule *cur = NULL;
-	char *copy = strdup(text), *line, *p = copy;
-	int lineno = 0, section = 0;
+	char *copy = strdup(text);
+	struct exec_rule *v;
 
 	if (!copy) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	while ((line = next_line(&p))) {
-		char *k = trim(line), *v, *eq;
-		size_t kl;
-
-		lineno++;
-		if (!*k || *k == '#' || *k == ';')
-			continue;
-		kl = strlen(k);
-		if (*k == '[') {
-			struct exec_rule *v2;
-
-			if (k[kl - 1] != ']')
-				PERR("line %d: expected [name]", lineno);
-			k[kl - 1] = 0;
-			k++;
-			if (!proto_token_ok(k, 64, "._-"))
-				PERR("line %d: command names are 1 to 64 of A-Z a-z 0-9 . _ -",
-				     lineno);
-			if (exec_allowlist_find(&mine, k) || exec_allowlist_find(al, k))
-				PERR("line %d: '%s' is already defined", lineno, k);
-			if (cur && !cur->path[0])
-				PERR("line %d: [%s] has no exec =", section, cur->name);
-			section = lineno;
-			v2 = realloc(mine.v, (mine.n + 1) * sizeof(*v2));
-			if (!v2)
-				PERR("out of memory");
-			mine.v = v2;
-			cur = &mine.v[mine.n++];
-			memset(cur, 0, sizeof(*cur));
-			snprintf(cur->name, sizeof(cur->name), "%s", k);
-			cur->max_output = EXEC_DEFAULT_OUTPUT;
-			snprintf(cur->src, sizeof(cur->src), "%.140s:%d", fname, lineno);
-			continue;
-		}
-		eq = strchr(k, '=');
-		if (!eq)
-			PERR("line %d: expected key = value", lineno);
-		if (!cur)
-			PERR("line %d: a setting before the first [name]", lineno);
-		*eq = 0;
-		v = trim(eq + 1);
-		k = trim(k);
-		if (!strcmp(k, "exec")) {
-			if (v[0] != '/' || strlen(v) >= sizeof(cur->path) || strstr(v, "/../") ||
-			    strchr(v, ' '))
-				PERR("line %d: exec must be an absolute path", lineno);
-			snprintf(cur->path, sizeof(cur->path), "%s", v);
-		} else if (!strcmp(k, "args")) {
-			int rc = add_fixed(cur, v);
-
-			if (rc == -EINVAL)
-				PERR("line %d: args: an unmatched or misplaced quote", lineno);
-			if (rc < 0)
-				PERR("out of memory");
-			if (cur->nfixed > PROTO_MAX_ARGS)
-				PERR("line %d: at most %d fixed arguments", lineno, PROTO_MAX_ARGS);
-		} else if (!strcmp(k, "arg")) {
-			const char *cost = pattern_cost(v);
-			int rc = cost ? 0 : add_pattern(cur, v);
-
-			if (cost)
-				PERR("line %d: pattern refused: %s", lineno, cost);
-			if (rc == -EINVAL)
-				PERR("line %d: not a valid extended regular expression", lineno);
-			if (rc < 0)
-				PERR("out of memory");
-			if (cur->npat > PROTO_MAX_ARGS)
-				PERR("line %d: at most %d server arguments", lineno,
-				     PROTO_MAX_ARGS);
-		} else if (!strcmp(k, "timeout")) {
-			uint64_t t;
-
-			if (parse_u64(v, 1, 3600, &t) < 0)
-				PERR("line %d: timeout is 1..3600 seconds", lineno);
-			cur->timeout = (unsigned)t;
-		} else if (!strcmp(k, "max_output")) {
-			uint64_t t;
-
-			if (parse_u64(v, 0, CMDLOG_MAX_OUTPUT, &t) < 0)
-				PERR("line %d: max_output is 0..%u bytes", lineno,
-				     CMDLOG_MAX_OUTPUT);
-			cur->max_output = (size_t)t;
-		} else if (!strcmp(k, "user")) {
-			if (!*v || strlen(v) >= sizeof(cur->user))
-				PERR("line %d: user is a user name", lineno);
-			snprintf(cur->user, sizeof(cur->user), "%s", v);
-		} else if (!strcmp(k, "allow_paths")) {
-			if (parse_bool(v, &cur->allow_paths) < 0)
-				PERR("line %d: allow_paths must be yes or no", lineno);
-		} else {
-			PERR("line %d: unknown key '%.40s'", lineno, k);
-		}
+	if (parse_rules(&mine, al, copy, fname, err, errlen) < 0) {
+		free(copy);
+		exec_allowlist_free(&mine);
+		return -1;
 	}
-	if (cur && !cur->path[0])
-		PERR("line %d: [%s] has no exec =", section, cur->name);
 	free(copy);
 	if (mine.n) {
-		struct exec_rule *v = realloc(al->v, (al->n + mine.n) * sizeof(*v));
-
+		v = realloc(al->v, (al->n + mine.n) * sizeof(*v));
 		if (!v) {
 			exec_allowlist_free(&mine);
 			snprintf(err, errlen, "out of memory");
@@ -323,10 +364,6 @@ int exec_allowlist_parse(struct exec_allowlist *al, const char *text, const char
 	}
 	free(mine.v);
 	return 0;
-fail:
-	free(copy);
-	exec_allowlist_free(&mine);
-	return -1;
 }
 
 static int conf_filter(const struct dirent *d)
@@ -336,25 +373,31 @@ static int conf_filter(const struct dirent *d)
 	return d->d_name[0] != '.' && n > 5 && !strcmp(d->d_name + n - 5, ".conf");
 }
 
+#define PROBLEM(...) exec_note(al->problems, sizeof(al->problems), __VA_ARGS__)
+
 void exec_allowlist_load(struct exec_allowlist *al, const char *dir)
 {
-	static char buf[ALLOW_MAX_FILE + 1];
 	struct dirent **names = NULL;
 	struct stat st;
-	char err[256];
+	char err[256], *buf;
 	int dfd, n;
 
 	memset(al, 0, sizeof(*al));
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0) {
 		if (errno != ENOENT)
-			log_error("cannot open the command allowlist %s: %s", dir, strerror(errno));
+			PROBLEM("cannot open the command allowlist %s: %s", dir, strerror(errno));
 		return;
 	}
 	if (fstat(dfd, &st) < 0 || !exec_root_only(&st)) {
-		log_error("the command allowlist %s is not owned by root or is writable by others: "
-			  "ignored",
-			  dir);
+		PROBLEM("the command allowlist %s is not owned by root or is writable by others: "
+			"ignored",
+			dir);
+		close(dfd);
+		return;
+	}
+	if (!(buf = malloc(ALLOW_MAX_FILE + 1))) {
+		PROBLEM("out of memory reading the command allowlist %s", dir);
 		close(dfd);
 		return;
 	}
@@ -369,11 +412,10 @@ void exec_allowlist_load(struct exec_allowlist *al, const char *dir)
 		al->files++;
 		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 		    !exec_root_only(&st) || st.st_size > ALLOW_MAX_FILE) {
-			log_error("%s: %s: skipped", fname,
-				  fd < 0
-				      ? strerror(errno)
-				      : "not a regular file owned by root, writable only by root, "
-					"within 64 KiB");
+			PROBLEM("%s: %s: skipped", fname,
+				fd < 0 ? strerror(errno)
+				       : "not a regular file owned by root, writable only by root, "
+					 "within 64 KiB");
 			al->bad_files++;
 			if (fd >= 0)
 				close(fd);
@@ -383,23 +425,25 @@ void exec_allowlist_load(struct exec_allowlist *al, const char *dir)
 		r = read_fd(fd, buf, ALLOW_MAX_FILE, &got);
 		close(fd);
 		if (r < 0) {
-			log_error("cannot read %s: %s: skipped", fname,
-				  r == -EFBIG ? "larger than 64 KiB" : strerror(-r));
+			PROBLEM("cannot read %s: %s: skipped", fname,
+				r == -EFBIG ? "larger than 64 KiB" : strerror(-r));
 			al->bad_files++;
 		} else {
 			buf[got] = 0;
 			if (memchr(buf, 0, got) ||
 			    exec_allowlist_parse(al, buf, fname, err, sizeof(err)) < 0) {
-				log_error("%s: %s: the file is skipped", fname,
-					  memchr(buf, 0, got) ? "a NUL byte" : err);
+				PROBLEM("%s: %s: the file is skipped", fname,
+					memchr(buf, 0, got) ? "a NUL byte" : err);
 				al->bad_files++;
 			}
 		}
 		free(names[i]);
 	}
 	free(names);
+	free(buf);
 	close(dfd);
 }
+#undef PROBLEM
 
 /* ---- arguments ---- */
 

@@ -169,6 +169,62 @@ static bool has_ctl(const char *s)
 	return false;
 }
 
+/* One entry at *pp (before end): added to l, *pp moved past it. 0, or -EBADMSG with *why. */
+static int decode_entry(struct cmdlog *l, const char **pp, const char *end, const char **why)
+{
+	const char *p = *pp;
+	struct cmd_entry *e;
+	char id[65], name[65];
+	struct rec r;
+	size_t need;
+
+	if ((size_t)(end - p) < sizeof(r))
+		return bad(why, "truncated");
+	memcpy(&r, p, sizeof(r));
+	p += sizeof(r);
+	need = (size_t)r.id_len + r.name_len + r.reason_len + (size_t)r.out_len + r.err_len;
+	if (r.id_len > 64 || r.name_len > 64 || r.reason_len > 255 || r.out_len > CMDLOG_MAX_OUTPUT ||
+	    r.err_len > CMDLOG_MAX_OUTPUT || r.status > CMD_INTERRUPTED || r.flags > 15 || r.pad)
+		return bad(why, "an entry has out-of-range fields");
+	if ((size_t)(end - p) < need)
+		return bad(why, "truncated");
+	memcpy(id, p, r.id_len);
+	id[r.id_len] = 0;
+	memcpy(name, p + r.id_len, r.name_len);
+	name[r.name_len] = 0;
+	if (!proto_token_ok(id, PROTO_CMD_ID_MAX, "._:-") || !r.name_len ||
+	    strlen(name) != r.name_len || has_ctl(name))
+		return bad(why, "an entry has a malformed id or name");
+	if (cmdlog_find(l, id))
+		return bad(why, "an id appears twice");
+	if (!(e = cmdlog_add(l, id, name)))
+		return bad(why, "out of memory");
+	p += r.id_len + r.name_len;
+	memcpy(e->reason, p, r.reason_len);
+	e->reason[r.reason_len] = 0;
+	p += r.reason_len;
+	e->status = r.status;
+	e->delivered = r.flags & F_DELIVERED;
+	e->timed_out = r.flags & F_TIMED_OUT;
+	e->out_trunc = r.flags & F_OUT_TRUNC;
+	e->err_trunc = r.flags & F_ERR_TRUNC;
+	e->exit_code = r.exit_code;
+	e->signal = r.signal;
+	e->duration_ms = r.duration_ms;
+	e->at = r.at;
+	if ((r.out_len && !(e->out = malloc(r.out_len))) || (r.err_len && !(e->err = malloc(r.err_len))))
+		return bad(why, "out of memory");
+	if (r.out_len)
+		memcpy(e->out, p, r.out_len);
+	e->out_len = r.out_len;
+	p += r.out_len;
+	if (r.err_len)
+		memcpy(e->err, p, r.err_len);
+	e->err_len = r.err_len;
+	*pp = p + r.err_len;
+	return 0;
+}
+
 int cmdlog_decode(struct cmdlog *l, const char *buf, size_t len, const char **why)
 {
 	const char *p, *end;
@@ -189,80 +245,16 @@ int cmdlog_decode(struct cmdlog *l, const char *buf, size_t len, const char **wh
 	p = buf + HDR_LEN;
 	end = buf + len - 4;
 	for (uint32_t i = 0; i < cnt; i++) {
-		struct rec r;
-		struct cmd_entry *e;
-		size_t need;
-
-		if ((size_t)(end - p) < sizeof(r))
-			goto trunc;
-		memcpy(&r, p, sizeof(r));
-		p += sizeof(r);
-		need = (size_t)r.id_len + r.name_len + r.reason_len + (size_t)r.out_len + r.err_len;
-		if (r.id_len > 64 || r.name_len > 64 || r.reason_len > 255 ||
-		    r.out_len > CMDLOG_MAX_OUTPUT || r.err_len > CMDLOG_MAX_OUTPUT ||
-		    r.status > CMD_INTERRUPTED || r.flags > 15 || r.pad) {
+		if (decode_entry(l, &p, end, why) < 0) {
 			cmdlog_free(l);
-			return bad(why, "an entry has out-of-range fields");
+			return -EBADMSG;
 		}
-		if ((size_t)(end - p) < need)
-			goto trunc;
-		{
-			char id[65], name[65];
-
-			memcpy(id, p, r.id_len);
-			id[r.id_len] = 0;
-			memcpy(name, p + r.id_len, r.name_len);
-			name[r.name_len] = 0;
-			if (!proto_token_ok(id, PROTO_CMD_ID_MAX, "._:-") || !r.name_len ||
-			    strlen(name) != r.name_len || has_ctl(name)) {
-				cmdlog_free(l);
-				return bad(why, "an entry has a malformed id or name");
-			}
-			if (cmdlog_find(l, id)) {
-				cmdlog_free(l);
-				return bad(why, "an id appears twice");
-			}
-			e = cmdlog_add(l, id, name);
-		}
-		if (!e) {
-			cmdlog_free(l);
-			return bad(why, "out of memory");
-		}
-		p += r.id_len + r.name_len;
-		memcpy(e->reason, p, r.reason_len);
-		e->reason[r.reason_len] = 0;
-		p += r.reason_len;
-		e->status = r.status;
-		e->delivered = r.flags & F_DELIVERED;
-		e->timed_out = r.flags & F_TIMED_OUT;
-		e->out_trunc = r.flags & F_OUT_TRUNC;
-		e->err_trunc = r.flags & F_ERR_TRUNC;
-		e->exit_code = r.exit_code;
-		e->signal = r.signal;
-		e->duration_ms = r.duration_ms;
-		e->at = r.at;
-		if ((r.out_len && !(e->out = malloc(r.out_len))) ||
-		    (r.err_len && !(e->err = malloc(r.err_len)))) {
-			cmdlog_free(l);
-			return bad(why, "out of memory");
-		}
-		if (r.out_len)
-			memcpy(e->out, p, r.out_len);
-		e->out_len = r.out_len;
-		p += r.out_len;
-		if (r.err_len)
-			memcpy(e->err, p, r.err_len);
-		e->err_len = r.err_len;
-		p += r.err_len;
 	}
 	if (p != end) {
 		cmdlog_free(l);
 		return bad(why, "trailing bytes after the last entry");
 	}
 	return 0;
-trunc:
-	cmdlog_free(l);
-	return bad(why, "truncated");
 }
 
 /* A damaged journal was moved aside and is still there. */

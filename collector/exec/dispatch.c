@@ -15,7 +15,10 @@ void commands_write_results(struct json_w *w, void *ctx)
 
 void commands_prepare(struct agent *a)
 {
-	exec_ctx_prepare(&a->exec, a->o->config_path, &a->st.sd);
+	const char *problems = exec_ctx_prepare(&a->exec, a->o->config_path, &a->st.sd);
+
+	if (problems && *problems)
+		log_error("%s", problems);
 }
 
 void commands_handle(struct agent *a, const struct proto_reply *r)

@@ -71,10 +71,11 @@ struct exec_allowlist {
 	struct exec_rule *v;
 	unsigned n;
 	unsigned files, bad_files;
+	char problems[1024]; /* why files were skipped ("; " between them), for the caller to log */
 };
 
 /* Load every *.conf in dir (sorted). A file that is unsafe (not root's, writable by others, a
- * symlink) or malformed is skipped whole, logged with file:line. */
+ * symlink) or malformed is skipped whole, said in al->problems with file:line. */
 void exec_allowlist_load(struct exec_allowlist *al, const char *dir);
 /* Parse one file's text (exposed for tests): 0, or -1 with "line N: reason". */
 int exec_allowlist_parse(struct exec_allowlist *al, const char *text, const char *fname, char *err,
@@ -122,8 +123,10 @@ struct exec_env {
 void exec_command(const struct exec_env *env, const struct proto_reply *r,
 		  const struct proto_command *c, struct cmd_entry *e);
 /* Remove script files a stopped run left in the state directory's exec/ (regular files of this
- * user only; anything else is reported and left). */
-void exec_cleanup_scripts(struct state_dir *sd);
+ * user only; anything else is left, and said in note). */
+void exec_cleanup_scripts(struct state_dir *sd, char *note, size_t notelen);
+/* Append a one-line problem to buf ("; " between them; cut when full). */
+void exec_note(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- the module's face to the rest of netinv ---- */
 
@@ -136,6 +139,7 @@ struct exec_ctx {
 	bool ready;
 	struct exec_local local;
 	struct exec_allowlist allow;
+	char problems[1536]; /* what preparing met (skipped allowlist files, planted scripts) */
 #else
 	char unused;
 #endif
@@ -144,7 +148,9 @@ struct exec_ctx {
 #if NETINV_EXEC
 /* Read the local gate and the allowlist (once per run) and clear what an earlier run's scripts
  * left; before netinv gives up CAP_DAC_READ_SEARCH, which reads the root-only files. */
-void exec_ctx_prepare(struct exec_ctx *x, const char *config_path, struct state_dir *sd);
+/* Returns, the first time only, what it met that the operator should hear of (one line, "" for
+ * nothing); NULL on later calls. */
+const char *exec_ctx_prepare(struct exec_ctx *x, const char *config_path, struct state_dir *sd);
 void exec_ctx_free(struct exec_ctx *x);
 /* Run command c of reply r through every gate, or refuse it; the outcome goes into e. */
 void exec_ctx_run(struct exec_ctx *x, const struct proto_reply *r, const struct proto_command *c,
@@ -155,12 +161,13 @@ void exec_print_status(const char *config_path, bool policy_allows, FILE *f);
 const char *exec_build_note(void);
 #else
 /* Built with EXEC=0: nothing can run; every command is refused, and said to be. */
-static inline void exec_ctx_prepare(struct exec_ctx *x, const char *config_path,
-				    struct state_dir *sd)
+static inline const char *exec_ctx_prepare(struct exec_ctx *x, const char *config_path,
+					   struct state_dir *sd)
 {
 	(void)x;
 	(void)config_path;
 	(void)sd;
+	return NULL;
 }
 static inline void exec_ctx_free(struct exec_ctx *x)
 {

@@ -2,7 +2,6 @@
 #include "internal.h"
 #include "cmdlog.h"
 #include "../config.h"
-#include "../log.h"
 #include "../state.h"
 #include "../util.h"
 #include "../../delta/snapshot.h"
@@ -36,79 +35,83 @@ bool exec_root_only(const struct stat *st)
 	return st->st_uid == 0 && !(st->st_mode & (S_IWGRP | S_IWOTH));
 }
 
-void exec_local_load(struct exec_local *lg, const char *config_path)
+/* The file's directory (it must be root's too) and the allowlist directory beside the file. */
+static void gate_paths(struct exec_local *lg, const char *path, char *dir, size_t dirlen)
 {
-	static char buf[CFG_MAX_FILE + 1];
-	const char *path = config_path ? config_path : CONFIG_FILE_DEFAULT;
-	char dir[4000], *line, *cur;
-	struct stat st;
-	int fd, r, lineno = 0;
-	size_t got = 0;
+	char *slash;
 
-	memset(lg, 0, sizeof(*lg));
 	snprintf(lg->config, sizeof(lg->config), "%s", path);
-	snprintf(dir, sizeof(dir), "%s", path);
-	{
-		char *slash = strrchr(dir, '/');
-
-		if (slash == dir)
-			dir[1] = 0;
-		else if (slash)
-			*slash = 0;
-		else
-			snprintf(dir, sizeof(dir), ".");
-	}
+	snprintf(dir, dirlen, "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		dir[1] = 0;
+	else if (slash)
+		*slash = 0;
+	else
+		snprintf(dir, dirlen, ".");
 	snprintf(lg->commands_dir, sizeof(lg->commands_dir), "%s/commands.d",
 		 strcmp(dir, "/") ? dir : "");
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+}
+
+/* The whole file into buf (NUL-terminated), only when it and its directory are root's alone:
+ * 0, or -1 with lg->why. */
+static int gate_read(struct exec_local *lg, const char *path, const char *dir, char *buf)
+{
+	struct stat st;
+	size_t got = 0;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY), r;
+
 	if (fd < 0) {
 		if (errno == EACCES)
-			snprintf(
-			    lg->why, sizeof(lg->why),
-			    "cannot read %s as uid %u (for exec_enabled it must be readable by "
-			    "netinv's user, e.g. root:netinv 0640)",
-			    path, (unsigned)geteuid());
+			snprintf(lg->why, sizeof(lg->why),
+				 "cannot read %s as uid %u (for exec_enabled it must be readable by "
+				 "netinv's user, e.g. root:netinv 0640)",
+				 path, (unsigned)geteuid());
 		else
 			snprintf(lg->why, sizeof(lg->why), "cannot read %.200s: %s", path,
 				 strerror(errno));
-		return;
+		return -1;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !exec_root_only(&st)) {
-		snprintf(
-		    lg->why, sizeof(lg->why),
-		    "%s is not a regular file owned by root and writable only by root: its exec_ "
-		    "settings are ignored",
-		    path);
+		snprintf(lg->why, sizeof(lg->why),
+			 "%s is not a regular file owned by root and writable only by root: its "
+			 "exec_ settings are ignored",
+			 path);
 		close(fd);
-		return;
+		return -1;
 	}
 	if (stat(dir, &st) < 0 || !exec_root_only(&st)) {
 		snprintf(lg->why, sizeof(lg->why),
 			 "the directory %.200s is not owned by root or is writable by others: "
-			 "exec_ settings "
-			 "are ignored",
+			 "exec_ settings are ignored",
 			 dir);
 		close(fd);
-		return;
+		return -1;
 	}
 	r = read_fd(fd, buf, CFG_MAX_FILE, &got);
 	close(fd);
 	if (r < 0) {
 		snprintf(lg->why, sizeof(lg->why), "cannot read %.200s: %s", path,
 			 r == -EFBIG ? "larger than 64 KiB" : strerror(-r));
-		return;
+		return -1;
 	}
 	buf[got] = 0;
+	return 0;
+}
+
+/* The exec_ lines; any other exec_ key, or a value that is not yes/no, closes the gate. */
+static void gate_parse(struct exec_local *lg, const char *path, char *buf)
+{
+	char *line, *cur;
+	int lineno = 0;
+
 	for (cur = buf; (line = next_line(&cur));) {
 		char *k = trim(line), *v, *eq;
 		bool y;
 		int bad;
 
 		lineno++;
-		if (strncmp(k, "exec_", 5))
-			continue;
-		eq = strchr(k, '=');
-		if (!eq)
+		if (strncmp(k, "exec_", 5) || !(eq = strchr(k, '=')))
 			continue;
 		*eq = 0;
 		v = trim(eq + 1);
@@ -135,6 +138,22 @@ void exec_local_load(struct exec_local *lg, const char *config_path)
 		lg->allow_scripts = false;
 		snprintf(lg->why, sizeof(lg->why), "exec_enabled=yes is not set in %s", path);
 	}
+}
+
+void exec_local_load(struct exec_local *lg, const char *config_path)
+{
+	const char *path = config_path ? config_path : CONFIG_FILE_DEFAULT;
+	char dir[4000], *buf = malloc(CFG_MAX_FILE + 1);
+
+	memset(lg, 0, sizeof(*lg));
+	gate_paths(lg, path, dir, sizeof(dir));
+	if (!buf) {
+		snprintf(lg->why, sizeof(lg->why), "out of memory reading %.200s", path);
+		return;
+	}
+	if (gate_read(lg, path, dir, buf) == 0)
+		gate_parse(lg, path, buf);
+	free(buf);
 }
 
 /* ---- the allowlist ---- */

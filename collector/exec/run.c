@@ -1,7 +1,6 @@
 #include "exec.h"
 #include "cmdlog.h"
 #include "../config.h"
-#include "../log.h"
 #include "../state.h"
 #include "../util.h"
 #include "../../delta/snapshot.h"
@@ -11,6 +10,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
@@ -70,7 +70,23 @@ static int exec_dir(struct state_dir *sd, char *why, size_t whylen)
 	return fd;
 }
 
-void exec_cleanup_scripts(struct state_dir *sd)
+void exec_note(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t n = strlen(buf);
+	va_list ap;
+
+	if (n && n + 2 < len) {
+		memcpy(buf + n, "; ", 3);
+		n += 2;
+	}
+	if (n + 1 >= len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + n, len - n, fmt, ap);
+	va_end(ap);
+}
+
+void exec_cleanup_scripts(struct state_dir *sd, char *note, size_t notelen)
 {
 	char why[256];
 	int fd = -1;
@@ -98,8 +114,8 @@ void exec_cleanup_scripts(struct state_dir *sd)
 		if (S_ISREG(st.st_mode) && st.st_uid == geteuid())
 			unlinkat(dirfd(d), de->d_name, 0);
 		else
-			log_warn("%.200s/%s/%s is not a script netinv wrote: left in place",
-				 sd->path, EXEC_DIR, de->d_name);
+			exec_note(note, notelen, "%.200s/%s/%s is not a script netinv wrote: left in "
+				  "place", sd->path, EXEC_DIR, de->d_name);
 	}
 	closedir(d);
 }
@@ -254,15 +270,20 @@ void exec_command(const struct exec_env *env, const struct proto_reply *r,
 		take_result(e, &res);
 }
 
-void exec_ctx_prepare(struct exec_ctx *x, const char *config_path, struct state_dir *sd)
+const char *exec_ctx_prepare(struct exec_ctx *x, const char *config_path, struct state_dir *sd)
 {
 	if (x->ready)
-		return;
+		return NULL;
+	x->problems[0] = 0;
 	exec_local_load(&x->local, config_path);
-	if (x->local.enabled)
+	if (x->local.enabled) {
 		exec_allowlist_load(&x->allow, x->local.commands_dir);
-	exec_cleanup_scripts(sd);
+		if (x->allow.problems[0])
+			exec_note(x->problems, sizeof(x->problems), "%s", x->allow.problems);
+	}
+	exec_cleanup_scripts(sd, x->problems, sizeof(x->problems));
 	x->ready = true;
+	return x->problems;
 }
 
 void exec_ctx_free(struct exec_ctx *x)

@@ -1,7 +1,6 @@
 #include "exec.h"
 #include "cmdlog.h"
 #include "../config.h"
-#include "../log.h"
 #include "../state.h"
 #include "../util.h"
 #include "../../delta/snapshot.h"
@@ -255,94 +254,107 @@ static uint64_t now_ms(void)
 	return snap_mono_us() / 1000;
 }
 
-int exec_spawn(const struct exec_spec *s, struct exec_result *res)
-{
-	int po[2] = {-1, -1}, pe[2] = {-1, -1}, px[2] = {-1, -1}, pidfd = -1, status = 0;
-	struct sink so = {0}, se = {0};
-	uid_t uid = 0;
-	gid_t gid = 0, groups[64];
-	int ngroups = 64, e[2];
-	char home[512] = "HOME=/", user[64] = "USER=", logname[64] = "LOGNAME=", id[128];
-	char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-			"LC_ALL=C.UTF-8",
-			home,
-			user,
-			logname,
-			id,
-			NULL};
-	uint64_t t0 = now_ms(), deadline, drain_until = 0;
-	bool exited = false, killed = false, eof_o = false, eof_e = false, handlers = false;
+/* One command's process, from fork to its last byte of output. */
+struct spawn {
+	const struct exec_spec *s;
+	struct exec_result *res;
+	uid_t uid;
+	gid_t gid, groups[64];
+	int ngroups;
+	char home[512], user[64], logname[64], id[128];
+	char *envp[7];
+	int po[2], pe[2], px[2], pidfd, status;
+	struct sink so, se;
+	pid_t pid;
+	uint64_t t0;
+	bool handlers;
 	struct sigaction old_term, old_int, old_hup;
-	pid_t pid, parent;
-	ssize_t n;
+};
 
-	memset(res, 0, sizeof(*res));
-	res->exit_code = -1;
-	snprintf(id, sizeof(id), "NETINV_COMMAND_ID=%s", s->cmd_id ? s->cmd_id : "");
+/* Who the command runs as, and its scrubbed environment. */
+static int spawn_identity(struct spawn *sp)
+{
+	const struct exec_spec *s = sp->s;
+	struct passwd pw, *pp = NULL;
+	char pwbuf[4096];
+
+	snprintf(sp->home, sizeof(sp->home), "HOME=/");
+	snprintf(sp->user, sizeof(sp->user), "USER=");
+	snprintf(sp->logname, sizeof(sp->logname), "LOGNAME=");
+	snprintf(sp->id, sizeof(sp->id), "NETINV_COMMAND_ID=%s", s->cmd_id ? s->cmd_id : "");
+	sp->envp[0] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	sp->envp[1] = "LC_ALL=C.UTF-8";
+	sp->envp[2] = sp->home;
+	sp->envp[3] = sp->user;
+	sp->envp[4] = sp->logname;
+	sp->envp[5] = sp->id;
+	sp->envp[6] = NULL;
+	sp->ngroups = 64;
 	if (s->user && *s->user) {
-		struct passwd pw, *pp = NULL;
-		char pwbuf[4096];
-
 		if (getpwnam_r(s->user, &pw, pwbuf, sizeof(pwbuf), &pp) || !pp) {
-			snprintf(res->error, sizeof(res->error), "no user '%s' on this host",
+			snprintf(sp->res->error, sizeof(sp->res->error), "no user '%s' on this host",
 				 s->user);
 			return -1;
 		}
-		uid = pp->pw_uid;
-		gid = pp->pw_gid;
-		if (getgrouplist(s->user, gid, groups, &ngroups) < 0)
-			ngroups = 64;
-		snprintf(home, sizeof(home), "HOME=%.500s", pp->pw_dir);
-		snprintf(user, sizeof(user), "USER=%.32s", s->user);
-		snprintf(logname, sizeof(logname), "LOGNAME=%.32s", s->user);
-	} else {
-		struct passwd pw, *pp = NULL;
-		char pwbuf[4096];
+		sp->uid = pp->pw_uid;
+		sp->gid = pp->pw_gid;
+		if (getgrouplist(s->user, sp->gid, sp->groups, &sp->ngroups) < 0)
+			sp->ngroups = 64;
+		snprintf(sp->home, sizeof(sp->home), "HOME=%.500s", pp->pw_dir);
+		snprintf(sp->user, sizeof(sp->user), "USER=%.32s", s->user);
+		snprintf(sp->logname, sizeof(sp->logname), "LOGNAME=%.32s", s->user);
+	} else if (!getpwuid_r(geteuid(), &pw, pwbuf, sizeof(pwbuf), &pp) && pp) {
+		snprintf(sp->user, sizeof(sp->user), "USER=%.32s", pp->pw_name);
+		snprintf(sp->logname, sizeof(sp->logname), "LOGNAME=%.32s", pp->pw_name);
+	}
+	return 0;
+}
 
-		if (!getpwuid_r(geteuid(), &pw, pwbuf, sizeof(pwbuf), &pp) && pp) {
-			snprintf(user, sizeof(user), "USER=%.32s", pp->pw_name);
-			snprintf(logname, sizeof(logname), "LOGNAME=%.32s", pp->pw_name);
-		}
-	}
-	so.cap = se.cap = s->max_output;
-	so.buf = malloc(s->max_output ? s->max_output : 1);
-	se.buf = malloc(s->max_output ? s->max_output : 1);
-	if (!so.buf || !se.buf || pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 ||
-	    pipe2(px, O_CLOEXEC) < 0) {
-		snprintf(res->error, sizeof(res->error), "cannot set up the command's pipes: %s",
-			 strerror(errno ? errno : ENOMEM));
-		goto fail;
-	}
-	{
-		static bool subreaper;
-		struct sigaction sa = {.sa_handler = on_stop};
+/* Pipes, the stop handlers, the fork; the child reports a failed set-up step on px. 0 once the
+ * command runs, -1 with res->error. */
+static int spawn_start(struct spawn *sp)
+{
+	static bool subreaper;
+	struct sigaction sa = {.sa_handler = on_stop};
+	const struct exec_spec *s = sp->s;
+	pid_t parent = getpid();
+	int e[2];
+	ssize_t n;
 
-		if (!subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1) == 0)
-			subreaper = true;
-		sigemptyset(&sa.sa_mask);
-		stop_signal = 0;
-		sigaction(SIGTERM, &sa, &old_term);
-		sigaction(SIGINT, &sa, &old_int);
-		sigaction(SIGHUP, &sa, &old_hup);
-		handlers = true;
+	sp->so.cap = sp->se.cap = s->max_output;
+	sp->so.buf = malloc(s->max_output ? s->max_output : 1);
+	sp->se.buf = malloc(s->max_output ? s->max_output : 1);
+	if (!sp->so.buf || !sp->se.buf || pipe2(sp->po, O_CLOEXEC) < 0 ||
+	    pipe2(sp->pe, O_CLOEXEC) < 0 || pipe2(sp->px, O_CLOEXEC) < 0) {
+		snprintf(sp->res->error, sizeof(sp->res->error),
+			 "cannot set up the command's pipes: %s", strerror(errno ? errno : ENOMEM));
+		return -1;
 	}
-	parent = getpid();
-	pid = fork();
-	if (pid < 0) {
-		snprintf(res->error, sizeof(res->error), "cannot fork: %s", strerror(errno));
-		goto fail;
+	if (!subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1) == 0)
+		subreaper = true;
+	sigemptyset(&sa.sa_mask);
+	stop_signal = 0;
+	sigaction(SIGTERM, &sa, &sp->old_term);
+	sigaction(SIGINT, &sa, &sp->old_int);
+	sigaction(SIGHUP, &sa, &sp->old_hup);
+	sp->handlers = true;
+	sp->pid = fork();
+	if (sp->pid < 0) {
+		snprintf(sp->res->error, sizeof(sp->res->error), "cannot fork: %s", strerror(errno));
+		return -1;
 	}
-	if (pid == 0)
-		child(s, po[1], pe[1], px[1], uid, gid, groups, ngroups, envp, parent);
-	setpgid(pid, pid); /* also here: no window where a timeout could miss the group */
-	close(po[1]);
-	close(pe[1]);
-	close(px[1]);
-	po[1] = pe[1] = px[1] = -1;
-	while ((n = read(px[0], e, sizeof(e))) < 0 && errno == EINTR)
+	if (sp->pid == 0)
+		child(s, sp->po[1], sp->pe[1], sp->px[1], sp->uid, sp->gid, sp->groups, sp->ngroups,
+		      sp->envp, parent);
+	setpgid(sp->pid, sp->pid); /* also here: no window where a timeout could miss the group */
+	close(sp->po[1]);
+	close(sp->pe[1]);
+	close(sp->px[1]);
+	sp->po[1] = sp->pe[1] = sp->px[1] = -1;
+	while ((n = read(sp->px[0], e, sizeof(e))) < 0 && errno == EINTR)
 		;
-	close(px[0]);
-	px[0] = -1;
+	close(sp->px[0]);
+	sp->px[0] = -1;
 	if (n == (ssize_t)sizeof(e)) {
 		static const char *const step[] = {"",
 						   "set up its standard streams",
@@ -351,18 +363,30 @@ int exec_spawn(const struct exec_spec *s, struct exec_result *res)
 						   "execute",
 						   "drop the ambient capabilities of"};
 
-		waitpid(pid, &status, 0);
-		snprintf(res->error, sizeof(res->error), "cannot %s %s: %s",
+		waitpid(sp->pid, &sp->status, 0);
+		snprintf(sp->res->error, sizeof(sp->res->error), "cannot %s %s: %s",
 			 step[e[0] >= 1 && e[0] <= 5 ? e[0] : 0], e[0] == 2 ? s->user : s->path,
 			 strerror(e[1]));
-		goto fail;
+		return -1;
 	}
-	so.fd = po[0];
-	se.fd = pe[0];
-	fcntl(so.fd, F_SETFL, O_NONBLOCK);
-	fcntl(se.fd, F_SETFL, O_NONBLOCK);
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	deadline = t0 + s->timeout_ms;
+	sp->so.fd = sp->po[0];
+	sp->se.fd = sp->pe[0];
+	fcntl(sp->so.fd, F_SETFL, O_NONBLOCK);
+	fcntl(sp->se.fd, F_SETFL, O_NONBLOCK);
+	sp->pidfd = (int)syscall(SYS_pidfd_open, sp->pid, 0);
+	return 0;
+}
+
+/* Read its output until it exits (then up to 500 ms more for the streams to close); at the
+ * timeout SIGTERM to the group and the whole tree, SIGKILL after the grace period. */
+static void spawn_supervise(struct spawn *sp)
+{
+	const struct exec_spec *s = sp->s;
+	struct exec_result *res = sp->res;
+	uint64_t deadline = sp->t0 + s->timeout_ms, drain_until = 0;
+	bool exited = false, killed = false, eof_o = false, eof_e = false;
+	pid_t pid = sp->pid;
+
 	for (;;) {
 		struct pollfd pf[3];
 		uint64_t now = now_ms(), until;
@@ -376,9 +400,9 @@ int exec_spawn(const struct exec_spec *s, struct exec_result *res)
 			if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
 			    si.si_pid == pid) {
 				exited = true;
-				res->duration_ms = now - t0;
+				res->duration_ms = now - sp->t0;
 				kill(-pid, SIGKILL);
-				waitpid(pid, &status, 0);
+				waitpid(pid, &sp->status, 0);
 				end_descendants(); /* what it left running, setsid or not */
 				drain_until = now + 500;
 			}
@@ -410,20 +434,20 @@ int exec_spawn(const struct exec_spec *s, struct exec_result *res)
 		until = exited ? drain_until : deadline;
 		wait_ms = until > now ? (int)(until - now) : 0;
 		if (!eof_o)
-			pf[np++] = (struct pollfd){.fd = so.fd, .events = POLLIN};
+			pf[np++] = (struct pollfd){.fd = sp->so.fd, .events = POLLIN};
 		if (!eof_e)
-			pf[np++] = (struct pollfd){.fd = se.fd, .events = POLLIN};
-		if (!exited && pidfd >= 0)
-			pf[np++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
-		if (!exited && pidfd < 0 && wait_ms > 20)
+			pf[np++] = (struct pollfd){.fd = sp->se.fd, .events = POLLIN};
+		if (!exited && sp->pidfd >= 0)
+			pf[np++] = (struct pollfd){.fd = sp->pidfd, .events = POLLIN};
+		if (!exited && sp->pidfd < 0 && wait_ms > 20)
 			wait_ms = 20;
 		if (poll(pf, (nfds_t)np, wait_ms) < 0 && errno != EINTR)
 			break;
-		if (!eof_o && drain(&so))
+		if (!eof_o && drain(&sp->so))
 			eof_o = true;
-		if (!eof_e && drain(&se))
+		if (!eof_e && drain(&sp->se))
 			eof_e = true;
-		if (eof_o && eof_e && !exited && pidfd < 0) {
+		if (eof_o && eof_e && !exited && sp->pidfd < 0) {
 			/* no pidfd: the streams closed, wait for the exit in small steps */
 			struct timespec ts = {0, 5 * 1000 * 1000};
 
@@ -432,41 +456,62 @@ int exec_spawn(const struct exec_spec *s, struct exec_result *res)
 	}
 	if (!exited) {
 		kill(-pid, SIGKILL);
-		waitpid(pid, &status, 0);
-		res->duration_ms = now_ms() - t0;
+		waitpid(pid, &sp->status, 0);
+		res->duration_ms = now_ms() - sp->t0;
 	}
-	end_descendants();
-	restore_handlers(handlers, &old_term, &old_int, &old_hup);
-	if (WIFEXITED(status)) {
-		res->exit_code = WEXITSTATUS(status);
-	} else if (WIFSIGNALED(status)) {
-		res->signal = WTERMSIG(status);
-	}
-	if (pidfd >= 0)
-		close(pidfd);
-	close(po[0]);
-	close(pe[0]);
-	res->out = so.buf;
-	res->out_len = so.len;
-	res->out_trunc = so.trunc;
-	res->err = se.buf;
-	res->err_len = se.len;
-	res->err_trunc = se.trunc;
-	return 0;
-fail:
+}
+
+static void spawn_close(struct spawn *sp)
+{
 	for (int i = 0; i < 2; i++) {
-		if (po[i] >= 0)
-			close(po[i]);
-		if (pe[i] >= 0)
-			close(pe[i]);
-		if (px[i] >= 0)
-			close(px[i]);
+		if (sp->po[i] >= 0)
+			close(sp->po[i]);
+		if (sp->pe[i] >= 0)
+			close(sp->pe[i]);
+		if (sp->px[i] >= 0)
+			close(sp->px[i]);
 	}
-	free(so.buf);
-	free(se.buf);
-	res->duration_ms = now_ms() - t0;
-	restore_handlers(handlers, &old_term, &old_int, &old_hup);
-	return -1;
+	if (sp->pidfd >= 0)
+		close(sp->pidfd);
+	restore_handlers(sp->handlers, &sp->old_term, &sp->old_int, &sp->old_hup);
+}
+
+int exec_spawn(const struct exec_spec *s, struct exec_result *res)
+{
+	struct spawn *sp = calloc(1, sizeof(*sp));
+	int r = -1;
+
+	memset(res, 0, sizeof(*res));
+	res->exit_code = -1;
+	if (!sp) {
+		snprintf(res->error, sizeof(res->error), "out of memory starting the command");
+		return -1;
+	}
+	*sp = (struct spawn){ .s = s, .res = res, .t0 = now_ms(), .pidfd = -1,
+			      .po = {-1, -1}, .pe = {-1, -1}, .px = {-1, -1} };
+	if (spawn_identity(sp) == 0 && spawn_start(sp) == 0) {
+		spawn_supervise(sp);
+		end_descendants();
+		if (WIFEXITED(sp->status))
+			res->exit_code = WEXITSTATUS(sp->status);
+		else if (WIFSIGNALED(sp->status))
+			res->signal = WTERMSIG(sp->status);
+		res->out = sp->so.buf;
+		res->out_len = sp->so.len;
+		res->out_trunc = sp->so.trunc;
+		res->err = sp->se.buf;
+		res->err_len = sp->se.len;
+		res->err_trunc = sp->se.trunc;
+		sp->so.buf = sp->se.buf = NULL;
+		r = 0;
+	} else {
+		res->duration_ms = now_ms() - sp->t0;
+	}
+	spawn_close(sp);
+	free(sp->so.buf);
+	free(sp->se.buf);
+	free(sp);
+	return r;
 }
 
 /* ---- one command from the server ---- */

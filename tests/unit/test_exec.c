@@ -265,11 +265,17 @@ static void test_allowlist_files(void **state)
 	assert_non_null(exec_allowlist_find(&al, "a"));
 	assert_int_equal(al.files, 4);
 	assert_int_equal(al.bad_files, 3);
+	/* each skipped file is said, with its reason, for the caller to log (one line) */
+	assert_non_null(strstr(al.problems, "b.conf: not a regular file owned by root"));
+	assert_non_null(strstr(al.problems, "c.conf: line 2: exec must be an absolute path"));
+	assert_non_null(strstr(al.problems, "e.conf: "));
+	assert_null(strchr(al.problems, '\n'));
 	exec_allowlist_free(&al);
 	/* the directory itself writable by others: nothing loads */
 	assert_int_equal(chmod(path("commands.d"), 0777), 0);
 	exec_allowlist_load(&al, path("commands.d"));
 	assert_int_equal(al.n, 0);
+	assert_non_null(strstr(al.problems, "is not owned by root or is writable by others"));
 	exec_allowlist_free(&al);
 }
 
@@ -688,7 +694,12 @@ static void test_command_gates(void **state)
 	}
 	/* cleanup: a stopped run's own script file goes, a planted symlink stays (and is reported)
 	 */
-	exec_cleanup_scripts(&sd);
+	{
+		char note[512] = "";
+
+		exec_cleanup_scripts(&sd, note, sizeof(note));
+		assert_non_null(strstr(note, "is not a script netinv wrote: left in place"));
+	}
 	assert_int_equal(lstat(planted, &st), 0);
 	assert_int_equal(stat(target, &st), 0);
 	{
@@ -699,7 +710,9 @@ static void test_command_gates(void **state)
 		fd = open(stale, O_WRONLY | O_CREAT | O_EXCL, 0700);
 		assert_true(fd >= 0);
 		close(fd);
-		exec_cleanup_scripts(&sd);
+		char note[512] = "";
+
+		exec_cleanup_scripts(&sd, note, sizeof(note));
 		assert_int_equal(lstat(stale, &st), -1);
 		assert_int_equal(lstat(planted, &st), 0);
 	}
