@@ -54,6 +54,9 @@ const struct cfg_def cfg_defs[CFG_N] = {
 	[CFG_INCLUDE_TIME_WAIT] = { "include_time_wait", "NETINV_INCLUDE_TIME_WAIT", NULL,
 				    "--include-time-wait", CT_BOOL, "no", 0, 0,
 				    "report TIME_WAIT sockets" },
+	[CFG_ALL_NEIGHBORS] = { "all_neighbors", "NETINV_ALL_NEIGHBORS", NULL, "--all-neighbors",
+				CT_BOOL, "no", 0, 0,
+				"also NOARP neighbour entries (ip neigh show nud all)" },
 	[CFG_IMPORT_FROM] = { "import_from", "NETINV_IMPORT_FROM", NULL, "--import-from", CT_PATH,
 			      "/var/lib/grapheon-agent", 0, 0,
 			      "Graphēon agent state to take the identity from" },
@@ -391,6 +394,7 @@ static void resolve(struct config *c)
 	s->connect_timeout = cfg_uint(c, CFG_CONNECT_TIMEOUT);
 	s->allow_insecure_http = cfg_bool(c, CFG_ALLOW_INSECURE_HTTP);
 	s->include_time_wait = cfg_bool(c, CFG_INCLUDE_TIME_WAIT);
+	s->all_neighbors = cfg_bool(c, CFG_ALL_NEIGHBORS);
 	s->flow_keying = !strcmp(cfg_str(c, CFG_CONNECTION_KEYING), "flow");
 }
 

@@ -33,6 +33,7 @@ enum cfg_id {
 	CFG_ALLOW_INSECURE_HTTP,
 	CFG_CONNECTION_KEYING,
 	CFG_INCLUDE_TIME_WAIT,
+	CFG_ALL_NEIGHBORS,
 	CFG_IMPORT_FROM,
 	CFG_N
 };
@@ -58,6 +59,7 @@ struct settings {
 	const char *import_from;
 	unsigned timeout, connect_timeout; /* seconds */
 	bool allow_insecure_http, include_time_wait;
+	bool all_neighbors; /* also the kernel's NOARP entries (multicast, broadcast mappings) */
 	bool flow_keying; /* connection_keying=flow */
 };
 

@@ -195,6 +195,7 @@ enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 	h->copts = (struct canon_opts){
 		.keying = set->flow_keying ? KEYING_FLOW : KEYING_EXACT,
 		.include_time_wait = set->include_time_wait,
+		.all_neighbors = set->all_neighbors,
 		.self_pid = (uint32_t)getpid(),
 	};
 	{

@@ -342,6 +342,13 @@ bool canon_keep(const struct canon_ctx *c, enum snap_table t, uint32_t i)
 {
 	const struct snap_sock *k;
 
+	if (t == SNAP_NEIGH) {
+		const struct snap_neigh *n = snap_at(c->s, SNAP_NEIGH, i);
+
+		/* NUD_NOARP: a mapping the kernel computes (multicast, broadcast, a NOARP device),
+		 * not a neighbour it learnt; proxy entries are configuration and stay */
+		return c->o->all_neighbors || n->proxy || !(n->state & 0x40);
+	}
 	if (t != SNAP_SOCKS)
 		return true;
 	k = snap_at(c->s, SNAP_SOCKS, i);

@@ -32,6 +32,9 @@ enum canon_keying { KEYING_EXACT = 0, KEYING_FLOW = 1 };
 struct canon_opts {
 	enum canon_keying keying;
 	bool include_time_wait; /* TIME_WAIT sockets are left out by default */
+	/* NOARP neighbour entries (the kernel's multicast and broadcast mappings, 33:33:.. for
+	 * ff02::/16) are left out by default, as `ip neigh show` leaves them out */
+	bool all_neighbors;
 	uint32_t self_pid;      /* sockets of this process (the agent's own) are left out; 0 = none */
 	/* connections to the fleet server (as last seen by curl) are the agent's own too, also the
 	 * ones a previous run left closing; peer_family 0 = none */

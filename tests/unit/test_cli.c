@@ -142,6 +142,7 @@ static const char *sample(int i, int layer, char *buf)
 		return keying[layer];
 	case CFG_ALLOW_INSECURE_HTTP:
 	case CFG_INCLUDE_TIME_WAIT:
+	case CFG_ALL_NEIGHBORS:
 		return yn[layer];
 	case CFG_API_KEY_HEADER:
 		sprintf(buf, "X-Layer-%d", layer);
