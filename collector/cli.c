@@ -85,7 +85,8 @@ int cli_parse_tables(const char *list, unsigned int *out, char *err, size_t errl
 	} names[] = { { "links", SNAP_LINKS },	   { "addresses", SNAP_ADDRS },
 		      { "neighbors", SNAP_NEIGH }, { "neighbours", SNAP_NEIGH },
 		      { "routes", SNAP_ROUTES },   { "sockets", SNAP_SOCKS },
-		      { "connections", SNAP_SOCKS } };
+		      { "connections", SNAP_SOCKS }, { "rules", SNAP_RULES },
+		      { "nexthops", SNAP_NHOBJ } };
 	unsigned int mask = 0;
 	const char *p = list;
 
@@ -103,7 +104,7 @@ int cli_parse_tables(const char *list, unsigned int *out, char *err, size_t errl
 		if (!found) {
 			snprintf(err, errlen,
 				 "--only: unknown table '%.*s' (expected links, addresses, neighbors, "
-				 "routes, sockets)",
+				 "routes, sockets, rules, nexthops)",
 				 (int)(n > 64 ? 64 : n), p);
 			return -1;
 		}

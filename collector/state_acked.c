@@ -43,7 +43,7 @@ static enum state_err check_file(struct state_dir *sd, const char *name, int fd,
 	if (st->st_uid != geteuid())
 		return state_fail(err, errlen, STATE_IO, "%s/%s is owned by uid %u, not %u; refusing it",
 				  sd->path, name, (unsigned)st->st_uid, (unsigned)geteuid());
-	if ((uint64_t)st->st_size > PERSIST_HDR_LEN + 4 + (uint64_t)PERSIST_MAX_RECS * 5 * 64) {
+	if ((uint64_t)st->st_size > PERSIST_HDR_LEN + 4 + (uint64_t)PERSIST_MAX_RECS * SNAP_NTABLES * 64) {
 		*corrupt = "larger than any state netinv writes";
 		return STATE_OK;
 	}

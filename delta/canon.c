@@ -2,6 +2,7 @@
 #include "hash.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,6 +150,37 @@ static int cmp_sock(const struct snapshot *s, const struct snap_sock *a, const s
 	return 0;
 }
 
+static int cmp_rule(const struct snapshot *s, const struct snap_rule *a, const struct snap_rule *b)
+{
+	CMP(a->family, b->family);
+	CMP(a->priority, b->priority);
+	CMPS(s, a->iifname, b->iifname);
+	CMPS(s, a->oifname, b->oifname);
+	{
+		struct snap_rule x = *a, y = *b;
+
+		x.iifname = x.oifname = y.iifname = y.oifname = 0;
+		return cmp_bytes(&x, &y, sizeof(x));
+	}
+}
+
+static int cmp_nhobj(const struct snapshot *s, const struct snap_nhobj *a, const struct snap_nhobj *b)
+{
+	const struct snap_nexthop *nh = s->nh.v;
+	struct snap_nhobj x = *a, y = *b;
+
+	CMP(a->id, b->id);
+	CMP(a->grp_count, b->grp_count);
+	for (uint32_t i = 0; i < a->grp_count; i++) {
+		int c = cmp_nh(&nh[a->grp_first + i], &nh[b->grp_first + i]);
+
+		if (c)
+			return c;
+	}
+	x.grp_first = y.grp_first = 0;
+	return cmp_bytes(&x, &y, sizeof(x));
+}
+
 int canon_cmp(const struct snapshot *s, enum snap_table t, const void *a, const void *b)
 {
 	switch (t) {
@@ -162,6 +194,10 @@ int canon_cmp(const struct snapshot *s, enum snap_table t, const void *a, const 
 		return cmp_route(s, a, b);
 	case SNAP_SOCKS:
 		return cmp_sock(s, a, b);
+	case SNAP_RULES:
+		return cmp_rule(s, a, b);
+	case SNAP_NHOBJ:
+		return cmp_nhobj(s, a, b);
 	default:
 		return 0;
 	}
@@ -267,7 +303,26 @@ static uint64_t record_hash(const struct snapshot *s, enum snap_table t, const v
 		h = hash64((const struct snap_nexthop *)s->nh.v + rt.nh_first,
 			   rt.nh_count * sizeof(struct snap_nexthop), h);
 		rt.nh_first = 0;
-		return hash64(&rt, sizeof(rt), h);
+		/* nh_id came later and is hashed only when set: routes without it keep the
+		 * fingerprints they had before */
+		h = hash64(&rt, offsetof(struct snap_route, nh_id), h);
+		return rt.nh_id ? hash_mix(h, rt.nh_id) : h;
+	}
+	case SNAP_RULES: {
+		struct snap_rule ru = *(const struct snap_rule *)r;
+
+		h = hash_str(s, ru.iifname, h);
+		h = hash_str(s, ru.oifname, h);
+		ru.iifname = ru.oifname = 0;
+		return hash64(&ru, sizeof(ru), h);
+	}
+	case SNAP_NHOBJ: {
+		struct snap_nhobj n = *(const struct snap_nhobj *)r;
+
+		h = hash64((const struct snap_nexthop *)s->nh.v + n.grp_first,
+			   n.grp_count * sizeof(struct snap_nexthop), h);
+		n.grp_first = 0;
+		return hash64(&n, sizeof(n), h);
 	}
 	case SNAP_SOCKS: {
 		struct snap_sock k = *(const struct snap_sock *)r;
@@ -286,6 +341,11 @@ static uint64_t record_hash(const struct snapshot *s, enum snap_table t, const v
 	default:
 		return h;
 	}
+}
+
+uint64_t canon_rule_hash(const struct snapshot *s, const struct snap_rule *r)
+{
+	return record_hash(s, SNAP_RULES, r, 0x72756c65ull, true, false);
 }
 
 uint64_t canon_fingerprint(const struct snapshot *s, enum snap_table t)
@@ -431,6 +491,23 @@ void canon_key(const struct canon_ctx *c, enum snap_table t, uint32_t i, uint8_t
 					k->family |= KEY_ROUTE_GW6;
 			}
 		}
+		break;
+	}
+	case SNAP_RULES: {
+		const struct snap_rule *ru = r;
+		struct key_rule *k = (void *)key;
+
+		k->family = ru->family;
+		k->action = ru->action;
+		k->priority = ru->priority;
+		k->table = ru->table;
+		k->selectors = canon_rule_hash(s, ru);
+		break;
+	}
+	case SNAP_NHOBJ: {
+		struct key_nhobj *k = (void *)key;
+
+		k->id = ((const struct snap_nhobj *)r)->id;
 		break;
 	}
 	case SNAP_SOCKS: {

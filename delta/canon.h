@@ -23,6 +23,8 @@ uint32_t canon_dedup(struct snapshot *s, enum snap_table t);
 uint64_t canon_fingerprint(const struct snapshot *s, enum snap_table t);
 
 
+/* A rule's identity: every field (the kernel has no other key for a rule). */
+uint64_t canon_rule_hash(const struct snapshot *s, const struct snap_rule *r);
 /* Identity and content of a record for deltas. */
 #include <stdbool.h>
 #include "keys.h"

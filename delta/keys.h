@@ -2,7 +2,7 @@
  * keys: the persisted identity key of each record type. A record of the acknowledged state is
  * 64 bytes: identity fingerprint (8), content fingerprint (8) and this 48-byte key, which is what a
  * removal is reported with once the record itself is gone. Layouts are fixed, little-endian, zero
- * padded; they are part of the state file format (version 1).
+ * padded; they are part of the state file format (versions 1 and 2).
  */
 #ifndef NETINV_KEYS_H
 #define NETINV_KEYS_H
@@ -37,6 +37,18 @@ struct key_route {
 };
 #define KEY_ROUTE_GW6 0x80
 
+/* A rule is nothing but its selectors and action: any change is another rule. */
+struct key_rule {
+	uint8_t family, action, pad[2];
+	uint32_t priority, table;
+	uint32_t pad2;
+	uint64_t selectors; /* canon_rule_hash: every field of the rule */
+};
+
+struct key_nhobj {
+	uint32_t id; /* NHA_ID */
+};
+
 struct key_sock {
 	uint8_t proto, family;
 	uint8_t flow; /* client side keyed without its ephemeral local port */
@@ -53,6 +65,8 @@ _Static_assert(sizeof(struct key_link) <= STATE_KEY_LEN, "key_link");
 _Static_assert(sizeof(struct key_ifaddr) <= STATE_KEY_LEN, "key_ifaddr");
 _Static_assert(sizeof(struct key_route) == STATE_KEY_LEN, "key_route");
 _Static_assert(sizeof(struct key_sock) == STATE_KEY_LEN, "key_sock");
+_Static_assert(sizeof(struct key_rule) <= STATE_KEY_LEN, "key_rule");
+_Static_assert(sizeof(struct key_nhobj) <= STATE_KEY_LEN, "key_nhobj");
 
 struct state_rec {
 	uint64_t id;

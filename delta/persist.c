@@ -5,19 +5,34 @@
 #include <string.h>
 #include "crc32c.h"
 
-/* Header layout (little-endian, as every supported host is):
+/* Header layout (little-endian, as every supported host is), version 2:
  *  0 magic[8]  8 version u32  12 header_len u32  16 sequence u64  24 accepted_at i64
- * 32 keying u32  36 flags u32 (PERSIST_FLAG_*)  40 count[5] u32  60 rec_len u32 */
+ * 32 keying u32  36 flags u32 (PERSIST_FLAG_*)  40 rec_len u32  44 ntables u32
+ * 48 count[16] u32  112 reserved[16] (zero)
+ * Version 1: the same up to 40, then count[5] u32 at 40 and rec_len u32 at 60. */
 struct hdr {
 	char magic[8];
 	uint32_t version, hdr_len;
 	uint64_t sequence;
 	int64_t accepted_at;
 	uint32_t keying, flags;
-	uint32_t count[SNAP_NTABLES];
+	uint32_t rec_len, ntables;
+	uint32_t count[PERSIST_MAX_TABLES];
+	uint8_t reserved[16];
+};
+_Static_assert(sizeof(struct hdr) == PERSIST_HDR_LEN, "state header is 128 bytes");
+_Static_assert(SNAP_NTABLES <= PERSIST_MAX_TABLES, "room for every table's count");
+
+struct hdr_v1 {
+	char magic[8];
+	uint32_t version, hdr_len;
+	uint64_t sequence;
+	int64_t accepted_at;
+	uint32_t keying, flags;
+	uint32_t count[5];
 	uint32_t rec_len;
 };
-_Static_assert(sizeof(struct hdr) == PERSIST_HDR_LEN, "state header is 64 bytes");
+_Static_assert(sizeof(struct hdr_v1) == PERSIST_V1_HDR_LEN, "version 1 header is 64 bytes");
 
 uint64_t persist_size(const uint32_t count[SNAP_NTABLES])
 {
@@ -36,10 +51,11 @@ void persist_header(uint8_t out[PERSIST_HDR_LEN], const struct persist_meta *m)
 			 .accepted_at = m->accepted_at,
 			 .keying = m->keying,
 			 .flags = m->flags,
-			 .rec_len = PERSIST_REC_LEN };
+			 .rec_len = PERSIST_REC_LEN,
+			 .ntables = SNAP_NTABLES };
 
 	memcpy(h.magic, PERSIST_MAGIC, 8);
-	memcpy(h.count, m->count, sizeof(h.count));
+	memcpy(h.count, m->count, sizeof(m->count));
 	memcpy(out, &h, sizeof(h));
 }
 
@@ -53,38 +69,100 @@ int persist_decode(const uint8_t *buf, size_t len, struct acked_state *out, cons
 	return persist_decode_owned(buf, len, out, why, false);
 }
 
-int persist_expected_size(const uint8_t *hdr, size_t len, uint64_t *size, const char **why)
+/* Either version's header, as version 2 (counts of tables a version-1 file lacks are 0). */
+static int read_header(const uint8_t *p, size_t len, struct hdr *h, const char **why)
 {
-	struct hdr h;
+	uint32_t version;
+	uint64_t total = 0;
 
-	if (len < PERSIST_HDR_LEN) {
+	memset(h, 0, sizeof(*h));
+	if (len < PERSIST_V1_HDR_LEN) {
 		*why = "shorter than its header";
 		return -EBADMSG;
 	}
-	memcpy(&h, hdr, sizeof(h));
-	if (memcmp(h.magic, PERSIST_MAGIC, 8)) {
+	if (memcmp(p, PERSIST_MAGIC, 8)) {
 		*why = "not a netinv state file (bad magic)";
 		return -EBADMSG;
 	}
-	if (h.version != PERSIST_VERSION) {
+	memcpy(&version, p + 8, 4);
+	if (version == 1) {
+		struct hdr_v1 v;
+
+		memcpy(&v, p, sizeof(v));
+		if (v.hdr_len != PERSIST_V1_HDR_LEN || v.rec_len != PERSIST_REC_LEN) {
+			*why = "unexpected header or record size";
+			return -EBADMSG;
+		}
+		memcpy(h->magic, v.magic, 8);
+		h->version = 1;
+		h->hdr_len = v.hdr_len;
+		h->sequence = v.sequence;
+		h->accepted_at = v.accepted_at;
+		h->keying = v.keying;
+		h->flags = v.flags;
+		h->rec_len = v.rec_len;
+		h->ntables = 5;
+		memcpy(h->count, v.count, sizeof(v.count));
+	} else if (version == PERSIST_VERSION) {
+		if (len < PERSIST_HDR_LEN) {
+			*why = "shorter than its header";
+			return -EBADMSG;
+		}
+		memcpy(h, p, sizeof(*h));
+		if (h->hdr_len != PERSIST_HDR_LEN || h->rec_len != PERSIST_REC_LEN) {
+			*why = "unexpected header or record size";
+			return -EBADMSG;
+		}
+		if (h->ntables > PERSIST_MAX_TABLES || h->ntables < 5) {
+			*why = "table count out of range";
+			return -EBADMSG;
+		}
+		for (unsigned t = SNAP_NTABLES; t < PERSIST_MAX_TABLES; t++)
+			if (h->count[t]) {
+				/* tables of a later version: this one cannot keep them */
+				*why = "holds tables this version does not know";
+				return -EBADMSG;
+			}
+		for (size_t i = 0; i < sizeof(h->reserved); i++)
+			if (h->reserved[i]) {
+				*why = "unexpected header contents";
+				return -EBADMSG;
+			}
+	} else {
 		*why = "unsupported state format version";
 		return -EBADMSG;
 	}
-	if (h.hdr_len != PERSIST_HDR_LEN || h.rec_len != PERSIST_REC_LEN) {
-		*why = "unexpected header or record size";
-		return -EBADMSG;
-	}
-	if (h.flags & ~PERSIST_FLAGS_KNOWN) {
+	if (h->flags & ~PERSIST_FLAGS_KNOWN) {
 		*why = "unknown header flags";
 		return -EBADMSG;
 	}
 	for (int t = 0; t < SNAP_NTABLES; t++) {
-		if (h.count[t] > PERSIST_MAX_RECS) {
+		if (h->count[t] > PERSIST_MAX_RECS) {
 			*why = "record count out of range";
 			return -EBADMSG;
 		}
+		total += h->count[t];
 	}
-	*size = persist_size(h.count);
+	(void)total;
+	return 0;
+}
+
+static uint64_t file_size(const struct hdr *h)
+{
+	uint64_t n = 0;
+
+	for (int t = 0; t < SNAP_NTABLES; t++)
+		n += h->count[t];
+	return h->hdr_len + n * PERSIST_REC_LEN + 4;
+}
+
+int persist_expected_size(const uint8_t *hdr, size_t len, uint64_t *size, const char **why)
+{
+	struct hdr h;
+
+	if (read_header(hdr, len, &h, why) < 0)
+		return -EBADMSG;
+	*size = file_size(&h);
 	return 0;
 }
 
@@ -92,23 +170,18 @@ int persist_decode_owned(const uint8_t *buf, size_t len, struct acked_state *out
 			 bool take)
 {
 	struct hdr h;
-	uint64_t total = 0, size;
+	uint64_t total = 0;
 	uint32_t crc, want;
 	struct state_rec *recs;
 	const uint8_t *p;
 
 	memset(out, 0, sizeof(*out));
 	*why = NULL;
-	if (len < PERSIST_HDR_LEN + 4) {
-		*why = "shorter than its header";
+	if (read_header(buf, len, &h, why) < 0)
 		return -EBADMSG;
-	}
-	if (persist_expected_size(buf, len, &size, why) < 0)
-		return -EBADMSG;
-	memcpy(&h, buf, sizeof(h));
 	for (int t = 0; t < SNAP_NTABLES; t++)
 		total += h.count[t];
-	if (size != len) {
+	if (file_size(&h) != len) {
 		*why = "length does not match its record counts (truncated or padded)";
 		return -EBADMSG;
 	}
@@ -119,13 +192,13 @@ int persist_decode_owned(const uint8_t *buf, size_t len, struct acked_state *out
 		return -EBADMSG;
 	}
 	if (take) {
-		/* records start 64 bytes into a malloc'd block: aligned for their u64 fields */
-		recs = (struct state_rec *)(uintptr_t)(buf + PERSIST_HDR_LEN);
+		/* records start 64 or 128 bytes into a malloc'd block: aligned for their u64 fields */
+		recs = (struct state_rec *)(uintptr_t)(buf + h.hdr_len);
 	} else {
 		recs = malloc(total ? total * sizeof(*recs) : 1);
 		if (!recs)
 			return -ENOMEM;
-		memcpy(recs, buf + PERSIST_HDR_LEN, total * sizeof(*recs));
+		memcpy(recs, buf + h.hdr_len, total * sizeof(*recs));
 	}
 	p = (const uint8_t *)recs;
 	for (int t = 0; t < SNAP_NTABLES; t++) {

@@ -1,7 +1,8 @@
 /*
- * persist: the on-disk codec of the acknowledged state. Pure functions, no I/O: a 64-byte header
- * (magic, version, header and record sizes, sequence number, acceptance time, keying, per-table
- * counts), the records (64 bytes each: identity and content fingerprints and the removal key),
+ * persist: the on-disk codec of the acknowledged state. Pure functions, no I/O: a 128-byte header
+ * (magic, version, header and record sizes, sequence number, acceptance time, keying, flags, the
+ * number of tables and the per-table counts), the records (64 bytes each: identity and content
+ * fingerprints and the removal key),
  * tables in order and each strictly ascending by identity, and a CRC32 trailer over everything
  * before it (CRC-32C). Decoding trusts nothing: any wrong magic, version, size, count, order or checksum is an
  * error with a reason, which the caller turns into "no state, send a full snapshot".
@@ -15,8 +16,12 @@
 #include "diff.h"
 
 #define PERSIST_MAGIC   "NINVSTAT"
-#define PERSIST_VERSION 1
-#define PERSIST_HDR_LEN 64
+/* Version 2 (0.4.2): a 128-byte header with room for 16 table counts. Version 1 (up to 0.4.1: a
+ * 64-byte header, five tables) is still read; its missing tables are empty. */
+#define PERSIST_VERSION 2
+#define PERSIST_HDR_LEN 128
+#define PERSIST_V1_HDR_LEN 64
+#define PERSIST_MAX_TABLES 16
 #define PERSIST_REC_LEN 64
 /* A bound on what a state file may claim, far above the snapshot caps. */
 #define PERSIST_MAX_RECS (1u << 24)
@@ -41,7 +46,8 @@ void persist_header(uint8_t out[PERSIST_HDR_LEN], const struct persist_meta *m);
 /* CRC-32C (delta/crc32c.h), continued over another piece; start with 0. */
 uint32_t persist_crc(uint32_t crc, const void *p, size_t n);
 
-/* From the first PERSIST_HDR_LEN bytes alone: the size the whole file must have (*size), or
+/* From the first bytes alone (up to PERSIST_HDR_LEN; a version-1 header is shorter): the size the
+ * whole file must have (*size), or
  * -EBADMSG with *why. A reader checks this against the file's size before reading the rest. */
 int persist_expected_size(const uint8_t *hdr, size_t len, uint64_t *size, const char **why);
 /* Decode a whole file image. 0, or -EBADMSG with *why set to a one-line reason; -ENOMEM. On

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <time.h>
 
-const char *const snap_table_names[SNAP_NTABLES] = { "links", "addresses", "neighbors", "routes",
-						     "sockets" };
+const char *const snap_table_names[SNAP_NTABLES] = { "links",   "addresses", "neighbors", "routes",
+						     "sockets", "rules",     "nexthops" };
 
 /* Defaults sized for the largest hosts we expect (full BGP tables run to ~1M IPv4 routes) while
  * keeping a hostile or runaway kernel table from eating the machine. */
@@ -15,7 +15,9 @@ const struct snap_limits snap_default_limits = {
 		 [SNAP_ADDRS] = 262144,
 		 [SNAP_NEIGH] = 1048576,
 		 [SNAP_ROUTES] = 4194304,
-		 [SNAP_SOCKS] = 1048576 },
+		 [SNAP_SOCKS] = 1048576,
+		 [SNAP_RULES] = 65536,
+		 [SNAP_NHOBJ] = 1048576 },
 	.max_nexthops = 4194304,
 	.max_strtab = 64u << 20,
 };
@@ -23,7 +25,8 @@ const struct snap_limits snap_default_limits = {
 static const uint32_t rec_size[SNAP_NTABLES] = {
 	[SNAP_LINKS] = sizeof(struct snap_link),   [SNAP_ADDRS] = sizeof(struct snap_addr),
 	[SNAP_NEIGH] = sizeof(struct snap_neigh),  [SNAP_ROUTES] = sizeof(struct snap_route),
-	[SNAP_SOCKS] = sizeof(struct snap_sock),
+	[SNAP_SOCKS] = sizeof(struct snap_sock),   [SNAP_RULES] = sizeof(struct snap_rule),
+	[SNAP_NHOBJ] = sizeof(struct snap_nhobj),
 };
 
 int snap_init(struct snapshot *s, const struct snap_limits *lim)
@@ -92,12 +95,12 @@ void *snap_push(struct snapshot *s, enum snap_table t)
 	return r;
 }
 
-struct snap_nexthop *snap_push_nh(struct snapshot *s)
+struct snap_nexthop *snap_push_nh(struct snapshot *s, enum snap_table t)
 {
 	struct snap_nexthop *r = vec_push(&s->nh);
 
 	if (!r && errno == ENOSPC)
-		s->st[SNAP_ROUTES].truncated = true;
+		s->st[t].truncated = true;
 	return r;
 }
 

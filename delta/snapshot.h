@@ -13,7 +13,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum snap_table { SNAP_LINKS, SNAP_ADDRS, SNAP_NEIGH, SNAP_ROUTES, SNAP_SOCKS, SNAP_NTABLES };
+/* The order is the collection order (links first: the others name interfaces by index) and the
+ * order of the tables in the persisted state. */
+enum snap_table {
+	SNAP_LINKS,
+	SNAP_ADDRS,
+	SNAP_NEIGH,
+	SNAP_ROUTES,
+	SNAP_SOCKS,
+	SNAP_RULES, /* routing policy (RTM_GETRULE) */
+	SNAP_NHOBJ, /* nexthop objects (RTM_GETNEXTHOP) */
+	SNAP_NTABLES
+};
 
 #define SNAP_LLADDR_MAX 32 /* MAX_ADDR_LEN in the kernel */
 
@@ -63,6 +74,8 @@ struct snap_neigh {
 	uint8_t lladdr[SNAP_LLADDR_MAX];
 };
 
+/* A hop of a multipath route, or (for a nexthop group) a member: then ifindex holds the member's
+ * nexthop id and weight the NHA_GROUP weight field (the weight - 1). */
 struct snap_nexthop {
 	uint32_t ifindex;
 	uint8_t gw_family; /* 0 = no gateway */
@@ -95,6 +108,8 @@ struct snap_route {
 	uint8_t src[16];
 	uint8_t gw[16];
 	uint8_t prefsrc[16];
+	/* last: fingerprints of routes without one stay what they were before it existed */
+	uint32_t nh_id; /* RTA_NH_ID: the route uses this nexthop object; 0 = none */
 };
 
 struct snap_sock {
@@ -111,6 +126,47 @@ struct snap_sock {
 	uint32_t comm; /* strtab */
 	uint8_t src[16];
 	uint8_t dst[16];
+};
+
+/* One routing policy rule (struct fib_rule_hdr and FRA_* attributes). */
+struct snap_rule {
+	uint8_t family;
+	uint8_t action; /* FR_ACT_* */
+	uint8_t dst_len, src_len;
+	uint8_t tos;
+	uint8_t ip_proto;  /* FRA_IP_PROTO, 0 = any */
+	uint8_t l3mdev;    /* FRA_L3MDEV */
+	uint8_t protocol;  /* FRA_PROTOCOL: who installed it (RTPROT_*) */
+	uint8_t has_fwmark, has_fwmask, has_uid, has_sport, has_dport, has_priority, has_suppress_plen;
+	uint8_t has_suppress_ifgroup;
+	uint32_t flags; /* FIB_RULE_* (invert) */
+	uint32_t priority;
+	uint32_t table;
+	uint32_t fwmark, fwmask;
+	uint32_t goto_target;
+	uint32_t suppress_plen;
+	uint32_t suppress_ifgroup;
+	uint32_t uid_start, uid_end;
+	uint16_t sport_lo, sport_hi, dport_lo, dport_hi;
+	uint32_t iifname, oifname; /* strtab: the kernel names devices here, not indexes */
+	uint8_t src[16], dst[16];
+};
+
+/* One nexthop object (struct nhmsg and NHA_* attributes). */
+struct snap_nhobj {
+	uint32_t id;
+	uint32_t ifindex;  /* NHA_OIF, 0 = none */
+	uint8_t family;    /* nhm_family (AF_UNSPEC for groups and blackholes) */
+	uint8_t gw_family; /* 0 = no gateway */
+	uint8_t blackhole;
+	uint8_t fdb;
+	uint8_t protocol;
+	uint8_t scope;
+	uint16_t group_type; /* NHA_GROUP_TYPE (NEXTHOP_GRP_TYPE_*) for a group */
+	uint32_t flags;      /* nhm_flags: RTNH_F_* (onlink, dead, linkdown) */
+	uint32_t grp_first;  /* members, in the next hop array (snap_nexthop) */
+	uint32_t grp_count;  /* 0 = not a group */
+	uint8_t gw[16];
 };
 
 struct snap_vec {
@@ -155,7 +211,8 @@ void snap_free(struct snapshot *s);
 /* A zeroed record at the end of table t, or NULL with errno ENOSPC (cap: truncated flag set) or
  * ENOMEM. */
 void *snap_push(struct snapshot *s, enum snap_table t);
-struct snap_nexthop *snap_push_nh(struct snapshot *s);
+/* A zeroed next hop (of a route, or a member of a nexthop group) for a record of table t. */
+struct snap_nexthop *snap_push_nh(struct snapshot *s, enum snap_table t);
 
 /* Copy len bytes in as a NUL-terminated string and return its offset; 0 (the empty string) for an
  * empty input, or when the table is full or memory ran out (str_truncated is then set, and the

@@ -5,6 +5,8 @@
 #include "addr.h"
 #include "neigh.h"
 #include "route.h"
+#include "rule.h"
+#include "nexthop.h"
 #include "sockdiag.h"
 #include "../delta/snapshot.h"
 #include "../delta/canon.h"
@@ -28,6 +30,9 @@ struct collector {
 	const struct collect_opts *o;
 };
 
+/* The bind(2) mask bit of a multicast group (groups 1..32 fit the mask). */
+#define GRP(g) (1u << ((g) - 1))
+
 static int mon_classify(const struct nlmsghdr *nlh, void *arg)
 {
 	struct collector *c = arg;
@@ -48,6 +53,14 @@ static int mon_classify(const struct nlmsghdr *nlh, void *arg)
 	case RTM_NEWROUTE:
 	case RTM_DELROUTE:
 		c->changed[SNAP_ROUTES]++;
+		break;
+	case RTM_NEWRULE:
+	case RTM_DELRULE:
+		c->changed[SNAP_RULES]++;
+		break;
+	case RTM_NEWNEXTHOP:
+	case RTM_DELNEXTHOP:
+		c->changed[SNAP_NHOBJ]++;
 		break;
 	}
 	return 0;
@@ -125,6 +138,20 @@ static int dump_table(struct collector *c, struct snapshot *s, enum snap_table t
 			return 0;
 		}
 		return r;
+	case SNAP_RULES:
+		rule_request(&req, AF_INET);
+		r = dump_one(&c->rt, &req, t, &pc, rule_parse, intr);
+		if (r < 0)
+			return r;
+		rule_request(&req, AF_INET6);
+		r = dump_one(&c->rt, &req, t, &pc, rule_parse, intr);
+		/* IPv6 disabled, or built without policy routing: no IPv6 rules */
+		return r == -EAFNOSUPPORT || r == -EOPNOTSUPP ? 0 : r;
+	case SNAP_NHOBJ:
+		nexthop_request(&req);
+		r = dump_one(&c->rt, &req, t, &pc, nexthop_parse, intr);
+		/* kernels before 5.3 have no nexthop objects: an empty table */
+		return r == -EOPNOTSUPP || r == -EINVAL || r == -EAFNOSUPPORT ? 0 : r;
 	case SNAP_SOCKS: {
 		static const uint8_t fams[2] = { AF_INET, AF_INET6 };
 
@@ -238,7 +265,8 @@ int collect_run(struct snapshot *s, const struct collect_opts *o, struct collect
 	}
 	if (nl_conn_open(&c.mon, NETLINK_ROUTE,
 		    RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR |
-			    RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE) == 0) {
+			    RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE | GRP(RTNLGRP_IPV4_RULE) |
+			    GRP(RTNLGRP_IPV6_RULE) | GRP(RTNLGRP_NEXTHOP)) == 0) {
 		int sz = 1 << 20;
 
 		/* Room for a burst of notifications during a long route dump; FORCE needs

@@ -72,7 +72,7 @@ static int parse_multipath(struct snapshot *s, struct snap_route *rt, const stru
 				    rtnh->rtnh_len - RTNH_ALIGN(sizeof(*rtnh)), tb, RTA_MAX);
 		if (r < 0)
 			return r;
-		nh = snap_push_nh(s);
+		nh = snap_push_nh(s, SNAP_ROUTES);
 		if (!nh)
 			return -errno;
 		nh->ifindex = (uint32_t)rtnh->rtnh_ifindex;
@@ -130,6 +130,7 @@ int route_parse(const struct nlmsghdr *nlh, void *arg)
 	    (r = attr_get_u32(tb[RTA_OIF], &rt.oif)) < 0 ||
 	    (r = attr_get_u32(tb[RTA_PRIORITY], &rt.priority)) < 0 ||
 	    (r = attr_get_u8(tb[RTA_PREF], &rt.pref)) < 0 ||
+	    (r = attr_get_u32(tb[RTA_NH_ID], &rt.nh_id)) < 0 ||
 	    (r = parse_gateway(tb, rt.family, &rt.gw_family, rt.gw)) < 0)
 		return r;
 	rt.has_prefsrc = tb[RTA_PREFSRC] != NULL;

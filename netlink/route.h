@@ -2,7 +2,8 @@
  * route: RTM_GETROUTE dump request for one family (all tables) and the RTM_NEWROUTE parser: table
  * (RTA_TABLE beyond 255), protocol, scope, type, metric, destination/source prefixes, gateway
  * (RTA_GATEWAY, or RTA_VIA for an IPv4 route through an IPv6 next hop), preferred source, output
- * interface, IPv6 router preference and multipath next hops.
+ * interface, IPv6 router preference, multipath next hops and the nexthop object a route uses
+ * (RTA_NH_ID; the kernel also states that object's gateway and device in the route).
  */
 #ifndef NETINV_ROUTE_H
 #define NETINV_ROUTE_H

@@ -55,8 +55,10 @@ unsigned policy_tables(const struct policy *p)
 		t |= 1u << SNAP_ADDRS;
 	if (p->enabled[1])
 		t |= 1u << SNAP_NEIGH;
+	/* ip_route names the routing collector: routes, the policy that picks their table, and
+	 * the nexthop objects they use */
 	if (p->enabled[2])
-		t |= 1u << SNAP_ROUTES;
+		t |= 1u << SNAP_ROUTES | 1u << SNAP_RULES | 1u << SNAP_NHOBJ;
 	if (p->enabled[3])
 		t |= 1u << SNAP_SOCKS;
 	return t;

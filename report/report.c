@@ -4,6 +4,7 @@
 #include "../delta/snapshot.h"
 #include "../delta/diff.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <linux/neighbour.h>
@@ -329,6 +330,10 @@ static void write_routes(struct json_w *w, const struct snapshot *s, bool on, co
 			key_u64(w, "pref", r->pref);
 		if (r->gw_family && r->gw_family != r->family)
 			key_str(w, "gateway_family", family_name(r->gw_family));
+		/* a route through a nexthop object: its id (the kernel also states the object's
+		 * gateway and device in the route, reported above) */
+		if (r->nh_id)
+			key_u64(w, "nexthop_id", r->nh_id);
 		if (r->nh_count) {
 			json_key(w, "nexthops");
 			json_arr_begin(w);
@@ -347,6 +352,168 @@ static void write_routes(struct json_w *w, const struct snapshot *s, bool on, co
 		json_obj_end(w);
 		if (part_keep(w, m, &sv))
 			part_mark(m, SNAP_ROUTES, i);
+	}
+	json_arr_end(w);
+}
+
+static const char *rule_action(uint8_t a)
+{
+	static const char *const names[] = { [1] = "lookup",	  [2] = "goto",
+					      [3] = "nop",	  [6] = "blackhole",
+					      [7] = "unreachable", [8] = "prohibit" };
+
+	return a < sizeof(names) / sizeof(names[0]) && names[a] ? names[a] : "unknown";
+}
+
+static void key_hex64(struct json_w *w, const char *k, uint64_t v)
+{
+	char buf[17];
+
+	snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)v);
+	key_str(w, k, buf);
+}
+
+static void key_range(struct json_w *w, const char *k, uint32_t lo, uint32_t hi)
+{
+	json_key(w, k);
+	json_obj_begin(w);
+	key_u64(w, "start", lo);
+	key_u64(w, "end", hi);
+	json_obj_end(w);
+}
+
+/* Selectors as `ip -json rule show` names them; what a rule does not select on is left out. */
+static void rule_selectors(struct json_w *w, const struct snapshot *s, const struct snap_rule *r)
+{
+	if (r->src_len) {
+		json_key(w, "src");
+		json_cidr(w, r->family, r->src, r->src_len);
+	}
+	if (r->dst_len) {
+		json_key(w, "dst");
+		json_cidr(w, r->family, r->dst, r->dst_len);
+	}
+	if (r->iifname)
+		key_str(w, "iif", snap_s(s, r->iifname));
+	if (r->oifname)
+		key_str(w, "oif", snap_s(s, r->oifname));
+	if (r->has_fwmark)
+		key_u64(w, "fwmark", r->fwmark);
+	if (r->has_fwmask && r->fwmask != UINT32_MAX) /* all ones: the default, as ip leaves it out */
+		key_u64(w, "fwmask", r->fwmask);
+	if (r->tos)
+		key_u64(w, "tos", r->tos);
+	if (r->has_uid)
+		key_range(w, "uid_range", r->uid_start, r->uid_end);
+	if (r->ip_proto)
+		key_u64(w, "ipproto", r->ip_proto);
+	if (r->has_sport)
+		key_range(w, "sport_range", r->sport_lo, r->sport_hi);
+	if (r->has_dport)
+		key_range(w, "dport_range", r->dport_lo, r->dport_hi);
+	if (r->l3mdev) {
+		json_key(w, "l3mdev");
+		json_bool(w, true);
+	}
+}
+
+/* Extension `rules`: the routing policy, both families. `id` is the rule's identity (every field:
+ * the kernel has no other key for a rule), the key `removed.rules` names it by. */
+static void write_rules(struct json_w *w, const struct snapshot *s, const uint8_t *sel,
+			const struct report_meta *m)
+{
+	const struct snap_vec *v = &s->t[SNAP_RULES];
+	char tbuf[16];
+	struct jsave sv;
+
+	json_key(w, "rules");
+	json_arr_begin(w);
+	for (uint32_t i = 0; i < v->n; i++) {
+		const struct snap_rule *r = snap_at(s, SNAP_RULES, i);
+
+		if ((sel && !sel[i]) || part_skip(m))
+			continue;
+		part_save(w, &sv);
+		json_obj_begin(w);
+		key_hex64(w, "id", canon_rule_hash(s, r));
+		key_str(w, "family", family_name(r->family));
+		key_u64(w, "priority", r->priority);
+		json_key(w, "not");
+		json_bool(w, r->flags & 0x2 /* FIB_RULE_INVERT */);
+		rule_selectors(w, s, r);
+		key_str(w, "action", rule_action(r->action));
+		if (r->action == 1) {
+			key_str(w, "table", name_table(r->table, tbuf, sizeof(tbuf)));
+			key_u64(w, "table_id", r->table);
+		}
+		if (r->action == 2)
+			key_u64(w, "goto", r->goto_target);
+		if (r->has_suppress_plen)
+			key_u64(w, "suppress_prefixlen", r->suppress_plen);
+		if (r->has_suppress_ifgroup)
+			key_u64(w, "suppress_ifgroup", r->suppress_ifgroup);
+		key_str(w, "protocol", name_rtproto(r->protocol));
+		json_obj_end(w);
+		if (part_keep(w, m, &sv))
+			part_mark(m, SNAP_RULES, i);
+	}
+	json_arr_end(w);
+}
+
+/* Extension `nexthops`: nexthop objects (`ip nexthop show`), by their kernel id. */
+static void write_nexthops(struct json_w *w, const struct snapshot *s, const uint8_t *sel,
+			   const struct report_meta *m, struct report_stats *rs)
+{
+	const struct snap_vec *v = &s->t[SNAP_NHOBJ];
+	const struct snap_nexthop *nh = s->nh.v;
+	struct jsave sv;
+
+	json_key(w, "nexthops");
+	json_arr_begin(w);
+	for (uint32_t i = 0; i < v->n; i++) {
+		const struct snap_nhobj *n = snap_at(s, SNAP_NHOBJ, i);
+
+		if ((sel && !sel[i]) || part_skip(m))
+			continue;
+		part_save(w, &sv);
+		json_obj_begin(w);
+		key_u64(w, "id", n->id);
+		if (n->grp_count) {
+			key_str(w, "group_type", n->group_type == 1 ? "resilient" : "mpath");
+			json_key(w, "group");
+			json_arr_begin(w);
+			for (uint32_t k = 0; k < n->grp_count; k++) {
+				json_obj_begin(w);
+				key_u64(w, "id", nh[n->grp_first + k].ifindex);
+				key_u64(w, "weight", (uint64_t)nh[n->grp_first + k].weight + 1);
+				json_obj_end(w);
+			}
+			json_arr_end(w);
+		} else {
+			if (n->family == AF_INET || n->family == AF_INET6)
+				key_str(w, "family", family_name(n->family));
+			gateway(w, n->gw_family, n->gw, rs);
+			key_ifname(w, s, "interface", n->ifindex);
+		}
+		json_key(w, "blackhole");
+		json_bool(w, n->blackhole);
+		if (n->fdb) {
+			json_key(w, "fdb");
+			json_bool(w, true);
+		}
+		json_key(w, "flags");
+		json_arr_begin(w);
+		if (n->flags & 1) /* RTNH_F_DEAD */
+			json_str(w, "dead");
+		if (n->flags & 4) /* RTNH_F_ONLINK */
+			json_str(w, "onlink");
+		if (n->flags & 16) /* RTNH_F_LINKDOWN */
+			json_str(w, "linkdown");
+		json_arr_end(w);
+		key_str(w, "protocol", name_rtproto(n->protocol));
+		json_obj_end(w);
+		if (part_keep(w, m, &sv))
+			part_mark(m, SNAP_NHOBJ, i);
 	}
 	json_arr_end(w);
 }
@@ -491,6 +658,17 @@ static void removed_key(struct json_w *w, const struct snapshot *s, enum snap_ta
 			key_u64(w, "ordinal", k->ordinal);
 		break;
 	}
+	case SNAP_RULES: {
+		const struct key_rule *k = (const void *)rec->key;
+
+		key_hex64(w, "id", k->selectors);
+		key_str(w, "family", family_name(k->family));
+		key_u64(w, "priority", k->priority);
+		break;
+	}
+	case SNAP_NHOBJ:
+		key_u64(w, "id", ((const struct key_nhobj *)(const void *)rec->key)->id);
+		break;
 	default:
 		break;
 	}
@@ -506,7 +684,8 @@ static void write_removed(struct json_w *w, const struct snapshot *s, const stru
 		int wildcard; /* sockets: -1 any, 0 connections, 1 listeners */
 	} lists[] = { { "links", SNAP_LINKS, -1 },	   { "addresses", SNAP_ADDRS, -1 },
 		      { "neighbors", SNAP_NEIGH, -1 },	   { "routes", SNAP_ROUTES, -1 },
-		      { "connections", SNAP_SOCKS, 0 }, { "listeners", SNAP_SOCKS, 1 } };
+		      { "connections", SNAP_SOCKS, 0 }, { "listeners", SNAP_SOCKS, 1 },
+		      { "rules", SNAP_RULES, -1 },	   { "nexthops", SNAP_NHOBJ, -1 } };
 	const struct delta *d = m->delta;
 
 	json_key(w, "removed");
@@ -695,6 +874,12 @@ int report_write(struct json_w *w, const struct snapshot *s, const struct report
 	write_routes(w, s, t & (1u << SNAP_ROUTES), selection(m, SNAP_ROUTES), m, rs);
 	write_sockets(w, s, t & (1u << SNAP_SOCKS), false, selection(m, SNAP_SOCKS), m, rs);
 	write_sockets(w, s, t & (1u << SNAP_SOCKS), true, selection(m, SNAP_SOCKS), m, rs);
+	/* extensions a plain Graphēon server ignores; left out when not collected, so "not
+	 * collected" never reads as "none" */
+	if (t & (1u << SNAP_RULES))
+		write_rules(w, s, selection(m, SNAP_RULES), m);
+	if (t & (1u << SNAP_NHOBJ))
+		write_nexthops(w, s, selection(m, SNAP_NHOBJ), m, rs);
 	if (m->delta && !m->delta->full)
 		write_removed(w, s, m);
 	/* Last, so it can count what the lists above changed for the server. */

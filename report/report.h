@@ -11,9 +11,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
+#include "../delta/snapshot.h"
 
 struct json_w;
-struct snapshot;
 struct collect_stats;
 struct delta;
 
@@ -22,8 +22,8 @@ struct delta;
 /* Splitting a report into parts that each fit the server's limits. */
 struct report_part {
 	size_t budget;                      /* decoded bytes for this part, 0 = no limit */
-	uint8_t *incl[5];                   /* out: per snapshot record, carried by this part */
-	uint8_t *rincl[5];                  /* out: per removal, carried by this part */
+	uint8_t *incl[SNAP_NTABLES];        /* out: per snapshot record, carried by this part */
+	uint8_t *rincl[SNAP_NTABLES];       /* out: per removal, carried by this part */
 	bool more;                          /* out: something did not fit: another part follows */
 	unsigned index;                     /* 0-based */
 };

@@ -13,6 +13,8 @@
 #include "../../netlink/addr.h"
 #include "../../netlink/neigh.h"
 #include "../../netlink/route.h"
+#include "../../netlink/rule.h"
+#include "../../netlink/nexthop.h"
 #include "../../netlink/sockdiag.h"
 #include "../../delta/snapshot.h"
 #include "../../delta/canon.h"
@@ -59,7 +61,8 @@ static int null_sink(void *ctx, const void *p, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const nl_msg_fn fns[] = { link_parse, addr_parse, neigh_parse, route_parse, sd_parse };
+	static const nl_msg_fn fns[] = { link_parse,  addr_parse, neigh_parse,  route_parse,
+					 sd_parse,    rule_parse, nexthop_parse };
 	struct snap_limits lim = snap_default_limits;
 	struct snapshot s;
 	struct parse_ctx c = { .snap = &s };
@@ -129,7 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* exact-size copy: any read past the end is an ASan report */
 	buf = malloc(size - 1 ? size - 1 : 1);
 	memcpy(buf, data + 1, size - 1);
-	nl_walk_buf(buf, size - 1, &w, fns[data[0] % 5], &c);
+	nl_walk_buf(buf, size - 1, &w, fns[data[0] % 7], &c);
 	free(buf);
 	for (int t = 0; t < SNAP_NTABLES; t++) {
 		canon_sort(&s, (enum snap_table)t);

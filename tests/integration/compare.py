@@ -181,18 +181,56 @@ def sockets(rep, d, problems):
         problems.append("sockets: no socket attributed to a process was checked")
 
 
+def rules(rep, d, problems):
+    mine = set()
+    for r in rep["rules"]:
+        mine.add((r["family"], r["priority"], r.get("src"), r.get("dst"), r.get("iif"), r.get("oif"),
+                  r.get("fwmark"), r.get("fwmask"), r["not"], r["action"], r.get("table"),
+                  (r["uid_range"]["start"], r["uid_range"]["end"]) if "uid_range" in r else None,
+                  r.get("suppress_prefixlen")))
+    theirs = set()
+    for fam, name in (("inet", "rule4.json"), ("inet6", "rule6.json")):
+        for r in load(d, name):
+            def pfx(k):
+                if r.get(k, "all") == "all":
+                    return None
+                n = r.get(k + "len", 32 if fam == "inet" else 128)
+                return str(ipaddress.ip_network(f"{r[k]}/{n}", strict=False))
+            action = r.get("action", "goto" if "goto" in r else "lookup" if "table" in r else "unknown")
+            mark = r.get("fwmark")
+            mask = r.get("fwmask")
+            theirs.add((fam, r["priority"], pfx("src"), pfx("dst"), r.get("iif"), r.get("oif"),
+                        int(mark, 16) if mark else None, int(mask, 16) if mask else None,
+                        "not" in r, action, r.get("table") if action == "lookup" else None,
+                        (r["uid_start"], r["uid_end"]) if "uid_start" in r else None,
+                        r.get("suppress_prefixlen")))
+    compare_sets("rules", mine, theirs, problems)
+
+
+def nexthops(rep, d, problems):
+    mine = set()
+    for n in rep["nexthops"]:
+        grp = tuple((g["id"], g["weight"]) for g in n.get("group", []))
+        mine.add((n["id"], n.get("gateway"), n.get("interface"), n["blackhole"], grp))
+    theirs = set()
+    for n in load(d, "nexthop.json"):
+        grp = tuple((g["id"], g.get("weight", 1)) for g in n.get("group", []))
+        theirs.add((n["id"], n.get("gateway"), n.get("dev"), "blackhole" in n, grp))
+    compare_sets("nexthops", mine, theirs, problems)
+
+
 def main():
     rep = json.load(open(sys.argv[1]))
     d = sys.argv[2]
     problems = []
     only = os.environ.get("NETINV_COMPARE_ONLY")  # one list's function, by name
-    for f in (links, addresses, neighbours, routes, sockets):
+    for f in (links, addresses, neighbours, routes, sockets, rules, nexthops):
         if not only or f.__name__ == only:
             f(rep, d, problems)
     for p in problems:
         print(p)
     counts = {k: len(rep[k]) for k in ("links", "addresses", "neighbors", "routes", "connections",
-                                        "listeners")}
+                                        "listeners", "rules", "nexthops")}
     print("compared:", counts)
     sys.exit(1 if problems else 0)
 

@@ -115,6 +115,19 @@ route add 10.77.0.0/16 via inet6 2001:db8::1 dev up0
 -6 route add 2001:db8:1::/48 via 2001:db8::1 metric 50
 -6 route add default via 2001:db8::1 table 100
 -6 route add 2001:db8:2::/48 dev up0 pref high
+rule add from 10.1.0.0/16 table 100 priority 1000
+rule add fwmark 0x10/0xff iif up0 lookup 200 pref 1001
+rule add to 10.2.0.0/16 uidrange 100-200 ipproto tcp dport 443 prohibit pref 1002
+rule add not fwmark 0x20 table 301 pref 1003
+rule add to 198.51.100.0/24 goto 1000 pref 900
+-6 rule add from 2001:db8:1::/48 table 300 pref 500 suppress_prefixlength 0
+nexthop add id 11 via 192.0.2.11 dev up0 onlink
+nexthop add id 12 via 192.0.2.12 dev up0 onlink
+nexthop add id 13 group 11/12,3
+nexthop add id 14 blackhole
+-6 nexthop add id 15 via 2001:db8::15 dev up0
+route add 10.81.0.0/16 nhid 11
+route add 10.82.0.0/16 nhid 13
 CMDS
 }
 

@@ -148,6 +148,8 @@ def ident(lst, r):
     """The identity the server keeps records under (mirrors netinv's keys)."""
     if lst == "links":
         return (r.get("ifindex"), r.get("name"))
+    if lst in ("rules", "nexthops"):
+        return r.get("id")  # a rule's id is its every field; a nexthop object's, the kernel's
     if lst == "addresses":
         return (r.get("ip_address"), r.get("prefix_length"), r.get("interface"))
     if lst == "neighbors":
@@ -160,7 +162,7 @@ def ident(lst, r):
             r.get("remote_port"), r.get("interface"))
 
 
-LISTS = ("links", "addresses", "neighbors", "routes", "connections", "listeners")
+LISTS = ("links", "addresses", "neighbors", "routes", "connections", "listeners", "rules", "nexthops")
 
 
 def apply_report(agent, rep):

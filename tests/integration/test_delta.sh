@@ -21,7 +21,7 @@ run --dry-run -o "$dir/none.json" 2>/dev/null
 import json, sys
 r = json.load(open(sys.argv[1]))
 assert r["full_snapshot"] is False
-for k in ("links", "addresses", "neighbors", "routes", "connections", "listeners"):
+for k in ("links", "addresses", "neighbors", "routes", "connections", "listeners", "rules", "nexthops"):
     assert r[k] == [], (k, r[k])
     assert r["removed"][k] == [], (k, r["removed"][k])
 PY
@@ -73,6 +73,32 @@ PY
 	ok "one change of each kind, each reported once (added, changed, removed key), schema-valid"
 else
 	notok "delta of known changes"
+fi
+# routing policy and nexthop objects: a rule added and one removed (a rule has no in-place
+# change: its id is its every field), a nexthop object changed and one removed
+run --commit-dry-run -o /dev/null 2>/dev/null
+ip -n "$ns" rule add from 10.5.0.0/16 table 105 pref 1500
+ip -n "$ns" rule del pref 1001
+ip -n "$ns" nexthop replace id 12 via 192.0.2.99 dev up0 onlink
+ip -n "$ns" nexthop del id 14
+run --dry-run -o "$dir/dr.json" 2>/dev/null
+if "$PYTHON" - "$dir/dr.json" "$dir/base.json" <<'PY'; then
+import json, sys
+r = json.load(open(sys.argv[1]))
+base = json.load(open(sys.argv[2]))
+st = r["metadata"]["stats"]["delta"]
+assert [x["priority"] for x in r["rules"]] == [1500], r["rules"]
+assert r["rules"][0]["src"] == "10.5.0.0/16" and r["rules"][0]["table_id"] == 105
+gone = [x["id"] for x in base["rules"] if x["priority"] == 1001]
+assert [k["id"] for k in r["removed"]["rules"]] == gone, (r["removed"]["rules"], gone)
+assert st["rules"] == {"added": 1, "changed": 0, "removed": 1, "unchanged": len(base["rules"]) - 1, "filtered": 0}, st["rules"]
+assert [(n["id"], n["gateway"]) for n in r["nexthops"]] == [(12, "192.0.2.99")], r["nexthops"]
+assert r["removed"]["nexthops"] == [{"id": 14}], r["removed"]["nexthops"]
+assert st["nexthops"]["changed"] == 1 and st["nexthops"]["removed"] == 1 and st["nexthops"]["added"] == 0
+PY
+	ok "rules and nexthop objects: a rule added and one removed (by id), a nexthop changed and one removed, once each"
+else
+	notok "delta of rules and nexthops"
 fi
 run --commit-dry-run -o /dev/null 2>/dev/null
 run --dry-run -o "$dir/d2.json" 2>/dev/null

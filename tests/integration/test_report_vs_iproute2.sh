@@ -23,6 +23,9 @@ snap() {
 	$x ip -json neigh show proxy >"$dir/proxy.json"
 	$x ip -4 -json route show table all >"$dir/route4.json"
 	$x ip -6 -json route show table all >"$dir/route6.json"
+	$x ip -4 -json rule show >"$dir/rule4.json"
+	$x ip -6 -json rule show >"$dir/rule6.json"
+	$x ip -json nexthop show >"$dir/nexthop.json"
 	$x ss -tunaH >"$dir/ss.txt"
 	$x ss -tunapH >"$dir/ssp.txt"
 }

@@ -8,6 +8,8 @@
 #include "../../netlink/addr.h"
 #include "../../netlink/neigh.h"
 #include "../../netlink/route.h"
+#include "../../netlink/rule.h"
+#include "../../netlink/nexthop.h"
 #include "../../netlink/sockdiag.h"
 
 #include <errno.h>
@@ -73,6 +75,12 @@ int main(int argc, char **argv)
 	r |= record(argv[1], "routes4", NETLINK_ROUTE, &q);
 	route_request(&q, AF_INET6);
 	r |= record(argv[1], "routes6", NETLINK_ROUTE, &q);
+	rule_request(&q, AF_INET);
+	r |= record(argv[1], "rules4", NETLINK_ROUTE, &q);
+	rule_request(&q, AF_INET6);
+	r |= record(argv[1], "rules6", NETLINK_ROUTE, &q);
+	nexthop_request(&q);
+	r |= record(argv[1], "nexthops", NETLINK_ROUTE, &q);
 	sd_request_compat_tcp(&q);
 	r |= record(argv[1], "tcp", NETLINK_SOCK_DIAG, &q);
 	sd_request(&q, AF_INET, IPPROTO_UDP);

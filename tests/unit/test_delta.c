@@ -744,7 +744,7 @@ static void test_codec_refuses_damage(void **state)
 	const char *why;
 
 	(void)state;
-	assert_int_equal(n, 64 + 3 * 64 + 4); /* 64 bytes per record, plus header and CRC */
+	assert_int_equal(n, 128 + 3 * 64 + 4); /* 64 bytes per record, plus header and CRC */
 	assert_int_equal(persist_decode(f, n, &a, &why), 0);
 	assert_int_equal(a.sequence, 7);
 	assert_int_equal(a.t[SNAP_ROUTES].n, 3);
@@ -769,22 +769,22 @@ static void test_codec_refuses_damage(void **state)
 	expect_bad(f, n, "magic");
 	free(f);
 	f = good_file(&n);
-	f[8] = 2; /* version */
+	f[8] = 3; /* version */
 	refix_crc(f, n);
 	expect_bad(f, n, "version");
 	free(f);
 	f = good_file(&n);
-	f[60] = 32; /* record size */
+	f[40] = 32; /* record size */
 	refix_crc(f, n);
 	expect_bad(f, n, "size");
 	free(f);
 	f = good_file(&n);
-	memset(f + 40 + 4 * SNAP_ROUTES, 0xff, 4); /* a count of 4 billion */
+	memset(f + 48 + 4 * SNAP_ROUTES, 0xff, 4); /* a count of 4 billion */
 	refix_crc(f, n);
 	expect_bad(f, n, "count");
 	free(f);
 	f = good_file(&n);
-	f[40 + 4 * SNAP_ROUTES] = 2; /* claims fewer records than it holds */
+	f[48 + 4 * SNAP_ROUTES] = 2; /* claims fewer records than it holds */
 	refix_crc(f, n);
 	expect_bad(f, n, "length");
 	free(f);
@@ -809,6 +809,52 @@ static void test_codec_refuses_damage(void **state)
 	assert_int_equal(a.flags, PERSIST_FLAG_FULL);
 	acked_free(&a);
 	free(f);
+}
+
+/* A state file of netinv up to 0.4.1 (format version 1: a 64-byte header, five tables) is read
+ * as it was; the tables it did not have are empty. One of version 2 with a table count this
+ * version does not know is refused. */
+static void test_codec_reads_version_1(void **state)
+{
+	uint8_t f[64 + 2 * 64 + 4] = { 0 };
+	uint32_t v = 1, hl = 64, rl = 64, cnt[5] = { [SNAP_ROUTES] = 2 }, crc;
+	uint64_t seq = 41;
+	struct acked_state a;
+	const char *why = NULL;
+	uint64_t size = 0;
+
+	(void)state;
+	memcpy(f, PERSIST_MAGIC, 8);
+	memcpy(f + 8, &v, 4);
+	memcpy(f + 12, &hl, 4);
+	memcpy(f + 16, &seq, 8);
+	memcpy(f + 40, cnt, sizeof(cnt));
+	memcpy(f + 60, &rl, 4);
+	for (int i = 0; i < 2; i++) {
+		struct state_rec r = { .id = (uint64_t)i + 5, .content = 9 };
+
+		memcpy(f + 64 + i * 64, &r, 64);
+	}
+	crc = persist_crc(0, f, sizeof(f) - 4);
+	memcpy(f + sizeof(f) - 4, &crc, 4);
+	assert_int_equal(persist_expected_size(f, sizeof(f), &size, &why), 0);
+	assert_int_equal(size, sizeof(f));
+	assert_int_equal(persist_decode(f, sizeof(f), &a, &why), 0);
+	assert_int_equal(a.sequence, 41);
+	assert_int_equal(a.t[SNAP_ROUTES].n, 2);
+	assert_int_equal(a.t[SNAP_ROUTES].r[1].id, 6);
+	assert_int_equal(a.t[SNAP_RULES].n, 0);
+	assert_int_equal(a.t[SNAP_NHOBJ].n, 0);
+	acked_free(&a);
+	{
+		size_t n;
+		uint8_t *g = good_file(&n);
+
+		g[48 + 4 * 15] = 1; /* a table of a later version */
+		refix_crc(g, n);
+		expect_bad(g, n, "tables this version does not know");
+		free(g);
+	}
 }
 
 /* CRC-32C: the standard check value, hardware and table versions agree at every length and
@@ -840,6 +886,7 @@ int main(void)
 		cmocka_unit_test(test_merge_unconfirmed),
 		cmocka_unit_test(test_codec_size_from_header),
 		cmocka_unit_test(test_codec_refuses_damage),
+		cmocka_unit_test(test_codec_reads_version_1),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,12 +6,16 @@
 #include "../../netlink/addr.h"
 #include "../../netlink/neigh.h"
 #include "../../netlink/route.h"
+#include "../../netlink/rule.h"
+#include "../../netlink/nexthop.h"
 #include "../../netlink/sockdiag.h"
 
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <netinet/in.h>
+#include <linux/fib_rules.h>
 #include <linux/if_link.h>
+#include <linux/nexthop.h>
 #include <linux/inet_diag.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
@@ -377,6 +381,160 @@ static void test_sockdiag(void **state)
 	snap_free(&s);
 }
 
+static struct nlmsghdr *rule_msg(uint8_t family, uint8_t src_len)
+{
+	struct nlmsghdr *h = msg(RTM_NEWRULE, sizeof(struct fib_rule_hdr));
+	struct fib_rule_hdr *f = mnl_nlmsg_get_payload(h);
+
+	f->family = family;
+	f->src_len = src_len;
+	f->action = FR_ACT_TO_TBL;
+	f->table = 254;
+	return h;
+}
+
+/* Rules built field by field from linux/fib_rules.h: every selector read back; each malformed
+ * attribute drops the rule whole (counted), and other families are ignored. */
+static void test_rule(void **state)
+{
+	struct snapshot s;
+	struct nlmsghdr *h;
+	const struct snap_rule *r;
+	uint32_t src = htonl(0x0a010000);
+	struct fib_rule_uid_range uid = { 100, 200 };
+	struct fib_rule_port_range dp = { 443, 443 };
+
+	(void)state;
+	snap_init(&s, NULL);
+	h = rule_msg(AF_INET, 16);
+	mnl_attr_put(h, FRA_SRC, 4, &src);
+	mnl_attr_put_u32(h, FRA_PRIORITY, 1000);
+	mnl_attr_put_u32(h, FRA_TABLE, 1000);
+	mnl_attr_put_u32(h, FRA_FWMARK, 0x10);
+	mnl_attr_put_u32(h, FRA_FWMASK, 0xff);
+	mnl_attr_put_strz(h, FRA_IIFNAME, "eth0");
+	mnl_attr_put(h, FRA_UID_RANGE, sizeof(uid), &uid);
+	mnl_attr_put(h, FRA_DPORT_RANGE, sizeof(dp), &dp);
+	mnl_attr_put_u8(h, FRA_IP_PROTO, 6);
+	mnl_attr_put_u32(h, FRA_SUPPRESS_PREFIXLEN, 0xffffffff);
+	assert_int_equal(parse1(h, h->nlmsg_len, rule_parse, &s), 0);
+	assert_int_equal(s.t[SNAP_RULES].n, 1);
+	r = snap_at(&s, SNAP_RULES, 0);
+	assert_int_equal(r->priority, 1000);
+	assert_int_equal(r->table, 1000); /* FRA_TABLE beyond the header's 8 bits */
+	assert_int_equal(r->src_len, 16);
+	assert_memory_equal(r->src, &src, 4);
+	assert_int_equal(r->fwmark, 0x10);
+	assert_int_equal(r->fwmask, 0xff);
+	assert_string_equal(snap_s(&s, r->iifname), "eth0");
+	assert_true(r->has_uid);
+	assert_int_equal(r->uid_end, 200);
+	assert_int_equal(r->dport_lo, 443);
+	assert_int_equal(r->ip_proto, 6);
+	assert_false(r->has_suppress_plen); /* -1: not set */
+	s.t[SNAP_RULES].n = 0;
+	/* a uid range upside down */
+	h = rule_msg(AF_INET, 0);
+	uid.start = 300;
+	mnl_attr_put(h, FRA_UID_RANGE, sizeof(uid), &uid);
+	assert_int_equal(parse1(h, h->nlmsg_len, rule_parse, &s), -EBADMSG);
+	/* a port range of the wrong size */
+	h = rule_msg(AF_INET, 0);
+	mnl_attr_put(h, FRA_SPORT_RANGE, 2, &dp);
+	assert_int_equal(parse1(h, h->nlmsg_len, rule_parse, &s), -EBADMSG);
+	/* an interface name without its NUL */
+	h = rule_msg(AF_INET, 0);
+	mnl_attr_put(h, FRA_OIFNAME, 4, "eth0");
+	assert_int_equal(parse1(h, h->nlmsg_len, rule_parse, &s), -EBADMSG);
+	/* a source longer than the family allows, and one of the wrong size */
+	h = rule_msg(AF_INET, 33);
+	assert_int_equal(parse1(h, h->nlmsg_len, rule_parse, &s), -EBADMSG);
+	h = rule_msg(AF_INET6, 16);
+	mnl_attr_put(h, FRA_SRC, 4, &src);
+	assert_int_equal(parse1(h, h->nlmsg_len, rule_parse, &s), -EBADMSG);
+	/* a priority of the wrong width */
+	h = rule_msg(AF_INET, 0);
+	mnl_attr_put_u16(h, FRA_PRIORITY, 7);
+	assert_int_equal(parse1(h, h->nlmsg_len, rule_parse, &s), -EBADMSG);
+	/* other families (DECnet, MPLS) are not this inventory's */
+	h = rule_msg(28 /* AF_MPLS */, 0);
+	assert_int_equal(parse1(h, h->nlmsg_len, rule_parse, &s), 0);
+	assert_int_equal(s.t[SNAP_RULES].n, 0);
+	snap_free(&s);
+}
+
+static struct nlmsghdr *nh_msg(uint8_t family, uint32_t id)
+{
+	struct nlmsghdr *h = msg(RTM_NEWNEXTHOP, sizeof(struct nhmsg));
+
+	((struct nhmsg *)mnl_nlmsg_get_payload(h))->nh_family = family;
+	if (id)
+		mnl_attr_put_u32(h, NHA_ID, id);
+	return h;
+}
+
+/* Nexthop objects from linux/nexthop.h: a gateway, a group with weights, a blackhole; an object
+ * without an id, a group of odd size or with a member id 0, a gateway of the wrong size: dropped,
+ * and a dropped group leaves no member behind. */
+static void test_nexthop(void **state)
+{
+	struct snapshot s;
+	struct nlmsghdr *h;
+	const struct snap_nhobj *n;
+	uint32_t gw = htonl(0xc0000201);
+	struct nexthop_grp g[2] = { { .id = 1, .weight = 0 }, { .id = 2, .weight = 4 } };
+
+	(void)state;
+	snap_init(&s, NULL);
+	h = nh_msg(AF_INET, 1);
+	mnl_attr_put_u32(h, NHA_OIF, 3);
+	mnl_attr_put(h, NHA_GATEWAY, 4, &gw);
+	assert_int_equal(parse1(h, h->nlmsg_len, nexthop_parse, &s), 0);
+	n = snap_at(&s, SNAP_NHOBJ, 0);
+	assert_int_equal(n->id, 1);
+	assert_int_equal(n->ifindex, 3);
+	assert_int_equal(n->gw_family, AF_INET);
+	h = nh_msg(AF_UNSPEC, 3);
+	mnl_attr_put(h, NHA_GROUP, sizeof(g), g);
+	assert_int_equal(parse1(h, h->nlmsg_len, nexthop_parse, &s), 0);
+	n = snap_at(&s, SNAP_NHOBJ, 1);
+	assert_int_equal(n->grp_count, 2);
+	assert_int_equal(((const struct snap_nexthop *)s.nh.v)[n->grp_first + 1].ifindex, 2);
+	assert_int_equal(((const struct snap_nexthop *)s.nh.v)[n->grp_first + 1].weight, 4);
+	h = nh_msg(AF_UNSPEC, 4);
+	mnl_attr_put(h, NHA_BLACKHOLE, 0, NULL);
+	assert_int_equal(parse1(h, h->nlmsg_len, nexthop_parse, &s), 0);
+	assert_true(((const struct snap_nhobj *)snap_at(&s, SNAP_NHOBJ, 2))->blackhole);
+	/* no id, or id 0 */
+	h = nh_msg(AF_INET, 0);
+	assert_int_equal(parse1(h, h->nlmsg_len, nexthop_parse, &s), -EBADMSG);
+	h = nh_msg(AF_INET, 0);
+	mnl_attr_put_u32(h, NHA_ID, 0);
+	assert_int_equal(parse1(h, h->nlmsg_len, nexthop_parse, &s), -EBADMSG);
+	/* a group of odd size; a member with id 0 (after a good one: no member is left behind) */
+	h = nh_msg(AF_UNSPEC, 5);
+	mnl_attr_put(h, NHA_GROUP, 6, g);
+	assert_int_equal(parse1(h, h->nlmsg_len, nexthop_parse, &s), -EBADMSG);
+	g[1].id = 0;
+	h = nh_msg(AF_UNSPEC, 5);
+	mnl_attr_put(h, NHA_GROUP, sizeof(g), g);
+	assert_int_equal(parse1(h, h->nlmsg_len, nexthop_parse, &s), -EBADMSG);
+	/* a gateway of the wrong size, or without a family */
+	h = nh_msg(AF_INET6, 6);
+	mnl_attr_put(h, NHA_GATEWAY, 4, &gw);
+	assert_int_equal(parse1(h, h->nlmsg_len, nexthop_parse, &s), -EBADMSG);
+	h = nh_msg(AF_UNSPEC, 6);
+	mnl_attr_put(h, NHA_GATEWAY, 4, &gw);
+	assert_int_equal(parse1(h, h->nlmsg_len, nexthop_parse, &s), -EBADMSG);
+	/* a blackhole flag with a payload */
+	h = nh_msg(AF_UNSPEC, 7);
+	mnl_attr_put_u32(h, NHA_BLACKHOLE, 1);
+	assert_int_equal(parse1(h, h->nlmsg_len, nexthop_parse, &s), -EBADMSG);
+	assert_int_equal(s.t[SNAP_NHOBJ].n, 3);
+	assert_int_equal(s.nh.n, 2);
+	snap_free(&s);
+}
+
 /* A table at its cap: the record is refused with -ENOSPC, the walker counts a truncation (not a
  * drop) and the snapshot says truncated. */
 static void test_table_cap(void **state)
@@ -411,6 +569,7 @@ int main(void)
 		cmocka_unit_test(test_link),	 cmocka_unit_test(test_addr),
 		cmocka_unit_test(test_neigh),	 cmocka_unit_test(test_route),
 		cmocka_unit_test(test_sockdiag), cmocka_unit_test(test_table_cap),
+		cmocka_unit_test(test_rule),	 cmocka_unit_test(test_nexthop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,6 +4,8 @@
 #include "../../netlink/addr.h"
 #include "../../netlink/neigh.h"
 #include "../../netlink/route.h"
+#include "../../netlink/rule.h"
+#include "../../netlink/nexthop.h"
 #include "../../netlink/sockdiag.h"
 #include "../../delta/canon.h"
 
@@ -328,12 +330,79 @@ static void test_canonical_order(void **state)
 	snap_free(&b);
 }
 
+/* The rules and nexthop objects of the known namespace (tests/integration/lib.sh), as the kernel
+ * sent them. */
+static void test_rules_and_nexthops(void **state)
+{
+	struct nl_walk w;
+	const struct snap_nexthop *m;
+	uint32_t found = 0;
+
+	(void)state;
+	w = feed_fixture("rules4.nldump", rule_parse, &C);
+	assert_int_equal(w.dropped, 0);
+	w = feed_fixture("rules6.nldump", rule_parse, &C);
+	assert_int_equal(w.dropped, 0);
+	canon_sort(&S, SNAP_RULES);
+	assert_int_equal(S.t[SNAP_RULES].n, 8 + 3);
+	for (uint32_t i = 0; i < S.t[SNAP_RULES].n; i++) {
+		const struct snap_rule *r = snap_at(&S, SNAP_RULES, i);
+
+		if (r->family == AF_INET && r->priority == 1001) {
+			assert_int_equal(r->fwmark, 0x10);
+			assert_int_equal(r->fwmask, 0xff);
+			assert_string_equal(snap_s(&S, r->iifname), "up0");
+			assert_int_equal(r->table, 200);
+			found |= 1;
+		} else if (r->family == AF_INET && r->priority == 1002) {
+			assert_int_equal(r->action, 8 /* FR_ACT_PROHIBIT */);
+			assert_int_equal(r->uid_start, 100);
+			assert_int_equal(r->uid_end, 200);
+			assert_int_equal(r->ip_proto, IPPROTO_TCP);
+			assert_int_equal(r->dport_lo, 443);
+			found |= 2;
+		} else if (r->family == AF_INET && r->priority == 1003) {
+			assert_true(r->flags & 2 /* FIB_RULE_INVERT */);
+			found |= 4;
+		} else if (r->family == AF_INET && r->priority == 900) {
+			assert_int_equal(r->action, 2 /* FR_ACT_GOTO */);
+			assert_int_equal(r->goto_target, 1000);
+			found |= 8;
+		} else if (r->family == AF_INET6 && r->priority == 500) {
+			assert_true(r->has_suppress_plen);
+			assert_int_equal(r->suppress_plen, 0);
+			assert_int_equal(r->table, 300);
+			found |= 16;
+		}
+	}
+	assert_int_equal(found, 31);
+	w = feed_fixture("nexthops.nldump", nexthop_parse, &C);
+	assert_int_equal(w.dropped, 0);
+	canon_sort(&S, SNAP_NHOBJ);
+	assert_int_equal(S.t[SNAP_NHOBJ].n, 5);
+	{
+		const struct snap_nhobj *g = snap_at(&S, SNAP_NHOBJ, 2), *b = snap_at(&S, SNAP_NHOBJ, 3);
+
+		assert_int_equal(g->id, 13);
+		assert_int_equal(g->grp_count, 2);
+		m = (const struct snap_nexthop *)S.nh.v + g->grp_first;
+		assert_int_equal(m[0].ifindex, 11);
+		assert_int_equal(m[1].ifindex, 12);
+		assert_int_equal(m[1].weight + 1, 3);
+		assert_int_equal(b->id, 14);
+		assert_true(b->blackhole);
+		assert_int_equal(((const struct snap_nhobj *)snap_at(&S, SNAP_NHOBJ, 4))->gw_family,
+				 AF_INET6);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_links),	  cmocka_unit_test(test_addrs),
 		cmocka_unit_test(test_neigh),	  cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_sockets),	  cmocka_unit_test(test_canonical_order),
+		cmocka_unit_test(test_rules_and_nexthops),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

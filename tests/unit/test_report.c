@@ -87,12 +87,12 @@ static void build(struct snapshot *s)
 	ip(r->dst, "10.0.0.0");
 	r->nh_first = s->nh.n;
 	r->nh_count = 2;
-	h = snap_push_nh(s);
+	h = snap_push_nh(s, SNAP_ROUTES);
 	h->ifindex = 2;
 	h->gw_family = AF_INET;
 	h->weight = 1;
 	ip(h->gw, "192.0.2.1");
-	h = snap_push_nh(s);
+	h = snap_push_nh(s, SNAP_ROUTES);
 	h->ifindex = 3;
 	h->gw_family = AF_INET;
 	h->weight = 2;

@@ -62,7 +62,7 @@ static void test_rewind(void **state)
 	snap_push(&s, SNAP_ROUTES);
 	m = snap_mark(&s, SNAP_ROUTES);
 	snap_push(&s, SNAP_ROUTES);
-	snap_push_nh(&s);
+	snap_push_nh(&s, SNAP_ROUTES);
 	snap_str(&s, "x", 1);
 	s.st[SNAP_ROUTES].truncated = true;
 	snap_rewind(&s, SNAP_ROUTES, m);
