@@ -11,14 +11,10 @@
 
 size_t addr_request(void *buf)
 {
-	struct nlmsghdr *nlh = buf;
-	struct ifaddrmsg *ifa = (void *)((char *)buf + NLMSG_HDRLEN);
+	struct ifaddrmsg *ifa = nl_request_start(buf, RTM_GETADDR, sizeof(*ifa));
 
-	memset(buf, 0, NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*ifa)));
-	nlh->nlmsg_type = RTM_GETADDR;
 	ifa->ifa_family = AF_UNSPEC;
-	nlh->nlmsg_len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*ifa));
-	return nlh->nlmsg_len;
+	return nl_request_len(buf);
 }
 
 int addr_parse(const struct nlmsghdr *nlh, void *arg)

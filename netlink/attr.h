@@ -46,6 +46,23 @@ static inline size_t af_addr_len(uint8_t family)
 
 
 
+/* Start a dump request in buf: a zeroed netlink header of this type and a zeroed family header of
+ * hdrlen bytes (returned), nlmsg_len covering both. The caller sets the family header's fields. */
+static inline void *nl_request_start(void *buf, uint16_t type, size_t hdrlen)
+{
+	struct nlmsghdr *nlh = buf;
+
+	__builtin_memset(buf, 0, NLMSG_HDRLEN + NLMSG_ALIGN(hdrlen));
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_len = (uint32_t)(NLMSG_HDRLEN + NLMSG_ALIGN(hdrlen));
+	return (char *)buf + NLMSG_HDRLEN;
+}
+
+static inline size_t nl_request_len(const void *buf)
+{
+	return ((const struct nlmsghdr *)buf)->nlmsg_len;
+}
+
 /* What every parser callback receives: the snapshot to fill and the dump's context. */
 struct snapshot;
 struct parse_ctx {

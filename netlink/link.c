@@ -15,12 +15,10 @@
 size_t link_request(void *buf)
 {
 	struct nlmsghdr *nlh = buf;
-	struct ifinfomsg *ifi = (void *)((char *)buf + NLMSG_HDRLEN);
+	struct ifinfomsg *ifi = nl_request_start(buf, RTM_GETLINK, sizeof(*ifi));
 	struct nlattr *a = (void *)((char *)ifi + NLMSG_ALIGN(sizeof(*ifi)));
 	uint32_t mask = RTEXT_FILTER_SKIP_STATS;
 
-	memset(buf, 0, NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*ifi)) + NLA_HDRLEN + 4);
-	nlh->nlmsg_type = RTM_GETLINK;
 	ifi->ifi_family = AF_UNSPEC;
 	/* Counters are volatile and large (rtnl_link_stats64 twice per link); we never report them. */
 	a->nla_type = IFLA_EXT_MASK;

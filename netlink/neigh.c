@@ -10,16 +10,12 @@
 
 size_t neigh_request(void *buf, bool proxy)
 {
-	struct nlmsghdr *nlh = buf;
-	struct ndmsg *nd = (void *)((char *)buf + NLMSG_HDRLEN);
+	struct ndmsg *nd = nl_request_start(buf, RTM_GETNEIGH, sizeof(*nd));
 
-	memset(buf, 0, NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*nd)));
-	nlh->nlmsg_type = RTM_GETNEIGH;
 	nd->ndm_family = AF_UNSPEC;
 	if (proxy)
 		nd->ndm_flags = NTF_PROXY;
-	nlh->nlmsg_len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*nd));
-	return nlh->nlmsg_len;
+	return nl_request_len(buf);
 }
 
 int neigh_parse(const struct nlmsghdr *nlh, void *arg)

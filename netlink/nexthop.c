@@ -10,14 +10,10 @@
 
 size_t nexthop_request(void *buf)
 {
-	struct nlmsghdr *nlh = buf;
-	struct nhmsg *nhm = (void *)((char *)buf + NLMSG_HDRLEN);
+	struct nhmsg *nhm = nl_request_start(buf, RTM_GETNEXTHOP, sizeof(*nhm));
 
-	memset(buf, 0, NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*nhm)));
-	nlh->nlmsg_type = RTM_GETNEXTHOP;
 	nhm->nh_family = AF_UNSPEC;
-	nlh->nlmsg_len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*nhm));
-	return nlh->nlmsg_len;
+	return nl_request_len(buf);
 }
 
 /* NHA_GROUP: an array of struct nexthop_grp; each member becomes a snap_nexthop whose ifindex is

@@ -9,15 +9,11 @@
 
 size_t route_request(void *buf, uint8_t family)
 {
-	struct nlmsghdr *nlh = buf;
-	struct rtmsg *rtm = (void *)((char *)buf + NLMSG_HDRLEN);
-
 	/* rtm_table 0 and no RTA_TABLE: every table. Strict mode wants every other field zero. */
-	memset(buf, 0, NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*rtm)));
-	nlh->nlmsg_type = RTM_GETROUTE;
+	struct rtmsg *rtm = nl_request_start(buf, RTM_GETROUTE, sizeof(*rtm));
+
 	rtm->rtm_family = family;
-	nlh->nlmsg_len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*rtm));
-	return nlh->nlmsg_len;
+	return nl_request_len(buf);
 }
 
 /* RTA_VIA: a u16 family followed by an address of that family. */

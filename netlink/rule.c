@@ -10,14 +10,10 @@
 
 size_t rule_request(void *buf, uint8_t family)
 {
-	struct nlmsghdr *nlh = buf;
-	struct fib_rule_hdr *frh = (void *)((char *)buf + NLMSG_HDRLEN);
+	struct fib_rule_hdr *frh = nl_request_start(buf, RTM_GETRULE, sizeof(*frh));
 
-	memset(buf, 0, NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*frh)));
-	nlh->nlmsg_type = RTM_GETRULE;
 	frh->family = family;
-	nlh->nlmsg_len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*frh));
-	return nlh->nlmsg_len;
+	return nl_request_len(buf);
 }
 
 /* A port range: two u16, low <= high. */

@@ -14,29 +14,21 @@
 
 size_t sd_request_compat_tcp(void *buf)
 {
-	struct nlmsghdr *nlh = buf;
-	struct inet_diag_req *req = (void *)((char *)buf + NLMSG_HDRLEN);
+	struct inet_diag_req *req = nl_request_start(buf, TCPDIAG_GETSOCK, sizeof(*req));
 
-	memset(buf, 0, NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*req)));
-	nlh->nlmsg_type = TCPDIAG_GETSOCK;
 	req->idiag_family = AF_INET; /* ignored by the compat dump, which matches both */
 	req->idiag_states = ALL_STATES;
-	nlh->nlmsg_len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*req));
-	return nlh->nlmsg_len;
+	return nl_request_len(buf);
 }
 
 size_t sd_request(void *buf, uint8_t family, uint8_t proto)
 {
-	struct nlmsghdr *nlh = buf;
-	struct inet_diag_req_v2 *req = (void *)((char *)buf + NLMSG_HDRLEN);
+	struct inet_diag_req_v2 *req = nl_request_start(buf, SOCK_DIAG_BY_FAMILY, sizeof(*req));
 
-	memset(buf, 0, NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*req)));
-	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
 	req->sdiag_family = family;
 	req->sdiag_protocol = proto;
 	req->idiag_states = ALL_STATES;
-	nlh->nlmsg_len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*req));
-	return nlh->nlmsg_len;
+	return nl_request_len(buf);
 }
 
 int sd_parse(const struct nlmsghdr *nlh, void *arg)
