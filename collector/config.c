@@ -57,6 +57,9 @@ const struct cfg_def cfg_defs[CFG_N] = {
 	[CFG_ALL_NEIGHBORS] = { "all_neighbors", "NETINV_ALL_NEIGHBORS", NULL, "--all-neighbors",
 				CT_BOOL, "no", 0, 0,
 				"also NOARP neighbour entries (ip neigh show nud all)" },
+	[CFG_IPROUTE2_DIR] = { "iproute2_dir", "NETINV_IPROUTE2_DIR", NULL, "--iproute2-dir", CT_PATH,
+			       "/etc/iproute2", 0, 0,
+			       "iproute2 configuration: route table, protocol and scope names" },
 	[CFG_IMPORT_FROM] = { "import_from", "NETINV_IMPORT_FROM", NULL, "--import-from", CT_PATH,
 			      "/var/lib/grapheon-agent", 0, 0,
 			      "Graphēon agent state to take the identity from" },
@@ -390,6 +393,7 @@ static void resolve(struct config *c)
 	s->log_level = cfg_str(c, CFG_LOG_LEVEL);
 	s->proxy = cfg_str(c, CFG_PROXY);
 	s->import_from = cfg_str(c, CFG_IMPORT_FROM);
+	s->iproute2_dir = cfg_str(c, CFG_IPROUTE2_DIR);
 	s->timeout = cfg_uint(c, CFG_TIMEOUT);
 	s->connect_timeout = cfg_uint(c, CFG_CONNECT_TIMEOUT);
 	s->allow_insecure_http = cfg_bool(c, CFG_ALLOW_INSECURE_HTTP);

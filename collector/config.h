@@ -34,6 +34,7 @@ enum cfg_id {
 	CFG_CONNECTION_KEYING,
 	CFG_INCLUDE_TIME_WAIT,
 	CFG_ALL_NEIGHBORS,
+	CFG_IPROUTE2_DIR,
 	CFG_IMPORT_FROM,
 	CFG_N
 };
@@ -57,6 +58,7 @@ struct settings {
 	const char *state_dir, *server_url, *enrollment_key_file, *display_name, *site_name;
 	const char *hostname, *ca_file, *pin_pubkey, *api_key_header, *log_level, *proxy;
 	const char *import_from;
+	const char *iproute2_dir; /* route table, protocol and scope names */
 	unsigned timeout, connect_timeout; /* seconds */
 	bool allow_insecure_http, include_time_wait;
 	bool all_neighbors; /* also the kernel's NOARP entries (multicast, broadcast mappings) */

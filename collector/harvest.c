@@ -221,6 +221,15 @@ enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 	}
 	if (h->cs.proc.status == PROCMAP_NOT_PERMITTED)
 		log_info("process attribution skipped: CAP_SYS_PTRACE is not in the effective set");
+	/* names for the report, from the iproute2 configuration (a missing one: the kernel's) */
+	h->names = malloc(sizeof(*h->names));
+	if (h->names) {
+		names_conf_load(h->names, set->iproute2_dir, "/usr/share/iproute2");
+		if (h->names->bad_lines)
+			log_warn("iproute2 names: %u line%s or file%s ignored (first: %s)",
+				 h->names->bad_lines, h->names->bad_lines == 1 ? "" : "s",
+				 h->names->bad_lines == 1 ? "" : "s", h->names->first_bad);
+	}
 	if (canon_ctx_init(&h->cc, &h->s, &h->copts) < 0 ||
 	    delta_build(&h->d, &h->cc, (st->have_acked && !o->full) ? &st->acked : NULL, tables) < 0) {
 		log_error("out of memory computing the delta");
@@ -231,6 +240,8 @@ enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 
 void harvest_free(struct harvest *h)
 {
+	free(h->names);
+	h->names = NULL;
 	delta_free(&h->d);
 	canon_ctx_free(&h->cc);
 	snap_free(&h->s);
@@ -260,6 +271,7 @@ void harvest_meta(struct report_meta *m, const struct settings *set, const struc
 	m->tables = h->tables;
 	m->collect = &h->cs;
 	m->delta = &h->d;
+	m->names = h->names;
 }
 
 void harvest_summary(const struct harvest *h, const char *what, uint64_t bytes, uint64_t gz_bytes,

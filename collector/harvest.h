@@ -47,6 +47,7 @@ struct harvest {
 	struct canon_ctx cc;
 	struct delta d;
 	unsigned tables;
+	struct names_conf *names; /* the iproute2 configuration's names, read once per run */
 };
 
 enum run_outcome run_state_outcome(enum state_err e, bool writing);

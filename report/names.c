@@ -1,9 +1,15 @@
 #include "names.h"
 
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <ctype.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <netlink/route/route.h>
 #include <netlink/route/neighbour.h>
 #include <netlink/route/link.h>
@@ -11,26 +17,212 @@
 #include <netlink/route/rtnl.h>
 #include <netlink/utils.h>
 
-static char proto_names[256][16];
-static char scope_names[256][16];
 static char type_names[256][16];
-static char table_names[256][24];
 static char nud_names[256][52];
 static char nflag_names[256][64];
 static char oper_names[256][24];
 static bool loaded;
 
-/* RTPROT_* from <linux/rtnetlink.h>: the kernel ABI's names, printed by iproute2 as well. */
-static const struct {
-	uint8_t id;
+/* The kernel's names (<linux/rtnetlink.h>: RTPROT_*, RT_SCOPE_*, RT_TABLE_*), the names iproute2's
+ * own files give them too: what serves when no configuration names a value. */
+static const struct kname {
+	uint32_t id;
 	const char *name;
 } kernel_protos[] = {
-	{ 9, "ra" },	     { 10, "mrt" },	 { 11, "zebra" },     { 12, "bird" },
-	{ 13, "dnrouted" },  { 14, "xorp" },	 { 15, "ntk" },	      { 16, "dhcp" },
-	{ 17, "mrouted" },   { 18, "keepalived" }, { 42, "babel" },   { 99, "openr" },
-	{ 186, "bgp" },	     { 187, "isis" },	 { 188, "ospf" },     { 189, "rip" },
-	{ 192, "eigrp" },
+	{ 0, "unspec" },    { 1, "redirect" },   { 2, "kernel" },	  { 3, "boot" },
+	{ 4, "static" },    { 8, "gated" },	 { 9, "ra" },		  { 10, "mrt" },
+	{ 11, "zebra" },    { 12, "bird" },	 { 13, "dnrouted" },	  { 14, "xorp" },
+	{ 15, "ntk" },	    { 16, "dhcp" },	 { 17, "mrouted" },	  { 18, "keepalived" },
+	{ 42, "babel" },    { 99, "openr" },	 { 186, "bgp" },	  { 187, "isis" },
+	{ 188, "ospf" },    { 189, "rip" },	 { 192, "eigrp" },
+}, kernel_scopes[] = {
+	{ 0, "global" }, { 200, "site" }, { 253, "link" }, { 254, "host" }, { 255, "nowhere" },
+}, kernel_tables[] = {
+	{ 0, "unspec" }, { 253, "default" }, { 254, "main" }, { 255, "local" },
 };
+
+static const char *kname(const struct kname *k, size_t n, uint32_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (k[i].id == id)
+			return k[i].name;
+	return NULL;
+}
+
+#define KNAME(tab, id) kname(tab, sizeof(tab) / sizeof(tab[0]), id)
+
+/* ---- the iproute2 configuration ---- */
+
+static void note_bad(struct names_conf *nc, const char *path, unsigned line)
+{
+	if (!nc->bad_lines++)
+		snprintf(nc->first_bad, sizeof(nc->first_bad), "%.140s:%u", path, line);
+}
+
+/* One "NUMBER NAME" line; -1 when it is not one (comments and blank lines are 0 with *name "") */
+static int parse_line(char *l, uint32_t *id, char **name)
+{
+	char *end, *n;
+	unsigned long v;
+
+	*name = NULL;
+	while (isspace((unsigned char)*l))
+		l++;
+	if (!*l || *l == '#') {
+		*name = l + strlen(l);
+		return 0;
+	}
+	errno = 0;
+	v = strtoul(l, &end, 0);
+	if (end == l || errno || v > UINT32_MAX || !isspace((unsigned char)*end))
+		return -1;
+	while (isspace((unsigned char)*end))
+		end++;
+	n = end;
+	while (*end && !isspace((unsigned char)*end) && *end != '#')
+		if (!isprint((unsigned char)*end++))
+			return -1;
+	if (end == n || end - n >= NAMES_LEN)
+		return -1;
+	if (*end && *end != '#') {
+		char *rest = end;
+
+		*end = 0;
+		for (rest++; isspace((unsigned char)*rest); rest++)
+			;
+		if (*rest && *rest != '#')
+			return -1;
+	}
+	*end = 0;
+	*id = (uint32_t)v;
+	*name = n;
+	return 0;
+}
+
+enum kind { K_TABLE, K_PROTO, K_SCOPE };
+
+static void add_name(struct names_conf *nc, enum kind k, uint32_t id, const char *name,
+		     const char *path, unsigned line)
+{
+	if (k == K_TABLE) {
+		if (nc->ntables >= NAMES_MAX_TABLES) {
+			note_bad(nc, path, line);
+			return;
+		}
+		nc->table[nc->ntables].id = id;
+		snprintf(nc->table[nc->ntables++].name, NAMES_LEN, "%s", name);
+	} else if (id > 255) {
+		note_bad(nc, path, line);
+	} else {
+		snprintf(k == K_PROTO ? nc->proto[id] : nc->scope[id], NAMES_LEN, "%s", name);
+	}
+}
+
+/* One file, at most NAMES_MAX_FILE bytes of it (non-blocking open: a FIFO cannot hang the run).
+ * 0 when read, -1 when it does not exist. */
+static int read_file(struct names_conf *nc, enum kind k, const char *path)
+{
+	struct stat st;
+	ssize_t n;
+	size_t got = 0;
+	unsigned line = 0;
+	char *buf;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0)
+		return errno == ENOENT || errno == ENOTDIR ? -1 : (note_bad(nc, path, 0), 0);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(buf = malloc(NAMES_MAX_FILE + 1))) {
+		close(fd);
+		note_bad(nc, path, 0);
+		return 0;
+	}
+	while (got < NAMES_MAX_FILE && (n = read(fd, buf + got, NAMES_MAX_FILE - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	if ((uint64_t)st.st_size > NAMES_MAX_FILE)
+		note_bad(nc, path, 0); /* used as far as the bound: counted */
+	buf[got] = 0;
+	nc->files++;
+	for (char *p = buf, *nl; p && *p; p = nl) {
+		uint32_t id = 0;
+		char *name;
+
+		nl = strchr(p, '\n');
+		if (nl)
+			*nl++ = 0;
+		line++;
+		if (parse_line(p, &id, &name) < 0)
+			note_bad(nc, path, line);
+		else if (*name)
+			add_name(nc, k, id, name, path, line);
+	}
+	free(buf);
+	return 0;
+}
+
+static int conf_file(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return d->d_name[0] != '.' && n > 5 && !strcmp(d->d_name + n - 5, ".conf");
+}
+
+/* NAME and NAME.d/X.conf (sorted) from dir, each taken from fallback when dir lacks it. */
+static void read_set(struct names_conf *nc, enum kind k, const char *dir, const char *fallback,
+		     const char *name, bool with_d)
+{
+	char path[4096];
+	struct dirent **ents = NULL;
+	int n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (read_file(nc, k, path) < 0 && fallback) {
+		snprintf(path, sizeof(path), "%s/%s", fallback, name);
+		read_file(nc, k, path);
+	}
+	if (!with_d)
+		return;
+	snprintf(path, sizeof(path), "%s/%s.d", dir, name);
+	n = scandir(path, &ents, conf_file, alphasort);
+	if (n < 0 && fallback) {
+		snprintf(path, sizeof(path), "%s/%s.d", fallback, name);
+		n = scandir(path, &ents, conf_file, alphasort);
+	}
+	for (int i = 0; i < n; i++) {
+		char file[4096 + 300];
+
+		snprintf(file, sizeof(file), "%s/%s", path, ents[i]->d_name);
+		read_file(nc, k, file);
+		free(ents[i]);
+	}
+	free(ents);
+}
+
+static int cmp_table(const void *a, const void *b)
+{
+	const struct names_table *x = a, *y = b;
+
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x < y ? -1 : 1; /* stable: the later of two names of one id wins below */
+}
+
+void names_conf_load(struct names_conf *nc, const char *dir, const char *fallback)
+{
+	uint32_t w = 0;
+
+	memset(nc, 0, sizeof(*nc));
+	read_set(nc, K_TABLE, dir, fallback, "rt_tables", true);
+	read_set(nc, K_PROTO, dir, fallback, "rt_protos", true);
+	read_set(nc, K_SCOPE, dir, fallback, "rt_scopes", false);
+	qsort(nc->table, nc->ntables, sizeof(nc->table[0]), cmp_table);
+	for (uint32_t i = 0; i < nc->ntables; i++) {
+		if (w && nc->table[w - 1].id == nc->table[i].id)
+			w--; /* as iproute2: the name read last counts */
+		nc->table[w++] = nc->table[i];
+	}
+	nc->ntables = w;
+}
 
 static void upper(char *s)
 {
@@ -46,14 +238,8 @@ static void load(void)
 	for (int i = 0; i < 256; i++) {
 		snprintf(oper_names[i], sizeof(oper_names[i]), "%s",
 			 rtnl_link_operstate2str((uint8_t)i, buf, sizeof(buf)));
-		snprintf(proto_names[i], sizeof(proto_names[i]), "%s",
-			 rtnl_route_proto2str(i, buf, sizeof(buf)));
-		snprintf(scope_names[i], sizeof(scope_names[i]), "%s",
-			 rtnl_scope2str((uint8_t)i, buf, sizeof(buf)));
 		snprintf(type_names[i], sizeof(type_names[i]), "%s",
 			 nl_rtntype2str(i, buf, sizeof(buf)));
-		snprintf(table_names[i], sizeof(table_names[i]), "%s",
-			 rtnl_route_table2str(i, buf, sizeof(buf)));
 		snprintf(nflag_names[i], sizeof(nflag_names[i]), "%s",
 			 rtnl_neigh_flags2str(i, buf, sizeof(buf)));
 		if (i == 0) {
@@ -68,18 +254,9 @@ static void load(void)
 	}
 	/* libnl prints unknown values as "0x.."; numbers read better and match `ip -json`. */
 	for (int i = 0; i < 256; i++) {
-		if (!strncmp(proto_names[i], "0x", 2))
-			snprintf(proto_names[i], sizeof(proto_names[i]), "%d", i);
-		if (!strncmp(scope_names[i], "0x", 2))
-			snprintf(scope_names[i], sizeof(scope_names[i]), "%d", i);
 		if (!strncmp(type_names[i], "0x", 2))
 			snprintf(type_names[i], sizeof(type_names[i]), "%d", i);
-		if (!strncmp(table_names[i], "0x", 2))
-			snprintf(table_names[i], sizeof(table_names[i]), "%d", i);
 	}
-	for (size_t k = 0; k < sizeof(kernel_protos) / sizeof(kernel_protos[0]); k++)
-		if (isdigit((unsigned char)proto_names[kernel_protos[k].id][0]))
-			snprintf(proto_names[kernel_protos[k].id], 16, "%s", kernel_protos[k].name);
 	loaded = true;
 }
 
@@ -89,15 +266,33 @@ static inline void ready(void)
 		load();
 }
 
-const char *name_rtproto(uint8_t p)
+static const char *number(uint32_t v)
 {
-	ready();
-	return proto_names[p];
+	static char nums[256][4];
+
+	if (!nums[v & 255][0])
+		snprintf(nums[v & 255], sizeof(nums[0]), "%u", v & 255);
+	return nums[v & 255];
 }
-const char *name_scope(uint8_t s)
+
+const char *name_rtproto(const struct names_conf *nc, uint8_t p)
 {
-	ready();
-	return scope_names[s];
+	const char *k;
+
+	if (nc && nc->proto[p][0])
+		return nc->proto[p];
+	k = KNAME(kernel_protos, p);
+	return k ? k : number(p);
+}
+
+const char *name_scope(const struct names_conf *nc, uint8_t s)
+{
+	const char *k;
+
+	if (nc && nc->scope[s][0])
+		return nc->scope[s];
+	k = KNAME(kernel_scopes, s);
+	return k ? k : number(s);
 }
 const char *name_rtntype(uint8_t t)
 {
@@ -105,11 +300,26 @@ const char *name_rtntype(uint8_t t)
 	return type_names[t];
 }
 
-const char *name_table(uint32_t t, char *buf, size_t len)
+const char *name_table(const struct names_conf *nc, uint32_t t, char *buf, size_t len)
 {
-	ready();
-	if (t < 256)
-		return table_names[t];
+	const char *k;
+
+	if (nc) {
+		uint32_t lo = 0, hi = nc->ntables;
+
+		while (lo < hi) {
+			uint32_t mid = lo + (hi - lo) / 2;
+
+			if (nc->table[mid].id == t)
+				return nc->table[mid].name;
+			if (nc->table[mid].id < t)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+	}
+	if ((k = KNAME(kernel_tables, t)))
+		return k;
 	snprintf(buf, len, "%u", t);
 	return buf;
 }

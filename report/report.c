@@ -184,7 +184,8 @@ static void write_addresses(struct json_w *w, const struct snapshot *s, bool on,
 			json_null(w);
 		}
 		key_str(w, "family", family_name(a->family));
-		key_str(w, "scope", name_scope(a->scope));
+		key_str(w, "scope", name_scope(m->names, a->scope));
+		key_u64(w, "scope_id", a->scope);
 		if (a->flags != last_flags) {
 			name_addr_flags(a->flags, buf, sizeof(buf));
 			last_flags = a->flags;
@@ -315,10 +316,12 @@ static void write_routes(struct json_w *w, const struct snapshot *s, bool on, co
 		}
 		key_ifname(w, s, "interface", first ? first->ifindex : r->oif);
 		key_str(w, "family", family_name(r->family));
-		key_str(w, "table", name_table(r->table, tbuf, sizeof(tbuf)));
+		key_str(w, "table", name_table(m->names, r->table, tbuf, sizeof(tbuf)));
 		key_u64(w, "table_id", r->table);
-		key_str(w, "protocol", name_rtproto(r->protocol));
-		key_str(w, "scope", name_scope(r->scope));
+		key_str(w, "protocol", name_rtproto(m->names, r->protocol));
+		key_u64(w, "protocol_id", r->protocol);
+		key_str(w, "scope", name_scope(m->names, r->scope));
+		key_u64(w, "scope_id", r->scope);
 		key_str(w, "type", name_rtntype(r->type));
 		key_u64(w, "metric", r->priority);
 		key_u64(w, "tos", r->tos);
@@ -443,7 +446,7 @@ static void write_rules(struct json_w *w, const struct snapshot *s, const uint8_
 		rule_selectors(w, s, r);
 		key_str(w, "action", rule_action(r->action));
 		if (r->action == 1) {
-			key_str(w, "table", name_table(r->table, tbuf, sizeof(tbuf)));
+			key_str(w, "table", name_table(m->names, r->table, tbuf, sizeof(tbuf)));
 			key_u64(w, "table_id", r->table);
 		}
 		if (r->action == 2)
@@ -452,7 +455,8 @@ static void write_rules(struct json_w *w, const struct snapshot *s, const uint8_
 			key_u64(w, "suppress_prefixlen", r->suppress_plen);
 		if (r->has_suppress_ifgroup)
 			key_u64(w, "suppress_ifgroup", r->suppress_ifgroup);
-		key_str(w, "protocol", name_rtproto(r->protocol));
+		key_str(w, "protocol", name_rtproto(m->names, r->protocol));
+		key_u64(w, "protocol_id", r->protocol);
 		json_obj_end(w);
 		if (part_keep(w, m, &sv))
 			part_mark(m, SNAP_RULES, i);
@@ -510,7 +514,8 @@ static void write_nexthops(struct json_w *w, const struct snapshot *s, const uin
 		if (n->flags & 16) /* RTNH_F_LINKDOWN */
 			json_str(w, "linkdown");
 		json_arr_end(w);
-		key_str(w, "protocol", name_rtproto(n->protocol));
+		key_str(w, "protocol", name_rtproto(m->names, n->protocol));
+		key_u64(w, "protocol_id", n->protocol);
 		json_obj_end(w);
 		if (part_keep(w, m, &sv))
 			part_mark(m, SNAP_NHOBJ, i);
@@ -580,7 +585,8 @@ static void write_sockets(struct json_w *w, const struct snapshot *s, bool on, b
 	json_arr_end(w);
 }
 
-static void removed_key(struct json_w *w, const struct snapshot *s, enum snap_table t,
+static void removed_key(struct json_w *w, const struct snapshot *s,
+			const struct names_conf *names, enum snap_table t,
 			const struct state_rec *rec)
 {
 	static const uint8_t zero[16];
@@ -631,7 +637,7 @@ static void removed_key(struct json_w *w, const struct snapshot *s, enum snap_ta
 		key_ifname(w, s, "interface", k->oif);
 		key_u64(w, "interface_index", k->oif);
 		key_str(w, "family", family_name(fam));
-		key_str(w, "table", name_table(k->table, tbuf, sizeof(tbuf)));
+		key_str(w, "table", name_table(names, k->table, tbuf, sizeof(tbuf)));
 		key_u64(w, "table_id", k->table);
 		key_str(w, "type", name_rtntype(k->type));
 		key_u64(w, "metric", k->metric);
@@ -711,7 +717,7 @@ static void write_removed(struct json_w *w, const struct snapshot *s, const stru
 					continue;
 			}
 			part_save(w, &sv);
-			removed_key(w, s, lists[l].t, rec);
+			removed_key(w, s, m->names, lists[l].t, rec);
 			if (part_keep(w, m, &sv) && m->part)
 				m->part->rincl[lists[l].t][i] = 1;
 		}

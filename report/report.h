@@ -14,6 +14,7 @@
 #include "../delta/snapshot.h"
 
 struct json_w;
+struct names_conf;
 struct collect_stats;
 struct delta;
 
@@ -51,6 +52,8 @@ struct report_meta {
 	 * command results a check-in carries). NULL: none. */
 	void (*extra)(struct json_w *w, void *ctx);
 	void *extra_ctx;
+	/* Route table, protocol and scope names (report/names.h); NULL: the kernel's names. */
+	const struct names_conf *names;
 };
 
 struct report_stats {

@@ -84,6 +84,26 @@ else
 	notok "neighbour filtering: $counts"
 fi
 
+# names from an iproute2 configuration of the test's own: a table id beyond 255, a protocol and a
+# rule's table, with the number beside each name
+mkdir -p "$dir/ipr2/rt_tables.d"
+printf '255 local\n254 main\n1000 peering # 32-bit id\n' >"$dir/ipr2/rt_tables"
+printf '100 isp-a\n' >"$dir/ipr2/rt_tables.d/isp.conf"
+printf '12 birdie\n' >"$dir/ipr2/rt_protos"
+ip netns exec "$ns" "$NETINV" --dry-run --compact --iproute2-dir "$dir/ipr2" -o "$dir/names.json" 2>"$dir/names.err"
+if "$PYTHON" - "$dir/names.json" <<'PY'; then
+import json, sys
+r = json.load(open(sys.argv[1]))
+rt = [x for x in r["routes"] if x["destination"] == "10.100.0.0/16"][0]
+assert (rt["table"], rt["table_id"], rt["protocol"], rt["protocol_id"]) == ("peering", 1000, "birdie", 12), rt
+assert [x for x in r["routes"] if x["table"] == "isp-a" and x["table_id"] == 100], "table 100"
+assert [x for x in r["rules"] if x.get("table") == "isp-a" and x["table_id"] == 100], "rule table 100"
+PY
+	ok "names from --iproute2-dir: table 1000 is 'peering', table 100 'isp-a' (routes and rules), protocol 12 'birdie', numbers beside"
+else
+	notok "iproute2 names: $(cat "$dir/names.err")"
+fi
+
 if "$PYTHON" "$here/validate.py" "$top/report/schema/report.schema.json" "$dir/report.json"; then
 	ok "namespace report validates against report.schema.json"
 else

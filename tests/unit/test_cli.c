@@ -154,6 +154,7 @@ static const char *sample(int i, int layer, char *buf)
 	case CFG_ENROLLMENT_KEY_FILE:
 	case CFG_CA_FILE:
 	case CFG_IMPORT_FROM:
+	case CFG_IPROUTE2_DIR:
 		sprintf(buf, "/layer%d/%s", layer, cfg_defs[i].key);
 		return buf;
 	default:

@@ -9,6 +9,8 @@
 #include <cjson/cJSON.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static char out[1 << 16];
 static size_t out_len;
@@ -285,20 +287,98 @@ static void test_names(void **state)
 	char b[32];
 
 	(void)state;
-	assert_string_equal(name_rtproto(RTPROT_KERNEL), "kernel");
-	assert_string_equal(name_rtproto(16), "dhcp"); /* from the kernel table, not libnl */
-	assert_string_equal(name_rtproto(186), "bgp");
-	assert_string_equal(name_rtproto(250), "250");
-	assert_string_equal(name_scope(RT_SCOPE_LINK), "link");
+	/* without a configuration: the kernel's names */
+	assert_string_equal(name_rtproto(NULL, RTPROT_KERNEL), "kernel");
+	assert_string_equal(name_rtproto(NULL, 16), "dhcp");
+	assert_string_equal(name_rtproto(NULL, 186), "bgp");
+	assert_string_equal(name_rtproto(NULL, 250), "250");
+	assert_string_equal(name_scope(NULL, RT_SCOPE_LINK), "link");
 	assert_string_equal(name_rtntype(RTN_BLACKHOLE), "blackhole");
-	assert_string_equal(name_table(RT_TABLE_MAIN, b, sizeof(b)), "main");
-	assert_string_equal(name_table(100000, b, sizeof(b)), "100000");
+	assert_string_equal(name_table(NULL, RT_TABLE_MAIN, b, sizeof(b)), "main");
+	assert_string_equal(name_table(NULL, 100000, b, sizeof(b)), "100000");
 	assert_string_equal(name_nud(NUD_STALE, NULL, 0), "STALE");
 	assert_string_equal(name_nud(0, NULL, 0), "NONE");
 	assert_string_equal(name_sock_state(6, 10), "listen");
 	assert_string_equal(name_sock_state(6, 12), "syn_recv");
 	assert_string_equal(name_sock_state(17, 1), "established");
 	assert_string_equal(name_sock_state(6, 200), "unknown");
+}
+
+static void put_file(const char *dir, const char *name, const char *text)
+{
+	char p[512];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The iproute2 configuration: rt_tables with 32-bit ids and rt_tables.d overriding it, rt_protos
+ * from the fallback directory when the configuration has none, rt_scopes; malformed lines are
+ * counted and skipped, a FIFO does not hang, and the bounds hold. */
+static void test_iproute2_names(void **state)
+{
+	char dir[] = "/tmp/netinv-names.XXXXXX", fb[] = "/tmp/netinv-namesfb.XXXXXX", p[600], b[32];
+	struct names_conf *nc = malloc(sizeof(*nc));
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(mkdtemp(fb));
+	snprintf(p, sizeof(p), "%s/rt_tables.d", dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	put_file(dir, "rt_tables", "# comment\n255\tlocal\n254 main\n100 isp1\n1000\tbig-table\n"
+				   "0x10000 hex_table # trailing comment\n"
+				   "abc nope\n42\n7 two words\n");
+	put_file(dir, "rt_tables.d/a.conf", "100 isp1-renamed\n");
+	put_file(dir, "rt_tables.d/ignored.txt", "101 not-a-conf\n");
+	put_file(dir, "rt_scopes", "0 global\n77 campus\n");
+	put_file(fb, "rt_protos", "2 kernel\n250 myrouted\n");
+	snprintf(p, sizeof(p), "%s/rt_protos.d", dir);
+	assert_int_equal(mkfifo(p, 0600), 0); /* not a directory: skipped, and never hangs */
+	names_conf_load(nc, dir, fb);
+	assert_string_equal(name_table(nc, 1000, b, sizeof(b)), "big-table"); /* beyond 255 */
+	assert_string_equal(name_table(nc, 0x10000, b, sizeof(b)), "hex_table");
+	assert_string_equal(name_table(nc, 100, b, sizeof(b)), "isp1-renamed"); /* .d wins */
+	assert_string_equal(name_table(nc, 101, b, sizeof(b)), "101");
+	assert_string_equal(name_table(nc, 253, b, sizeof(b)), "default"); /* the kernel's */
+	assert_string_equal(name_rtproto(nc, 250), "myrouted"); /* from the fallback */
+	assert_string_equal(name_rtproto(nc, 186), "bgp");
+	assert_string_equal(name_scope(nc, 77), "campus");
+	assert_int_equal(nc->bad_lines, 3);
+	assert_non_null(strstr(nc->first_bad, "rt_tables:7"));
+	/* a file over the bound is read as far as it goes and counted */
+	{
+		char *big = malloc(NAMES_MAX_FILE + 100);
+
+		memset(big, '#', NAMES_MAX_FILE + 99);
+		big[NAMES_MAX_FILE + 99] = 0;
+		put_file(dir, "rt_scopes", big);
+		free(big);
+	}
+	names_conf_load(nc, dir, NULL);
+	assert_int_equal(nc->bad_lines, 3 + 1);
+	assert_string_equal(name_rtproto(nc, 250), "250"); /* no fallback this time */
+	/* more table names than the bound: the rest are counted, never stored */
+	{
+		size_t cap = (NAMES_MAX_TABLES + 10) * 16 + 1;
+		char *many = malloc(cap), *w = many;
+
+		for (int i = 0; i < NAMES_MAX_TABLES + 10; i++)
+			w += sprintf(w, "%d t%d\n", 5000 + i, i);
+		put_file(dir, "rt_tables", many);
+		free(many);
+	}
+	snprintf(p, sizeof(p), "%s/rt_tables.d/a.conf", dir);
+	unlink(p);
+	names_conf_load(nc, dir, NULL);
+	assert_int_equal(nc->ntables, NAMES_MAX_TABLES);
+	assert_true(nc->bad_lines >= 10);
+	free(nc);
+	snprintf(p, sizeof(p), "rm -rf %s %s", dir, fb);
+	assert_int_equal(system(p), 0);
 }
 
 int main(void)
@@ -308,6 +388,7 @@ int main(void)
 		cmocka_unit_test(test_only_selection),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_iproute2_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
