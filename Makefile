@@ -30,7 +30,7 @@ DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS)) -ldl
 CFLAGS += $(DEP_CFLAGS) -DNETINV_VERSION='"$(VERSION)"' -DNETINV_HTTP_VERSION='"$(VERSION)"' \
 	  -DLIBMNL_BUILD_VERSION='"$(shell $(PKG_CONFIG) --modversion libmnl)"'
 
-LIB_SRCS := netlink/nl.c netlink/attr.c netlink/link.c netlink/addr.c netlink/neigh.c \
+LIB_SRCS := netlink/nl.c netlink/attr.c netlink/link.c netlink/linkinfo.c netlink/addr.c netlink/neigh.c \
 	    netlink/route.c netlink/rule.c netlink/nexthop.c netlink/sockdiag.c netlink/procmap.c netlink/collect.c \
 	    delta/snapshot.c delta/canon.c delta/hash.c delta/diff.c delta/persist.c delta/crc32c.c \
 	    report/json.c report/names.c report/report.c report/gzip.c \

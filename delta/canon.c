@@ -66,7 +66,18 @@ static int cmp_link(const struct snapshot *s, const struct snap_link *a, const s
 	CMPB(a->addr, b->addr, a->addr_len);
 	CMP(a->brd_len, b->brd_len);
 	CMPB(a->brd, b->brd, a->brd_len);
-	return 0;
+	CMPS(s, a->qdisc, b->qdisc);
+	CMPS(s, a->altnames, b->altnames);
+	CMPS(s, a->parent_dev, b->parent_dev);
+	CMPS(s, a->parent_bus, b->parent_bus);
+	{
+		/* the details: plain bytes in a zeroed record, strings compared above */
+		struct snap_link x = *a, y = *b;
+
+		x.name = x.kind = x.alias = x.qdisc = x.altnames = x.parent_dev = x.parent_bus = 0;
+		y.name = y.kind = y.alias = y.qdisc = y.altnames = y.parent_dev = y.parent_bus = 0;
+		return cmp_bytes(&x, &y, sizeof(x));
+	}
 }
 
 static int cmp_addr(const struct snapshot *s, const struct snap_addr *a, const struct snap_addr *b)
@@ -280,7 +291,11 @@ static uint64_t record_hash(const struct snapshot *s, enum snap_table t, const v
 		h = hash_str(s, l.name, h);
 		h = hash_str(s, l.kind, h);
 		h = hash_str(s, l.alias, h);
-		l.name = l.kind = l.alias = 0;
+		h = hash_str(s, l.qdisc, h);
+		h = hash_str(s, l.altnames, h);
+		h = hash_str(s, l.parent_dev, h);
+		h = hash_str(s, l.parent_bus, h);
+		l.name = l.kind = l.alias = l.qdisc = l.altnames = l.parent_dev = l.parent_bus = 0;
 		return hash64(&l, sizeof(l), h);
 	}
 	case SNAP_ADDRS: {

@@ -28,10 +28,81 @@ enum snap_table {
 
 #define SNAP_LLADDR_MAX 32 /* MAX_ADDR_LEN in the kernel */
 
+/* What a link is, by kind (IFLA_INFO_DATA); which member holds is info_kind. */
+enum snap_link_info_kind {
+	LINFO_NONE,
+	LINFO_VLAN,
+	LINFO_BOND,
+	LINFO_BRIDGE,
+	LINFO_VRF,
+	LINFO_VXLAN,
+	LINFO_MACVLAN,
+	LINFO_IPVLAN,
+	LINFO_TUNNEL, /* gre, gretap, ip6gre, ip6gretap, ipip, sit, ip6tnl */
+	LINFO_TUN,    /* tun and tap */
+};
+
+/* What a link is as a member of another (IFLA_INFO_SLAVE_DATA). */
+enum snap_link_slave_kind { LSLAVE_NONE, LSLAVE_BOND, LSLAVE_BRIDGE };
+
+union snap_link_info {
+	struct {
+		uint16_t id;
+		uint16_t protocol; /* ETH_P_8021Q or ETH_P_8021AD, host order */
+	} vlan;
+	struct {
+		uint8_t mode, xmit_hash_policy;
+		uint32_t active_slave; /* ifindex, 0 = none */
+		uint32_t miimon;       /* ms */
+	} bond;
+	struct {
+		uint32_t stp_state;
+		uint8_t vlan_filtering;
+		uint16_t default_pvid;
+	} bridge;
+	struct {
+		uint32_t table;
+	} vrf;
+	struct {
+		uint32_t vni;
+		uint32_t link; /* underlying device, 0 = none */
+		uint16_t port; /* destination port, host order */
+		uint8_t family, has_local, has_remote;
+		uint8_t local[16], remote[16]; /* remote: a unicast peer or the multicast group */
+	} vxlan;
+	struct {
+		uint32_t mode; /* MACVLAN_MODE_* */
+	} macvlan;
+	struct {
+		uint16_t mode; /* IPVLAN_MODE_* */
+	} ipvlan;
+	struct {
+		uint8_t family, ttl, has_local, has_remote;
+		uint8_t local[16], remote[16];
+	} tunnel;
+	struct {
+		uint8_t type; /* IFF_TUN or IFF_TAP */
+		uint8_t has_owner;
+		uint32_t owner;
+	} tun;
+};
+
+union snap_link_slave {
+	struct {
+		uint8_t state, mii_status;
+		uint32_t link_failure_count;
+	} bond;
+	struct {
+		uint8_t state; /* BR_STATE_* */
+		uint16_t priority;
+		uint32_t cost;
+	} bridge;
+};
+
 struct snap_link {
 	uint32_t ifindex;
 	uint32_t master; /* ifindex, 0 = none */
-	uint32_t link;   /* IFLA_LINK (lower device), 0 = none */
+	uint32_t link;   /* IFLA_LINK (lower device, or a veth's peer), 0 = none */
 	uint32_t mtu;
 	uint32_t flags; /* IFF_* */
 	uint32_t name;  /* strtab */
@@ -44,6 +115,21 @@ struct snap_link {
 	uint8_t brd_len;
 	uint8_t brd[SNAP_LLADDR_MAX];
 	uint8_t pad[2];
+	/* the link's own details */
+	uint8_t perm_len; /* IFLA_PERM_ADDRESS: the factory address, 0 = none */
+	uint8_t perm[SNAP_LLADDR_MAX];
+	uint8_t has_carrier, carrier;
+	uint8_t has_netnsid; /* the link (a veth's peer) is in the namespace link_netnsid */
+	uint8_t info_kind;   /* enum snap_link_info_kind */
+	uint8_t slave_kind;  /* enum snap_link_slave_kind */
+	int32_t link_netnsid;
+	uint32_t min_mtu, max_mtu, txqlen, group;
+	uint32_t qdisc;      /* strtab */
+	uint32_t altnames;   /* strtab: the alternative names, space-separated */
+	uint32_t parent_dev; /* strtab: IFLA_PARENT_DEV_NAME (a PCI address, ...) */
+	uint32_t parent_bus; /* strtab: IFLA_PARENT_DEV_BUS_NAME (pci, usb, ...) */
+	union snap_link_info info;
+	union snap_link_slave slave;
 };
 
 struct snap_addr {
@@ -178,6 +264,7 @@ struct snap_vec {
 struct snap_table_stats {
 	uint32_t attempts;
 	uint32_t dropped;    /* malformed records */
+	uint32_t fields_skipped; /* malformed optional fields left out of records that were kept */
 	uint32_t first_drop; /* errno of the first malformed record */
 	uint32_t duplicates; /* identical records removed (a torn dump) */
 	uint32_t dump_us;

@@ -212,6 +212,7 @@ static void collect_table(struct collector *c, struct snapshot *s, enum snap_tab
 		if (attempt > 1) {
 			snap_rewind(s, t, m);
 			ts->dropped = 0;
+			ts->fields_skipped = 0;
 		}
 		mon_drain(c); /* discard what happened before this attempt */
 		memset(c->changed, 0, sizeof(c->changed));

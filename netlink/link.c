@@ -1,5 +1,6 @@
 #include "link.h"
 #include "attr.h"
+#include "linkinfo.h"
 #include "../delta/snapshot.h"
 
 #include <errno.h>
@@ -37,6 +38,7 @@ int link_parse(const struct nlmsghdr *nlh, void *arg)
 	struct snap_link l = { 0 }, *out;
 	const char *name = NULL, *kind = NULL, *alias = NULL;
 	size_t name_len = 0, kind_len = 0, alias_len = 0;
+	bool has_info = true;
 	int r;
 
 	if (nlh->nlmsg_type != RTM_NEWLINK)
@@ -67,16 +69,21 @@ int link_parse(const struct nlmsghdr *nlh, void *arg)
 	if (tb[IFLA_BROADCAST] && attr_len(tb[IFLA_BROADCAST]) &&
 	    (r = attr_get_bytes(tb[IFLA_BROADCAST], SNAP_LLADDR_MAX, l.brd, &l.brd_len)) < 0)
 		return r;
-	if (tb[IFLA_LINKINFO]) {
-		r = attr_parse_nested(tb[IFLA_LINKINFO], li, IFLA_INFO_MAX);
-		if (r < 0)
-			return r;
-		if ((r = attr_get_str(li[IFLA_INFO_KIND], 63, &kind, &kind_len)) < 0)
-			return r;
+	/* what the link is: optional detail, so a malformed part is left out and counted */
+	if (tb[IFLA_LINKINFO] && attr_parse_nested(tb[IFLA_LINKINFO], li, IFLA_INFO_MAX) < 0) {
+		s->st[SNAP_LINKS].fields_skipped++;
+		has_info = false;
+	}
+	if (has_info && tb[IFLA_LINKINFO] &&
+	    attr_get_str(li[IFLA_INFO_KIND], 63, &kind, &kind_len) < 0) {
+		s->st[SNAP_LINKS].fields_skipped++;
+		kind = NULL;
 	}
 	out = snap_push(s, SNAP_LINKS);
 	if (!out)
 		return -errno;
+	s->st[SNAP_LINKS].fields_skipped +=
+		linkinfo_parse(s, tb, has_info && tb[IFLA_LINKINFO] ? li : NULL, &l);
 	l.name = snap_str(s, name, name_len);
 	l.kind = kind ? snap_str(s, kind, kind_len) : 0;
 	l.alias = alias ? snap_str(s, alias, alias_len) : 0;

@@ -103,6 +103,180 @@ static const char *family_name(uint8_t f)
 	return f == AF_INET ? "inet" : "inet6";
 }
 
+static const char *pick(const char *const *names, size_t n, unsigned v)
+{
+	return v < n && names[v] ? names[v] : NULL;
+}
+#define PICK(names, v) pick(names, sizeof(names) / sizeof(names[0]), v)
+
+static void key_name_or_num(struct json_w *w, const char *k, const char *name, uint64_t v)
+{
+	json_key(w, k);
+	if (name)
+		json_str(w, name);
+	else
+		json_u64(w, v);
+}
+
+static void key_addr(struct json_w *w, const char *k, uint8_t family, const uint8_t *a)
+{
+	json_key(w, k);
+	json_ip(w, family, a);
+}
+
+/* IFLA_INFO_DATA as `ip -d -json link show` names it. */
+static void info_data(struct json_w *w, const struct snapshot *s, const struct snap_link *l)
+{
+	static const char *const bond_modes[] = { "balance-rr", "active-backup", "balance-xor",
+						  "broadcast", "802.3ad", "balance-tlb",
+						  "balance-alb" };
+	static const char *const hashes[] = { "layer2", "layer3+4", "layer2+3", "encap2+3",
+					      "encap3+4", "vlan+srcmac" };
+	static const char *const mv_modes[] = { [1] = "private", [2] = "vepa", [4] = "bridge",
+						[8] = "passthru", [16] = "source" };
+	static const char *const ipv_modes[] = { "l2", "l3", "l3s" };
+	const union snap_link_info *in = &l->info;
+
+	json_key(w, "info_data");
+	json_obj_begin(w);
+	switch (l->info_kind) {
+	case LINFO_VLAN:
+		key_str(w, "protocol", in->vlan.protocol == 0x88a8 ? "802.1ad" : "802.1Q");
+		key_u64(w, "id", in->vlan.id);
+		break;
+	case LINFO_BOND:
+		key_name_or_num(w, "mode", PICK(bond_modes, in->bond.mode), in->bond.mode);
+		if (in->bond.active_slave)
+			key_ifname(w, s, "active_slave", in->bond.active_slave);
+		key_u64(w, "miimon", in->bond.miimon);
+		key_name_or_num(w, "xmit_hash_policy", PICK(hashes, in->bond.xmit_hash_policy),
+				in->bond.xmit_hash_policy);
+		break;
+	case LINFO_BRIDGE:
+		key_u64(w, "stp_state", in->bridge.stp_state);
+		key_u64(w, "vlan_filtering", in->bridge.vlan_filtering);
+		key_u64(w, "vlan_default_pvid", in->bridge.default_pvid);
+		break;
+	case LINFO_VRF:
+		key_u64(w, "table", in->vrf.table);
+		break;
+	case LINFO_VXLAN:
+		key_u64(w, "id", in->vxlan.vni);
+		if (in->vxlan.has_local)
+			key_addr(w, "local", in->vxlan.family, in->vxlan.local);
+		if (in->vxlan.has_remote)
+			key_addr(w,
+				 (in->vxlan.family == AF_INET ? in->vxlan.remote[0] >= 224 &&
+								      in->vxlan.remote[0] <= 239
+							      : in->vxlan.remote[0] == 0xff)
+					 ? "group"
+					 : "remote",
+				 in->vxlan.family, in->vxlan.remote);
+		if (in->vxlan.link)
+			key_ifname(w, s, "link", in->vxlan.link);
+		key_u64(w, "port", in->vxlan.port);
+		break;
+	case LINFO_MACVLAN:
+		key_name_or_num(w, "mode", PICK(mv_modes, in->macvlan.mode), in->macvlan.mode);
+		break;
+	case LINFO_IPVLAN:
+		key_name_or_num(w, "mode", PICK(ipv_modes, in->ipvlan.mode), in->ipvlan.mode);
+		break;
+	case LINFO_TUNNEL:
+		if (in->tunnel.has_local)
+			key_addr(w, "local", in->tunnel.family, in->tunnel.local);
+		if (in->tunnel.has_remote)
+			key_addr(w, "remote", in->tunnel.family, in->tunnel.remote);
+		key_u64(w, "ttl", in->tunnel.ttl);
+		break;
+	case LINFO_TUN:
+		key_str(w, "type", in->tun.type == 2 /* IFF_TAP */ ? "tap" : "tun");
+		if (in->tun.has_owner)
+			key_u64(w, "owner", in->tun.owner);
+		break;
+	default:
+		break;
+	}
+	json_obj_end(w);
+}
+
+/* IFLA_INFO_SLAVE_DATA: a bond member's or a bridge port's state. */
+static void slave_data(struct json_w *w, const struct snap_link *l)
+{
+	static const char *const br_states[] = { "disabled", "listening", "learning", "forwarding",
+						 "blocking" };
+	static const char *const bond_states[] = { "ACTIVE", "BACKUP" };
+	static const char *const mii[] = { "UP", "GOING_DOWN", "DOWN", "GOING_BACK" };
+	const union snap_link_slave *sl = &l->slave;
+
+	key_str(w, "info_slave_kind", l->slave_kind == LSLAVE_BOND ? "bond" : "bridge");
+	json_key(w, "info_slave_data");
+	json_obj_begin(w);
+	if (l->slave_kind == LSLAVE_BOND) {
+		key_name_or_num(w, "state", PICK(bond_states, sl->bond.state), sl->bond.state);
+		key_name_or_num(w, "mii_status", PICK(mii, sl->bond.mii_status), sl->bond.mii_status);
+		key_u64(w, "link_failure_count", sl->bond.link_failure_count);
+	} else {
+		key_name_or_num(w, "state", PICK(br_states, sl->bridge.state), sl->bridge.state);
+		key_u64(w, "priority", sl->bridge.priority);
+		key_u64(w, "cost", sl->bridge.cost);
+	}
+	json_obj_end(w);
+}
+
+/* The link's own details and what it is, named as `ip -d -json link show` names them; what the
+ * kernel did not state is left out. */
+static void link_details(struct json_w *w, const struct snapshot *s, const struct snap_link *l)
+{
+	if (l->perm_len) {
+		json_key(w, "permaddr");
+		json_hex(w, l->perm, l->perm_len);
+	}
+	if (l->altnames) {
+		const char *p = snap_s(s, l->altnames);
+
+		json_key(w, "altnames");
+		json_arr_begin(w);
+		while (*p) {
+			size_t n = strcspn(p, " ");
+
+			json_strn(w, p, n);
+			p += n + (p[n] == ' ');
+		}
+		json_arr_end(w);
+	}
+	if (l->has_carrier) {
+		json_key(w, "carrier");
+		json_bool(w, l->carrier);
+	}
+	key_u64(w, "min_mtu", l->min_mtu);
+	key_u64(w, "max_mtu", l->max_mtu);
+	key_u64(w, "txqlen", l->txqlen);
+	if (l->qdisc)
+		key_str(w, "qdisc", snap_s(s, l->qdisc));
+	key_u64(w, "group_id", l->group);
+	if (l->parent_bus)
+		key_str(w, "parentbus", snap_s(s, l->parent_bus));
+	if (l->parent_dev)
+		key_str(w, "parentdev", snap_s(s, l->parent_dev));
+	if (l->link)
+		key_u64(w, "link_index", l->link);
+	if (l->has_netnsid && l->link_netnsid >= 0) /* -1: the peer's namespace has no id here */
+		key_u64(w, "link_netnsid", (uint64_t)l->link_netnsid);
+	if (!l->kind && !l->slave_kind)
+		return;
+	json_key(w, "linkinfo");
+	json_obj_begin(w);
+	if (l->kind) {
+		key_str(w, "info_kind", snap_s(s, l->kind));
+		if (l->info_kind)
+			info_data(w, s, l);
+	}
+	if (l->slave_kind)
+		slave_data(w, l);
+	json_obj_end(w);
+}
+
 static void write_links(struct json_w *w, const struct snapshot *s, const uint8_t *sel,
 			const struct report_meta *m)
 {
@@ -140,6 +314,7 @@ static void write_links(struct json_w *w, const struct snapshot *s, const uint8_
 			json_str(w, snap_s(s, l->alias));
 		else
 			json_null(w);
+		link_details(w, s, l);
 		json_obj_end(w);
 		if (part_keep(w, m, &sv))
 			part_mark(m, SNAP_LINKS, i);
@@ -772,6 +947,8 @@ static void write_table_stats(struct json_w *w, const struct snapshot *s, unsign
 			json_str(w, strerror((int)ts->first_drop));
 		}
 		key_u64(w, "duplicates", ts->duplicates);
+		if (ts->fields_skipped)
+			key_u64(w, "fields_skipped", ts->fields_skipped);
 		json_key(w, "kernel_error");
 		if (ts->kernel_error)
 			json_str(w, strerror(-ts->kernel_error));

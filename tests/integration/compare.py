@@ -57,6 +57,31 @@ def links(rep, d, problems):
     compare_sets("links", mine.items(), theirs.items(), problems)
 
 
+def link_details(rep, d, problems):
+    """What each link is, against ip -d -json link show: the link's own details and, for the kinds
+    this kernel can create, linkinfo (ip's names; a key ip leaves out is not compared)."""
+    theirs = {l["ifindex"]: l for l in load(d, "linkd.json")}
+    for l in rep["links"]:
+        t = theirs.get(l["ifindex"])
+        if t is None:
+            continue  # links() reports the difference
+        for k in ("permaddr", "min_mtu", "max_mtu", "txqlen", "qdisc", "parentbus", "parentdev",
+                  "link_netnsid", "altnames"):
+            if k in t and t.get(k) != l.get(k):
+                problems.append(f"links: {l['name']} {k}: netinv {l.get(k)!r}, ip {t.get(k)!r}")
+        if "link_index" in t and t["link_index"] != l.get("link_index"):
+            problems.append(f"links: {l['name']} link_index: netinv {l.get('link_index')}, ip {t['link_index']}")
+        mine, their = l.get("linkinfo") or {}, t.get("linkinfo") or {}
+        for k in ("info_kind", "info_slave_kind"):
+            if mine.get(k) != their.get(k):
+                problems.append(f"links: {l['name']} {k}: netinv {mine.get(k)!r}, ip {their.get(k)!r}")
+        for part in ("info_data", "info_slave_data"):
+            for k, v in (mine.get(part) or {}).items():
+                tv = (their.get(part) or {}).get(k)
+                if tv is not None and tv != v:
+                    problems.append(f"links: {l['name']} {part}.{k}: netinv {v!r}, ip {tv!r}")
+
+
 def addresses(rep, d, problems):
     mine = set()
     for a in rep["addresses"]:
@@ -224,7 +249,7 @@ def main():
     d = sys.argv[2]
     problems = []
     only = os.environ.get("NETINV_COMPARE_ONLY")  # one list's function, by name
-    for f in (links, addresses, neighbours, routes, sockets, rules, nexthops):
+    for f in (links, link_details, addresses, neighbours, routes, sockets, rules, nexthops):
         if not only or f.__name__ == only:
             f(rep, d, problems)
     for p in problems:

@@ -88,6 +88,13 @@ link set up0 alias uplink
 link add vA address 02:00:00:00:00:0a type veth peer name vB address 02:00:00:00:00:0b
 link add br0 address 02:00:00:00:00:b0 type bridge
 link set vB master br0
+link add vx0 type vxlan id 42 local 192.0.2.10 remote 192.0.2.20 dstport 4789 dev up0
+link add mv0 link up0 type macvlan mode bridge
+link add ifb0 type ifb
+link set vx0 up
+link set mv0 up
+link set br0 type bridge stp_state 0 vlan_default_pvid 7
+link set vB type bridge_slave priority 40 cost 77
 link set up0 up
 link set up0p up
 link set tun0 up
@@ -99,7 +106,7 @@ addr add 2001:db8::10/64 dev up0 nodad
 addr add 10.9.9.1 peer 10.9.9.2/32 dev up0
 addr add 198.51.100.1/24 dev vA label vA:1
 addr add 2001:db8:b::1/64 dev br0 nodad
-neigh add 192.0.2.20 lladdr 02:00:00:00:00:20 dev up0 nud permanent
+neigh replace 192.0.2.20 lladdr 02:00:00:00:00:20 dev up0 nud permanent
 neigh add 192.0.2.21 lladdr 02:00:00:00:00:21 dev up0 nud stale
 neigh add 2001:db8::20 lladdr 02:00:00:00:00:22 dev up0 nud reachable router
 neigh add proxy 192.0.2.99 dev up0
@@ -129,6 +136,13 @@ nexthop add id 14 blackhole
 route add 10.81.0.0/16 nhid 11
 route add 10.82.0.0/16 nhid 13
 CMDS
+	# the links brought up last get their IPv6 link-local addresses (and the kernel its routes
+	# for them) a moment later: wait for them, so a test's first comparison does not race them
+	for _ in $(seq 40); do
+		ip -n "$ns" -6 addr show dev mv0 | grep -q fe80 && ip -n "$ns" -6 addr show dev vx0 | grep -q fe80 &&
+			break
+		sleep 0.05
+	done
 }
 
 # Start the socket holder in the namespace; waits until its sockets exist.

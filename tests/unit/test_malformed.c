@@ -14,6 +14,7 @@
 #include <libmnl/libmnl.h>
 #include <netinet/in.h>
 #include <linux/fib_rules.h>
+#include <linux/if_tunnel.h>
 #include <linux/if_link.h>
 #include <linux/nexthop.h>
 #include <linux/inet_diag.h>
@@ -147,7 +148,8 @@ static void test_link(void **state)
 	h = good_link();
 	((struct ifinfomsg *)mnl_nlmsg_get_payload(h))->ifi_index = 0;
 	assert_int_equal(parse1(h, h->nlmsg_len, link_parse, &s), -EBADMSG);
-	/* malformed nest */
+	/* a malformed IFLA_LINKINFO nest: what the link is is optional detail, so the link is kept
+	 * without it and the skipped field counted (issue 12: never a dropped link) */
 	h = good_link();
 	{
 		struct nlattr *n = mnl_attr_nest_start(h, IFLA_LINKINFO);
@@ -156,12 +158,185 @@ static void test_link(void **state)
 		mnl_attr_nest_end(h, n);
 		((struct nlattr *)mnl_attr_get_payload(n))->nla_len = 60;
 	}
-	assert_int_equal(parse1(h, h->nlmsg_len, link_parse, &s), -EBADMSG);
+	s.st[SNAP_LINKS].fields_skipped = 0;
+	assert_int_equal(parse1(h, h->nlmsg_len, link_parse, &s), 0);
+	assert_int_equal(s.t[SNAP_LINKS].n, 1);
+	assert_int_equal(((struct snap_link *)snap_at(&s, SNAP_LINKS, 0))->kind, 0);
+	assert_int_equal(s.st[SNAP_LINKS].fields_skipped, 2); /* once direct, once through the walker */
+	s.t[SNAP_LINKS].n = 0;
 	/* other message types are ignored, not dropped */
 	h = good_link();
 	h->nlmsg_type = RTM_DELLINK;
 	assert_int_equal(parse1(h, h->nlmsg_len, link_parse, &s), 0);
 	assert_int_equal(s.t[SNAP_LINKS].n, 0);
+	snap_free(&s);
+}
+
+/* A link of kind `kind` with IFLA_INFO_DATA filled by fill (h is the message, inside the nest). */
+static struct nlmsghdr *kind_link(const char *kind, void (*fill)(struct nlmsghdr *h))
+{
+	struct nlmsghdr *h = good_link();
+	struct nlattr *li = mnl_attr_nest_start(h, IFLA_LINKINFO), *d;
+
+	mnl_attr_put_strz(h, IFLA_INFO_KIND, kind);
+	if (fill) {
+		d = mnl_attr_nest_start(h, IFLA_INFO_DATA);
+		fill(h);
+		mnl_attr_nest_end(h, d);
+	}
+	mnl_attr_nest_end(h, li);
+	return h;
+}
+
+static void fill_vlan(struct nlmsghdr *h)
+{
+	mnl_attr_put_u16(h, IFLA_VLAN_ID, 100);
+	mnl_attr_put_u16(h, IFLA_VLAN_PROTOCOL, htons(0x88a8));
+}
+
+static void fill_bad_vlan(struct nlmsghdr *h)
+{
+	mnl_attr_put_u32(h, IFLA_VLAN_ID, 100); /* u16 expected */
+}
+
+static void fill_bond(struct nlmsghdr *h)
+{
+	mnl_attr_put_u8(h, IFLA_BOND_MODE, 1);
+	mnl_attr_put_u32(h, IFLA_BOND_ACTIVE_SLAVE, 3);
+	mnl_attr_put_u32(h, IFLA_BOND_MIIMON, 100);
+	mnl_attr_put_u8(h, IFLA_BOND_XMIT_HASH_POLICY, 1);
+}
+
+static void fill_vrf(struct nlmsghdr *h)
+{
+	mnl_attr_put_u32(h, IFLA_VRF_TABLE, 1001);
+}
+
+static void fill_gre(struct nlmsghdr *h)
+{
+	uint32_t l = htonl(0xc0000201), r = htonl(0xcb007101);
+
+	mnl_attr_put(h, IFLA_GRE_LOCAL, 4, &l);
+	mnl_attr_put(h, IFLA_GRE_REMOTE, 4, &r);
+	mnl_attr_put_u8(h, IFLA_GRE_TTL, 64);
+}
+
+static void fill_ip6tnl(struct nlmsghdr *h)
+{
+	uint8_t r[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 9 };
+
+	mnl_attr_put(h, IFLA_IPTUN_REMOTE, 16, r);
+	mnl_attr_put_u8(h, IFLA_IPTUN_TTL, 5);
+}
+
+static void fill_tun(struct nlmsghdr *h)
+{
+	mnl_attr_put_u8(h, IFLA_TUN_TYPE, 2 /* IFF_TAP */);
+	mnl_attr_put_u32(h, IFLA_TUN_OWNER, 1000);
+}
+
+static const struct snap_link *parse_link(struct snapshot *s, struct nlmsghdr *h)
+{
+	s->t[SNAP_LINKS].n = 0;
+	assert_int_equal(parse1(h, h->nlmsg_len, link_parse, s), 0);
+	assert_int_equal(s->t[SNAP_LINKS].n, 1);
+	return snap_at(s, SNAP_LINKS, 0);
+}
+
+/* The kinds this machine's kernel cannot create, built field by field from linux/if_link.h and
+ * linux/if_tunnel.h: vlan, bond and a bond member, vrf, gre, ip6tnl, tap with an owner, wireguard
+ * (kind only); the link's own details (permanent address, alternative names, parent device); a
+ * malformed kind field is left out and counted, and the link kept. */
+static void test_link_kinds(void **state)
+{
+	struct snapshot s;
+	struct nlmsghdr *h;
+	const struct snap_link *l;
+
+	(void)state;
+	snap_init(&s, NULL);
+	l = parse_link(&s, kind_link("vlan", fill_vlan));
+	assert_int_equal(l->info_kind, LINFO_VLAN);
+	assert_int_equal(l->info.vlan.id, 100);
+	assert_int_equal(l->info.vlan.protocol, 0x88a8);
+	l = parse_link(&s, kind_link("bond", fill_bond));
+	assert_int_equal(l->info_kind, LINFO_BOND);
+	assert_int_equal(l->info.bond.mode, 1);
+	assert_int_equal(l->info.bond.active_slave, 3);
+	assert_int_equal(l->info.bond.miimon, 100);
+	l = parse_link(&s, kind_link("vrf", fill_vrf));
+	assert_int_equal(l->info.vrf.table, 1001);
+	l = parse_link(&s, kind_link("gre", fill_gre));
+	assert_int_equal(l->info_kind, LINFO_TUNNEL);
+	assert_int_equal(l->info.tunnel.family, AF_INET);
+	assert_int_equal(l->info.tunnel.ttl, 64);
+	assert_true(l->info.tunnel.has_remote);
+	assert_int_equal(l->info.tunnel.remote[0], 203);
+	l = parse_link(&s, kind_link("ip6tnl", fill_ip6tnl));
+	assert_int_equal(l->info.tunnel.family, AF_INET6);
+	assert_false(l->info.tunnel.has_local);
+	assert_int_equal(l->info.tunnel.remote[15], 9);
+	l = parse_link(&s, kind_link("tun", fill_tun));
+	assert_int_equal(l->info.tun.type, 2);
+	assert_true(l->info.tun.has_owner);
+	assert_int_equal(l->info.tun.owner, 1000);
+	l = parse_link(&s, kind_link("wireguard", NULL));
+	assert_int_equal(l->info_kind, LINFO_NONE);
+	assert_string_equal(snap_s(&s, l->kind), "wireguard");
+	/* a bond member: the slave data */
+	h = good_link();
+	{
+		struct nlattr *li = mnl_attr_nest_start(h, IFLA_LINKINFO), *d;
+
+		mnl_attr_put_strz(h, IFLA_INFO_SLAVE_KIND, "bond");
+		d = mnl_attr_nest_start(h, IFLA_INFO_SLAVE_DATA);
+		mnl_attr_put_u8(h, IFLA_BOND_SLAVE_STATE, 1);
+		mnl_attr_put_u8(h, IFLA_BOND_SLAVE_MII_STATUS, 2);
+		mnl_attr_put_u32(h, IFLA_BOND_SLAVE_LINK_FAILURE_COUNT, 7);
+		mnl_attr_nest_end(h, d);
+		mnl_attr_nest_end(h, li);
+	}
+	l = parse_link(&s, h);
+	assert_int_equal(l->slave_kind, LSLAVE_BOND);
+	assert_int_equal(l->slave.bond.state, 1);
+	assert_int_equal(l->slave.bond.link_failure_count, 7);
+	/* the link's own details */
+	h = good_link();
+	{
+		uint8_t perm[6] = { 2, 0, 0, 0, 0, 0x42 };
+		struct nlattr *pl;
+
+		mnl_attr_put(h, IFLA_PERM_ADDRESS, 6, perm);
+		pl = mnl_attr_nest_start(h, IFLA_PROP_LIST);
+		mnl_attr_put_strz(h, IFLA_ALT_IFNAME, "enp3s0f0");
+		mnl_attr_put_strz(h, IFLA_ALT_IFNAME, "uplink-a");
+		mnl_attr_nest_end(h, pl);
+		mnl_attr_put_strz(h, IFLA_PARENT_DEV_NAME, "0000:03:00.0");
+		mnl_attr_put_strz(h, IFLA_PARENT_DEV_BUS_NAME, "pci");
+		mnl_attr_put_u32(h, IFLA_LINK_NETNSID, 4);
+	}
+	l = parse_link(&s, h);
+	assert_int_equal(l->perm_len, 6);
+	assert_int_equal(l->perm[5], 0x42);
+	assert_string_equal(snap_s(&s, l->altnames), "enp3s0f0 uplink-a");
+	assert_string_equal(snap_s(&s, l->parent_dev), "0000:03:00.0");
+	assert_string_equal(snap_s(&s, l->parent_bus), "pci");
+	assert_true(l->has_netnsid);
+	assert_int_equal(l->link_netnsid, 4);
+	/* malformed details: left out, counted, the link kept */
+	s.st[SNAP_LINKS].fields_skipped = 0;
+	l = parse_link(&s, kind_link("vlan", fill_bad_vlan));
+	assert_int_equal(l->info.vlan.id, 0);
+	assert_string_equal(snap_s(&s, l->kind), "vlan");
+	assert_int_equal(s.st[SNAP_LINKS].fields_skipped, 2); /* direct and walker */
+	h = good_link();
+	mnl_attr_put(h, IFLA_QDISC, 4, "noqu"); /* no NUL */
+	mnl_attr_put_u16(h, IFLA_TXQLEN, 5);	/* u32 expected */
+	s.st[SNAP_LINKS].fields_skipped = 0;
+	l = parse_link(&s, h);
+	assert_int_equal(l->qdisc, 0);
+	assert_int_equal(l->txqlen, 0);
+	assert_int_equal(s.st[SNAP_LINKS].fields_skipped, 4);
 	snap_free(&s);
 }
 
@@ -570,6 +745,7 @@ int main(void)
 		cmocka_unit_test(test_neigh),	 cmocka_unit_test(test_route),
 		cmocka_unit_test(test_sockdiag), cmocka_unit_test(test_table_cap),
 		cmocka_unit_test(test_rule),	 cmocka_unit_test(test_nexthop),
+		cmocka_unit_test(test_link_kinds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
