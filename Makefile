@@ -91,6 +91,11 @@ $(BUILD)/tests/fuzz_driver: tests/fuzz/fuzz_parsers.c tests/fuzz/driver.c $(LIB_
 	$(CC) $(CFLAGS) -o $@ tests/fuzz/fuzz_parsers.c tests/fuzz/driver.c $(LIB_OBJS) $(FUZZ_APP_OBJS) \
 		$(LDFLAGS) $(DEP_LIBS)
 
+# netinv's attribute walker against libmnl's (the choice in docs/ARCHITECTURE.md); make bench runs it
+$(BUILD)/tests/attrbench: tests/bench/attrbench.c $(BUILD)/netlink/attr.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/netlink/attr.o $(LDFLAGS) $(DEP_LIBS)
+
 $(BUILD)/tests/nlfloor: tests/bench/nlfloor.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(DEP_LIBS)

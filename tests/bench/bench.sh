@@ -3,7 +3,8 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 netinv=$(realpath "$1")
-make -C "$top" -s build/tests/nlfloor
+make -C "$top" -s build/tests/nlfloor build/tests/attrbench
+"$top/build/tests/attrbench" "$top/tests/fixtures"
 mkdir -p "$top/tests/bench/results"
 PYTHON=${PYTHON:-/usr/bin/python3}
 exec "$PYTHON" "$top/tests/bench/bench.py" "$netinv" "$top/build/tests/nlfloor" \

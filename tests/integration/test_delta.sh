@@ -81,6 +81,8 @@ ip -n "$ns" rule add from 10.5.0.0/16 table 105 pref 1500
 ip -n "$ns" rule del pref 1001
 ip -n "$ns" nexthop replace id 12 via 192.0.2.99 dev up0 onlink
 ip -n "$ns" nexthop del id 14
+ip -n "$ns" link set vB type bridge_slave cost 99
+ip -n "$ns" link set up0p txqueuelen 500
 run --dry-run -o "$dir/dr.json" 2>/dev/null
 if "$PYTHON" - "$dir/dr.json" "$dir/base.json" <<'PY'; then
 import json, sys
@@ -95,8 +97,14 @@ assert st["rules"] == {"added": 1, "changed": 0, "removed": 1, "unchanged": len(
 assert [(n["id"], n["gateway"]) for n in r["nexthops"]] == [(12, "192.0.2.99")], r["nexthops"]
 assert r["removed"]["nexthops"] == [{"id": 14}], r["removed"]["nexthops"]
 assert st["nexthops"]["changed"] == 1 and st["nexthops"]["removed"] == 1 and st["nexthops"]["added"] == 0
+# link details: a bridge port's cost and a queue length, each link reported once with its new value
+links = {l["name"]: l for l in r["links"]}
+assert sorted(links) == ["up0p", "vB"], sorted(links)
+assert links["vB"]["linkinfo"]["info_slave_data"]["cost"] == 99, links["vB"]
+assert links["up0p"]["txqlen"] == 500
+assert st["links"]["changed"] == 2 and st["links"]["added"] == 0, st["links"]
 PY
-	ok "rules and nexthop objects: a rule added and one removed (by id), a nexthop changed and one removed, once each"
+	ok "rules, nexthop objects and link details: a rule added and one removed (by id), a nexthop changed and one removed, a bridge port's cost and a queue length, once each"
 else
 	notok "delta of rules and nexthops"
 fi
