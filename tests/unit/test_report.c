@@ -306,14 +306,7 @@ static void test_names(void **state)
 
 static void put_file(const char *dir, const char *name, const char *text)
 {
-	char p[512];
-	FILE *f;
-
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	f = fopen(p, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	scratch_put(dir, name, text, 0644);
 }
 
 /* The iproute2 configuration: rt_tables with 32-bit ids and rt_tables.d overriding it, rt_protos
