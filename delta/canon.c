@@ -321,7 +321,9 @@ static uint64_t record_hash(const struct snapshot *s, enum snap_table t, const v
 		/* nh_id came later and is hashed only when set: routes without it keep the
 		 * fingerprints they had before */
 		h = hash64(&rt, offsetof(struct snap_route, nh_id), h);
-		return rt.nh_id ? hash_mix(h, rt.nh_id) : h;
+		if (rt.nh_id)
+			h = hash_mix(h, rt.nh_id);
+		return rt.flow ? hash_mix(h, 0x666c6f77ull ^ rt.flow) : h;
 	}
 	case SNAP_RULES: {
 		struct snap_rule ru = *(const struct snap_rule *)r;

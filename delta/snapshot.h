@@ -196,6 +196,7 @@ struct snap_route {
 	uint8_t prefsrc[16];
 	/* last: fingerprints of routes without one stay what they were before it existed */
 	uint32_t nh_id; /* RTA_NH_ID: the route uses this nexthop object; 0 = none */
+	uint32_t flow;  /* RTA_FLOW: realms, from << 16 | to; 0 = none */
 };
 
 struct snap_sock {

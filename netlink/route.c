@@ -127,6 +127,7 @@ int route_parse(const struct nlmsghdr *nlh, void *arg)
 	    (r = attr_get_u32(tb[RTA_PRIORITY], &rt.priority)) < 0 ||
 	    (r = attr_get_u8(tb[RTA_PREF], &rt.pref)) < 0 ||
 	    (r = attr_get_u32(tb[RTA_NH_ID], &rt.nh_id)) < 0 ||
+	    (r = attr_get_u32(tb[RTA_FLOW], &rt.flow)) < 0 ||
 	    (r = parse_gateway(tb, rt.family, &rt.gw_family, rt.gw)) < 0)
 		return r;
 	rt.has_prefsrc = tb[RTA_PREFSRC] != NULL;

@@ -99,18 +99,21 @@ static int parse_line(char *l, uint32_t *id, char **name)
 	return 0;
 }
 
-enum kind { K_TABLE, K_PROTO, K_SCOPE };
+enum kind { K_TABLE, K_PROTO, K_SCOPE, K_REALM };
 
 static void add_name(struct names_conf *nc, enum kind k, uint32_t id, const char *name,
 		     const char *path, unsigned line)
 {
-	if (k == K_TABLE) {
-		if (nc->ntables >= NAMES_MAX_TABLES) {
+	if (k == K_TABLE || k == K_REALM) {
+		struct names_table *v = k == K_TABLE ? nc->table : nc->realm;
+		uint32_t *n = k == K_TABLE ? &nc->ntables : &nc->nrealms;
+
+		if (*n >= NAMES_MAX_TABLES || (k == K_REALM && id > 0xffff)) {
 			note_bad(nc, path, line);
 			return;
 		}
-		nc->table[nc->ntables].id = id;
-		snprintf(nc->table[nc->ntables++].name, NAMES_LEN, "%s", name);
+		v[*n].id = id;
+		snprintf(v[(*n)++].name, NAMES_LEN, "%s", name);
 	} else if (id > 255) {
 		note_bad(nc, path, line);
 	} else {
@@ -207,21 +210,46 @@ static int cmp_table(const void *a, const void *b)
 	return x < y ? -1 : 1; /* stable: the later of two names of one id wins below */
 }
 
-void names_conf_load(struct names_conf *nc, const char *dir, const char *fallback)
+/* Sorted by id; of two names for one id the one read last counts, as in iproute2. */
+static void sort_names(struct names_table *v, uint32_t *n)
 {
 	uint32_t w = 0;
 
+	qsort(v, *n, sizeof(*v), cmp_table);
+	for (uint32_t i = 0; i < *n; i++) {
+		if (w && v[w - 1].id == v[i].id)
+			w--;
+		v[w++] = v[i];
+	}
+	*n = w;
+}
+
+static const char *find_name(const struct names_table *v, uint32_t n, uint32_t id)
+{
+	uint32_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid].id == id)
+			return v[mid].name;
+		if (v[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+void names_conf_load(struct names_conf *nc, const char *dir, const char *fallback)
+{
 	memset(nc, 0, sizeof(*nc));
 	read_set(nc, K_TABLE, dir, fallback, "rt_tables", true);
 	read_set(nc, K_PROTO, dir, fallback, "rt_protos", true);
 	read_set(nc, K_SCOPE, dir, fallback, "rt_scopes", false);
-	qsort(nc->table, nc->ntables, sizeof(nc->table[0]), cmp_table);
-	for (uint32_t i = 0; i < nc->ntables; i++) {
-		if (w && nc->table[w - 1].id == nc->table[i].id)
-			w--; /* as iproute2: the name read last counts */
-		nc->table[w++] = nc->table[i];
-	}
-	nc->ntables = w;
+	read_set(nc, K_REALM, dir, fallback, "rt_realms", false);
+	sort_names(nc->table, &nc->ntables);
+	sort_names(nc->realm, &nc->nrealms);
 }
 
 static void upper(char *s)
@@ -302,25 +330,23 @@ const char *name_rtntype(uint8_t t)
 
 const char *name_table(const struct names_conf *nc, uint32_t t, char *buf, size_t len)
 {
-	const char *k;
+	const char *k = nc ? find_name(nc->table, nc->ntables, t) : NULL;
 
-	if (nc) {
-		uint32_t lo = 0, hi = nc->ntables;
-
-		while (lo < hi) {
-			uint32_t mid = lo + (hi - lo) / 2;
-
-			if (nc->table[mid].id == t)
-				return nc->table[mid].name;
-			if (nc->table[mid].id < t)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-	}
-	if ((k = KNAME(kernel_tables, t)))
+	if (k || (k = KNAME(kernel_tables, t)))
 		return k;
 	snprintf(buf, len, "%u", t);
+	return buf;
+}
+
+const char *name_realm(const struct names_conf *nc, uint32_t r, char *buf, size_t len)
+{
+	const char *k = nc ? find_name(nc->realm, nc->nrealms, r) : NULL;
+
+	if (k)
+		return k;
+	if (r == 0)
+		return "cosmos"; /* iproute2's name for realm 0 */
+	snprintf(buf, len, "%u", r);
 	return buf;
 }
 

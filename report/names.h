@@ -1,8 +1,9 @@
 /*
  * names: text for the kernel's numeric codes in the report.
  *
- * Route tables, protocols and scopes are named as `ip` names them: from the iproute2
- * configuration (rt_tables and rt_tables.d/NAME.conf, rt_protos and rt_protos.d/NAME.conf, rt_scopes;
+ * Route tables, protocols, scopes and realms are named as `ip` names them: from the iproute2
+ * configuration (rt_tables and rt_tables.d/NAME.conf, rt_protos and rt_protos.d/NAME.conf, rt_scopes,
+ * rt_realms;
  * a file the configuration directory lacks is read from iproute2's packaged defaults), read once
  * per run by names_conf_load into a caller-owned, fixed-size struct: at most 64 KiB a file and
  * NAMES_MAX_TABLES table names (32-bit ids, so table 1000 has its name too). Without a
@@ -35,6 +36,8 @@ struct names_conf {
 	char scope[256][NAMES_LEN];
 	struct names_table table[NAMES_MAX_TABLES]; /* ascending by id */
 	uint32_t ntables;
+	struct names_table realm[NAMES_MAX_TABLES]; /* ascending by id (16-bit realms) */
+	uint32_t nrealms;
 	uint32_t files;     /* files read */
 	uint32_t bad_lines; /* lines that were not "NUMBER NAME" (ignored, as iproute2 ignores them) */
 	char first_bad[160]; /* "FILE:LINE" of the first, or of a file that could not be used */
@@ -51,6 +54,8 @@ const char *name_scope(const struct names_conf *nc, uint8_t s);
 const char *name_rtntype(uint8_t t);
 /* Writes into buf when the table has no name (its number). */
 const char *name_table(const struct names_conf *nc, uint32_t t, char *buf, size_t len);
+/* A route realm (16-bit), the same way ("cosmos" for 0 without a configuration). */
+const char *name_realm(const struct names_conf *nc, uint32_t r, char *buf, size_t len);
 /* Upper case like `ip neigh` ("REACHABLE", "STALE", "NOARP"); "NONE" for 0; at most 50 chars.
  * States past 255 (none today) are written into buf. */
 const char *name_nud(uint16_t state, char *buf, size_t len);

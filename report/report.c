@@ -512,6 +512,20 @@ static void write_routes(struct json_w *w, const struct snapshot *s, bool on, co
 		 * gateway and device in the route, reported above) */
 		if (r->nh_id)
 			key_u64(w, "nexthop_id", r->nh_id);
+		/* realms, as `ip -json route` prints them: from only when set */
+		if (r->flow) {
+			char rb[16];
+
+			json_key(w, "flow");
+			json_obj_begin(w);
+			if (r->flow >> 16) {
+				key_str(w, "from", name_realm(m->names, r->flow >> 16, rb, sizeof(rb)));
+				key_u64(w, "from_id", r->flow >> 16);
+			}
+			key_str(w, "to", name_realm(m->names, r->flow & 0xffff, rb, sizeof(rb)));
+			key_u64(w, "to_id", r->flow & 0xffff);
+			json_obj_end(w);
+		}
 		if (r->nh_count) {
 			json_key(w, "nexthops");
 			json_arr_begin(w);

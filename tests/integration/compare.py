@@ -126,8 +126,9 @@ def routes(rep, d, problems):
             hops = tuple((h["gateway"], h["interface"], h["weight"]) for h in r["nexthops"])
         gw = r["gateway"] if "nexthops" not in r else None
         dev = r["interface"] if "nexthops" not in r else None
+        flow = (r["flow"].get("from"), r["flow"]["to"]) if "flow" in r else None
         mine.add((r["family"], r["table"], full_prefix(r["destination"], r["family"]), r["metric"],
-                  r["type"], r["protocol"], r["scope"], gw, dev, r["source_ip"], hops))
+                  r["type"], r["protocol"], r["scope"], gw, dev, r["source_ip"], hops, flow))
     theirs = set()
     for fam, name in (("inet", "route4.json"), ("inet6", "route6.json")):
         for r in load(d, name):
@@ -139,7 +140,8 @@ def routes(rep, d, problems):
                 gw = r["via"]["host"]
             theirs.add((fam, r.get("table", "main"), full_prefix(r["dst"], fam), r.get("metric", 0),
                         r.get("type", "unicast"), r.get("protocol", "boot"), r.get("scope", "global"),
-                        gw, r.get("dev"), r.get("prefsrc"), hops))
+                        gw, r.get("dev"), r.get("prefsrc"), hops,
+                        (r["flow"].get("from"), r["flow"]["to"]) if "flow" in r else None))
     compare_sets("routes", mine, theirs, problems)
 
 

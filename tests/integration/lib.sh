@@ -135,6 +135,7 @@ nexthop add id 14 blackhole
 -6 nexthop add id 15 via 2001:db8::15 dev up0
 route add 10.81.0.0/16 nhid 11
 route add 10.82.0.0/16 nhid 13
+route add 10.83.0.0/16 via 192.0.2.1 realms 3/4
 CMDS
 	# the links brought up last get their IPv6 link-local addresses (and the kernel its routes
 	# for them) a moment later: wait for them, so a test's first comparison does not race them

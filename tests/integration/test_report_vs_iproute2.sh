@@ -90,6 +90,7 @@ mkdir -p "$dir/ipr2/rt_tables.d"
 printf '255 local\n254 main\n1000 peering # 32-bit id\n' >"$dir/ipr2/rt_tables"
 printf '100 isp-a\n' >"$dir/ipr2/rt_tables.d/isp.conf"
 printf '12 birdie\n' >"$dir/ipr2/rt_protos"
+printf '3 campus-a\n' >"$dir/ipr2/rt_realms"
 ip netns exec "$ns" "$NETINV" --dry-run --compact --iproute2-dir "$dir/ipr2" -o "$dir/names.json" 2>"$dir/names.err"
 if "$PYTHON" - "$dir/names.json" <<'PY'; then
 import json, sys
@@ -98,8 +99,10 @@ rt = [x for x in r["routes"] if x["destination"] == "10.100.0.0/16"][0]
 assert (rt["table"], rt["table_id"], rt["protocol"], rt["protocol_id"]) == ("peering", 1000, "birdie", 12), rt
 assert [x for x in r["routes"] if x["table"] == "isp-a" and x["table_id"] == 100], "table 100"
 assert [x for x in r["rules"] if x.get("table") == "isp-a" and x["table_id"] == 100], "rule table 100"
+fl = [x for x in r["routes"] if x["destination"] == "10.83.0.0/16"][0]["flow"]
+assert fl == {"from": "campus-a", "from_id": 3, "to": "4", "to_id": 4}, fl
 PY
-	ok "names from --iproute2-dir: table 1000 is 'peering', table 100 'isp-a' (routes and rules), protocol 12 'birdie', numbers beside"
+	ok "names from --iproute2-dir: table 1000 is 'peering', table 100 'isp-a' (routes and rules), protocol 12 'birdie', realm 3 'campus-a', numbers beside"
 else
 	notok "iproute2 names: $(cat "$dir/names.err")"
 fi

@@ -328,6 +328,7 @@ static void test_iproute2_names(void **state)
 	put_file(dir, "rt_tables.d/a.conf", "100 isp1-renamed\n");
 	put_file(dir, "rt_tables.d/ignored.txt", "101 not-a-conf\n");
 	put_file(dir, "rt_scopes", "0 global\n77 campus\n");
+	put_file(dir, "rt_realms", "0 cosmos\n3 campus-a\n70000 too-big\n");
 	put_file(fb, "rt_protos", "2 kernel\n250 myrouted\n");
 	snprintf(p, sizeof(p), "%s/rt_protos.d", dir);
 	assert_int_equal(mkfifo(p, 0600), 0); /* not a directory: skipped, and never hangs */
@@ -340,7 +341,10 @@ static void test_iproute2_names(void **state)
 	assert_string_equal(name_rtproto(nc, 250), "myrouted"); /* from the fallback */
 	assert_string_equal(name_rtproto(nc, 186), "bgp");
 	assert_string_equal(name_scope(nc, 77), "campus");
-	assert_int_equal(nc->bad_lines, 3);
+	assert_string_equal(name_realm(nc, 3, b, sizeof(b)), "campus-a");
+	assert_string_equal(name_realm(nc, 4, b, sizeof(b)), "4");
+	assert_string_equal(name_realm(NULL, 0, b, sizeof(b)), "cosmos");
+	assert_int_equal(nc->bad_lines, 4); /* the three in rt_tables, a realm over 16 bits */
 	assert_non_null(strstr(nc->first_bad, "rt_tables:7"));
 	/* a file over the bound is read as far as it goes and counted */
 	{
@@ -352,7 +356,7 @@ static void test_iproute2_names(void **state)
 		free(big);
 	}
 	names_conf_load(nc, dir, NULL);
-	assert_int_equal(nc->bad_lines, 3 + 1);
+	assert_int_equal(nc->bad_lines, 4 + 1);
 	assert_string_equal(name_rtproto(nc, 250), "250"); /* no fallback this time */
 	/* more table names than the bound: the rest are counted, never stored */
 	{
