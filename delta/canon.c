@@ -70,12 +70,14 @@ static int cmp_link(const struct snapshot *s, const struct snap_link *a, const s
 	CMPS(s, a->altnames, b->altnames);
 	CMPS(s, a->parent_dev, b->parent_dev);
 	CMPS(s, a->parent_bus, b->parent_bus);
+	CMPS(s, a->vlans, b->vlans);
 	{
 		/* the details: plain bytes in a zeroed record, strings compared above */
 		struct snap_link x = *a, y = *b;
 
 		x.name = x.kind = x.alias = x.qdisc = x.altnames = x.parent_dev = x.parent_bus = 0;
 		y.name = y.kind = y.alias = y.qdisc = y.altnames = y.parent_dev = y.parent_bus = 0;
+		x.vlans = y.vlans = 0;
 		return cmp_bytes(&x, &y, sizeof(x));
 	}
 }
@@ -295,7 +297,9 @@ static uint64_t record_hash(const struct snapshot *s, enum snap_table t, const v
 		h = hash_str(s, l.altnames, h);
 		h = hash_str(s, l.parent_dev, h);
 		h = hash_str(s, l.parent_bus, h);
+		h = hash_str(s, l.vlans, h);
 		l.name = l.kind = l.alias = l.qdisc = l.altnames = l.parent_dev = l.parent_bus = 0;
+		l.vlans = 0;
 		return hash64(&l, sizeof(l), h);
 	}
 	case SNAP_ADDRS: {

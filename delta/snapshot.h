@@ -128,6 +128,9 @@ struct snap_link {
 	uint32_t altnames;   /* strtab: the alternative names, space-separated */
 	uint32_t parent_dev; /* strtab: IFLA_PARENT_DEV_NAME (a PCI address, ...) */
 	uint32_t parent_bus; /* strtab: IFLA_PARENT_DEV_BUS_NAME (pci, usb, ...) */
+	/* strtab: a VLAN-filtering bridge's port VLANs (the AF_BRIDGE dump), "VID[-END][ pvid][
+	 * untagged]" joined by ','; 0 = none or not filtering */
+	uint32_t vlans;
 	union snap_link_info info;
 	union snap_link_slave slave;
 };

@@ -2,6 +2,7 @@
 #include "nl.h"
 #include "attr.h"
 #include "link.h"
+#include "linkinfo.h"
 #include "addr.h"
 #include "neigh.h"
 #include "route.h"
@@ -100,6 +101,17 @@ static int dump_one(struct nlconn *nc, void *req, enum snap_table t,
 	return 0;
 }
 
+static bool vlan_filtering_bridge(const struct snapshot *s)
+{
+	for (uint32_t i = 0; i < s->t[SNAP_LINKS].n; i++) {
+		const struct snap_link *l = snap_at(s, SNAP_LINKS, i);
+
+		if (l->info_kind == LINFO_BRIDGE && l->info.bridge.vlan_filtering)
+			return true;
+	}
+	return false;
+}
+
 static int dump_table(struct collector *c, struct snapshot *s, enum snap_table t, bool *intr)
 {
 	union {
@@ -112,7 +124,13 @@ static int dump_table(struct collector *c, struct snapshot *s, enum snap_table t
 	switch (t) {
 	case SNAP_LINKS:
 		link_request(&req);
-		return dump_one(&c->rt, &req, t, &pc, link_parse, intr);
+		r = dump_one(&c->rt, &req, t, &pc, link_parse, intr);
+		if (r < 0 || !vlan_filtering_bridge(s))
+			return r;
+		/* the ports' VLANs (`bridge vlan show`), only where a bridge filters by VLAN */
+		bridge_vlan_request(&req);
+		r = dump_one(&c->rt, &req, t, &pc, bridge_vlan_parse, intr);
+		return r == -EOPNOTSUPP || r == -EINVAL ? 0 : r;
 	case SNAP_ADDRS:
 		addr_request(&req);
 		return dump_one(&c->rt, &req, t, &pc, addr_parse, intr);

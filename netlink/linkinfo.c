@@ -4,8 +4,11 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <linux/if_bridge.h>
 #include <linux/if_link.h>
 #include <linux/if_tunnel.h>
 #include <linux/rtnetlink.h>
@@ -228,4 +231,101 @@ unsigned linkinfo_parse(struct snapshot *s, const struct nlattr *const *tb,
 		}
 	}
 	return bad;
+}
+
+size_t bridge_vlan_request(void *buf)
+{
+	struct nlmsghdr *nlh = buf;
+	struct ifinfomsg *ifi = nl_request_start(buf, RTM_GETLINK, sizeof(*ifi));
+	struct nlattr *a = (void *)((char *)ifi + NLMSG_ALIGN(sizeof(*ifi)));
+	uint32_t mask = RTEXT_FILTER_BRVLAN_COMPRESSED | RTEXT_FILTER_SKIP_STATS;
+
+	ifi->ifi_family = AF_BRIDGE;
+	a->nla_type = IFLA_EXT_MASK;
+	a->nla_len = NLA_HDRLEN + 4;
+	memcpy((char *)a + NLA_HDRLEN, &mask, 4);
+	nlh->nlmsg_len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*ifi)) + NLA_HDRLEN + 4;
+	return nlh->nlmsg_len;
+}
+
+/* IFLA_AF_SPEC's IFLA_BRIDGE_VLAN_INFO entries as "VID[-END][ pvid][ untagged],...". -1 when
+ * malformed (an entry of the wrong size, a range without its end, a VID out of 1..4094). */
+static int vlan_list(const struct nlattr *spec, char *out, size_t cap)
+{
+	size_t len = 0, off = 0, total = attr_len(spec);
+	uint16_t begin = 0;
+	bool in_range = false;
+
+	out[0] = 0;
+	while (off + NLA_HDRLEN <= total) {
+		const struct nlattr *a = (const void *)((const char *)attr_data(spec) + off);
+		struct bridge_vlan_info v;
+		int n;
+
+		if (a->nla_len < NLA_HDRLEN || a->nla_len > total - off)
+			return -1;
+		off += NLA_ALIGN(a->nla_len);
+		if ((a->nla_type & NLA_TYPE_MASK) != IFLA_BRIDGE_VLAN_INFO)
+			continue;
+		if (attr_len(a) != sizeof(v))
+			return -1;
+		memcpy(&v, attr_data(a), sizeof(v));
+		if (v.vid < 1 || v.vid > 4094)
+			return -1;
+		if (v.flags & BRIDGE_VLAN_INFO_RANGE_BEGIN) {
+			if (in_range)
+				return -1;
+			begin = v.vid;
+			in_range = true;
+			continue;
+		}
+		if (in_range != !!(v.flags & BRIDGE_VLAN_INFO_RANGE_END) || (in_range && v.vid <= begin))
+			return -1;
+		n = in_range ? snprintf(out + len, cap - len, "%s%u-%u", len ? "," : "", begin, v.vid)
+			     : snprintf(out + len, cap - len, "%s%u", len ? "," : "", v.vid);
+		if (n < 0 || (size_t)n >= cap - len)
+			return -1;
+		len += (size_t)n;
+		n = snprintf(out + len, cap - len, "%s%s",
+			     v.flags & BRIDGE_VLAN_INFO_PVID ? " pvid" : "",
+			     v.flags & BRIDGE_VLAN_INFO_UNTAGGED ? " untagged" : "");
+		if (n < 0 || (size_t)n >= cap - len)
+			return -1;
+		len += (size_t)n;
+		in_range = false;
+	}
+	return in_range ? -1 : 0;
+}
+
+int bridge_vlan_parse(const struct nlmsghdr *nlh, void *arg)
+{
+	struct parse_ctx *ctx = arg;
+	struct snapshot *s = ctx->snap;
+	const struct nlattr *tb[IFLA_MAX + 1];
+	const struct ifinfomsg *ifi;
+	struct snap_link *l = NULL;
+	char list[4096];
+	int r;
+
+	if (nlh->nlmsg_type != RTM_NEWLINK)
+		return 0;
+	if ((r = attr_parse(nlh, sizeof(*ifi), tb, IFLA_MAX)) < 0)
+		return r;
+	ifi = (const void *)((const char *)nlh + NLMSG_HDRLEN);
+	if (ifi->ifi_family != AF_BRIDGE || !tb[IFLA_AF_SPEC])
+		return 0;
+	for (uint32_t i = 0; i < s->t[SNAP_LINKS].n && !l; i++) {
+		struct snap_link *c = snap_at(s, SNAP_LINKS, i);
+
+		if (c->ifindex == (uint32_t)ifi->ifi_index)
+			l = c;
+	}
+	if (!l)
+		return 0; /* a port that appeared after the link dump: the next run has it */
+	if (vlan_list(tb[IFLA_AF_SPEC], list, sizeof(list)) < 0) {
+		s->st[SNAP_LINKS].fields_skipped++;
+		return 0;
+	}
+	l->vlans = list[0] ? snap_str(s, list, strlen(list)) : 0;
+	return 0;
 }

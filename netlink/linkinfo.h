@@ -10,6 +10,7 @@
 #ifndef NETINV_LINKINFO_H
 #define NETINV_LINKINFO_H
 
+#include <stddef.h>
 #include <linux/netlink.h>
 
 struct snapshot;
@@ -19,5 +20,11 @@ struct snap_link;
  * (NULL when absent). Fills l; returns how many fields were left out as malformed. */
 unsigned linkinfo_parse(struct snapshot *s, const struct nlattr *const *tb,
 			const struct nlattr *const *li, struct snap_link *l);
+
+/* The bridge VLAN view (`bridge vlan show`): an AF_BRIDGE link dump asking for compressed VLAN
+ * lists, made only when some bridge filters by VLAN; each port's list goes into its link record
+ * (already collected: found by ifindex). A malformed list is left out and counted. */
+size_t bridge_vlan_request(void *buf);
+int bridge_vlan_parse(const struct nlmsghdr *nlh, void *ctx);
 
 #endif

@@ -5,6 +5,7 @@
 #include "../delta/diff.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <linux/neighbour.h>
@@ -224,6 +225,39 @@ static void slave_data(struct json_w *w, const struct snap_link *l)
 	json_obj_end(w);
 }
 
+/* A VLAN-filtering bridge port's VLANs, as `bridge -json vlan show` lists them. */
+static void port_vlans(struct json_w *w, const char *p)
+{
+	json_key(w, "vlans");
+	json_arr_begin(w);
+	while (*p) {
+		unsigned long vid = strtoul(p, (char **)&p, 10), end = 0;
+
+		json_obj_begin(w);
+		key_u64(w, "vlan", vid);
+		if (*p == '-') {
+			end = strtoul(p + 1, (char **)&p, 10);
+			key_u64(w, "vlanEnd", end);
+		}
+		json_key(w, "flags");
+		json_arr_begin(w);
+		if (!strncmp(p, " pvid", 5)) {
+			json_str(w, "PVID");
+			p += 5;
+		}
+		if (!strncmp(p, " untagged", 9)) {
+			json_str(w, "Egress Untagged");
+			p += 9;
+		}
+		json_arr_end(w);
+		json_obj_end(w);
+		if (*p != ',')
+			break;
+		p++;
+	}
+	json_arr_end(w);
+}
+
 /* The link's own details and what it is, named as `ip -d -json link show` names them; what the
  * kernel did not state is left out. */
 static void link_details(struct json_w *w, const struct snapshot *s, const struct snap_link *l)
@@ -261,6 +295,8 @@ static void link_details(struct json_w *w, const struct snapshot *s, const struc
 		key_str(w, "parentdev", snap_s(s, l->parent_dev));
 	if (l->link)
 		key_u64(w, "link_index", l->link);
+	if (l->vlans)
+		port_vlans(w, snap_s(s, l->vlans));
 	if (l->has_netnsid && l->link_netnsid >= 0) /* -1: the peer's namespace has no id here */
 		key_u64(w, "link_netnsid", (uint64_t)l->link_netnsid);
 	if (!l->kind && !l->slave_kind)

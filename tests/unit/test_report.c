@@ -45,6 +45,7 @@ static void build(struct snapshot *s)
 	l = snap_push(s, SNAP_LINKS);
 	l->ifindex = 2;
 	l->name = snap_str(s, "eth0", 4);
+	l->vlans = snap_str(s, "1 pvid untagged,10-20,30", 24);
 	l->addr_len = 6;
 	memcpy(l->addr, "\x02\x00\x00\x00\x00\x01", 6);
 	l = snap_push(s, SNAP_LINKS);
@@ -180,6 +181,18 @@ static void test_compat_rules(void **state)
 	j = render(&s, (1u << SNAP_NTABLES) - 1, &rs);
 	assert_string_equal(get(j, "observed_at")->valuestring, "2023-11-14T22:13:20Z");
 	assert_true(cJSON_IsTrue(get(j, "full_snapshot")));
+	/* a VLAN-filtering bridge port's VLANs, as `bridge -json vlan show` lists them */
+	x = get(cJSON_GetArrayItem(get(j, "links"), 0), "vlans");
+	assert_int_equal(cJSON_GetArraySize(x), 3);
+	e = cJSON_GetArrayItem(x, 0);
+	assert_int_equal(get(e, "vlan")->valueint, 1);
+	assert_string_equal(cJSON_GetArrayItem(get(e, "flags"), 0)->valuestring, "PVID");
+	assert_string_equal(cJSON_GetArrayItem(get(e, "flags"), 1)->valuestring, "Egress Untagged");
+	e = cJSON_GetArrayItem(x, 1);
+	assert_int_equal(get(e, "vlan")->valueint, 10);
+	assert_int_equal(get(e, "vlanEnd")->valueint, 20);
+	assert_int_equal(cJSON_GetArraySize(get(e, "flags")), 0);
+	assert_int_equal(get(cJSON_GetArrayItem(x, 2), "vlan")->valueint, 30);
 	/* addresses: the unspecified one is gone, the InfiniBand one has a null MAC */
 	x = get(j, "addresses");
 	assert_int_equal(cJSON_GetArraySize(x), 2);
