@@ -82,6 +82,26 @@ def link_details(rep, d, problems):
                     problems.append(f"links: {l['name']} {part}.{k}: netinv {v!r}, ip {tv!r}")
 
 
+def bridge_ports(rep, d, problems):
+    """Bridge ports against `bridge -json link show` (state, priority, cost) and their VLANs
+    against `bridge -json vlan show` (empty where no bridge filters by VLAN)."""
+    mine = {}
+    vl = {}
+    for l in rep["links"]:
+        sd = (l.get("linkinfo") or {}).get("info_slave_data")
+        if (l.get("linkinfo") or {}).get("info_slave_kind") == "bridge":
+            mine[l["name"]] = (sd["state"], sd["priority"], sd["cost"], l["master"])
+        if "vlans" in l:
+            vl[l["name"]] = [(v["vlan"], v.get("vlanEnd"), tuple(v["flags"])) for v in l["vlans"]]
+    theirs = {p["ifname"]: (p.get("state"), p.get("priority"), p.get("cost"), p.get("master"))
+              for p in load(d, "bridgelink.json")}
+    compare_sets("bridge ports", mine.items(), theirs.items(), problems)
+    tv = {p["ifname"]: [(v["vlan"], v.get("vlanEnd"), tuple(v.get("flags", []))) for v in p["vlans"]]
+          for p in load(d, "bridgevlan.json")}
+    if vl != tv:
+        problems.append(f"bridge vlans: netinv {vl}, bridge {tv}")
+
+
 def addresses(rep, d, problems):
     mine = set()
     for a in rep["addresses"]:
@@ -251,7 +271,8 @@ def main():
     d = sys.argv[2]
     problems = []
     only = os.environ.get("NETINV_COMPARE_ONLY")  # one list's function, by name
-    for f in (links, link_details, addresses, neighbours, routes, sockets, rules, nexthops):
+    for f in (links, link_details, bridge_ports, addresses, neighbours, routes, sockets, rules,
+              nexthops):
         if not only or f.__name__ == only:
             f(rep, d, problems)
     for p in problems:

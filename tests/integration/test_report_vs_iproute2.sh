@@ -26,6 +26,8 @@ snap() {
 	$x ip -4 -json rule show >"$dir/rule4.json"
 	$x ip -6 -json rule show >"$dir/rule6.json"
 	$x ip -json nexthop show >"$dir/nexthop.json"
+	$x bridge -json link show >"$dir/bridgelink.json"
+	$x bridge -json vlan show >"$dir/bridgevlan.json"
 	$x ss -tunaH >"$dir/ss.txt"
 	$x ss -tunapH >"$dir/ssp.txt"
 }
