@@ -13,20 +13,24 @@
 #define RTEXT_FILTER_SKIP_STATS (1 << 3)
 #endif
 
-size_t link_request(void *buf)
+size_t link_request_ext(void *buf, uint8_t family, uint32_t mask)
 {
 	struct nlmsghdr *nlh = buf;
 	struct ifinfomsg *ifi = nl_request_start(buf, RTM_GETLINK, sizeof(*ifi));
 	struct nlattr *a = (void *)((char *)ifi + NLMSG_ALIGN(sizeof(*ifi)));
-	uint32_t mask = RTEXT_FILTER_SKIP_STATS;
 
-	ifi->ifi_family = AF_UNSPEC;
-	/* Counters are volatile and large (rtnl_link_stats64 twice per link); we never report them. */
+	ifi->ifi_family = family;
 	a->nla_type = IFLA_EXT_MASK;
 	a->nla_len = NLA_HDRLEN + 4;
 	memcpy((char *)a + NLA_HDRLEN, &mask, 4);
 	nlh->nlmsg_len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*ifi)) + NLA_HDRLEN + 4;
 	return nlh->nlmsg_len;
+}
+
+size_t link_request(void *buf)
+{
+	/* Counters are volatile and large (rtnl_link_stats64 twice per link); we never report them. */
+	return link_request_ext(buf, AF_UNSPEC, RTEXT_FILTER_SKIP_STATS);
 }
 
 int link_parse(const struct nlmsghdr *nlh, void *arg)

@@ -1,5 +1,6 @@
 #include "linkinfo.h"
 #include "attr.h"
+#include "link.h"
 #include "../delta/snapshot.h"
 
 #include <arpa/inet.h>
@@ -235,17 +236,7 @@ unsigned linkinfo_parse(struct snapshot *s, const struct nlattr *const *tb,
 
 size_t bridge_vlan_request(void *buf)
 {
-	struct nlmsghdr *nlh = buf;
-	struct ifinfomsg *ifi = nl_request_start(buf, RTM_GETLINK, sizeof(*ifi));
-	struct nlattr *a = (void *)((char *)ifi + NLMSG_ALIGN(sizeof(*ifi)));
-	uint32_t mask = RTEXT_FILTER_BRVLAN_COMPRESSED | RTEXT_FILTER_SKIP_STATS;
-
-	ifi->ifi_family = AF_BRIDGE;
-	a->nla_type = IFLA_EXT_MASK;
-	a->nla_len = NLA_HDRLEN + 4;
-	memcpy((char *)a + NLA_HDRLEN, &mask, 4);
-	nlh->nlmsg_len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*ifi)) + NLA_HDRLEN + 4;
-	return nlh->nlmsg_len;
+	return link_request_ext(buf, AF_BRIDGE, RTEXT_FILTER_BRVLAN_COMPRESSED | RTEXT_FILTER_SKIP_STATS);
 }
 
 /* IFLA_AF_SPEC's IFLA_BRIDGE_VLAN_INFO entries as "VID[-END][ pvid][ untagged],...". -1 when
