@@ -29,17 +29,10 @@
 
 void state_note(struct state_dir *sd, const char *fmt, ...)
 {
-	size_t n = strlen(sd->note);
 	va_list ap;
 
-	if (n && n + 2 < sizeof(sd->note)) {
-		memcpy(sd->note + n, "; ", 3);
-		n += 2;
-	}
-	if (n + 1 >= sizeof(sd->note))
-		return;
 	va_start(ap, fmt);
-	vsnprintf(sd->note + n, sizeof(sd->note) - n, fmt, ap);
+	note_appendv(sd->note, sizeof(sd->note), fmt, ap);
 	va_end(ap);
 }
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -172,4 +173,16 @@ int drop_attribution_caps(void)
 			return -EPERM;
 	}
 	return 0;
+}
+
+void note_appendv(char *buf, size_t len, const char *fmt, va_list ap)
+{
+	size_t n = strlen(buf);
+
+	if (n && n + 2 < len) {
+		memcpy(buf + n, "; ", 3);
+		n += 2;
+	}
+	if (n + 1 < len)
+		vsnprintf(buf + n, len - n, fmt, ap);
 }

@@ -6,6 +6,7 @@
 #ifndef NETINV_UTIL_H
 #define NETINV_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,5 +31,8 @@ int valid_uuid(const char *s);
  * ambient, and the bounding set where that is allowed (CAP_SETPCAP). They read every process's
  * memory and every file; nothing after the /proc walk needs them. 0 or -errno. */
 int drop_attribution_caps(void);
+/* Append a one-line note to buf ("; " between notes; cut when full): how collector/ below the
+ * run modes hands what it met, without failing, to the mode that logs it. */
+void note_appendv(char *buf, size_t len, const char *fmt, va_list ap);
 
 #endif

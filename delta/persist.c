@@ -73,7 +73,6 @@ int persist_decode(const uint8_t *buf, size_t len, struct acked_state *out, cons
 static int read_header(const uint8_t *p, size_t len, struct hdr *h, const char **why)
 {
 	uint32_t version;
-	uint64_t total = 0;
 
 	memset(h, 0, sizeof(*h));
 	if (len < PERSIST_V1_HDR_LEN) {
@@ -141,9 +140,7 @@ static int read_header(const uint8_t *p, size_t len, struct hdr *h, const char *
 			*why = "record count out of range";
 			return -EBADMSG;
 		}
-		total += h->count[t];
 	}
-	(void)total;
 	return 0;
 }
 

@@ -72,17 +72,10 @@ static int exec_dir(struct state_dir *sd, char *why, size_t whylen)
 
 void exec_note(char *buf, size_t len, const char *fmt, ...)
 {
-	size_t n = strlen(buf);
 	va_list ap;
 
-	if (n && n + 2 < len) {
-		memcpy(buf + n, "; ", 3);
-		n += 2;
-	}
-	if (n + 1 >= len)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(buf + n, len - n, fmt, ap);
+	note_appendv(buf, len, fmt, ap);
 	va_end(ap);
 }
 
