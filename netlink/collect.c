@@ -127,7 +127,9 @@ static int dump_table(struct collector *c, struct snapshot *s, enum snap_table t
 		r = dump_one(&c->rt, &req, t, &pc, link_parse, intr);
 		if (r < 0 || !vlan_filtering_bridge(s))
 			return r;
-		/* the ports' VLANs (`bridge vlan show`), only where a bridge filters by VLAN */
+		/* the ports' VLANs (`bridge vlan show`), only where a bridge filters by VLAN; the
+		 * parser finds each port by binary search (a no-op when the kernel's order held) */
+		canon_sort(s, SNAP_LINKS);
 		bridge_vlan_request(&req);
 		r = dump_one(&c->rt, &req, t, &pc, bridge_vlan_parse, intr);
 		return r == -EOPNOTSUPP || r == -EINVAL ? 0 : r;

@@ -305,12 +305,9 @@ int bridge_vlan_parse(const struct nlmsghdr *nlh, void *arg)
 	ifi = (const void *)((const char *)nlh + NLMSG_HDRLEN);
 	if (ifi->ifi_family != AF_BRIDGE || !tb[IFLA_AF_SPEC])
 		return 0;
-	for (uint32_t i = 0; i < s->t[SNAP_LINKS].n && !l; i++) {
-		struct snap_link *c = snap_at(s, SNAP_LINKS, i);
-
-		if (c->ifindex == (uint32_t)ifi->ifi_index)
-			l = c;
-	}
+	/* the links are in ifindex order (the caller sorted them): one binary search a port, not a
+	 * scan of every link */
+	l = (struct snap_link *)snap_link_by_index(s, (uint32_t)ifi->ifi_index);
 	if (!l)
 		return 0; /* a port that appeared after the link dump: the next run has it */
 	if (vlan_list(tb[IFLA_AF_SPEC], list, sizeof(list)) < 0) {

@@ -23,7 +23,8 @@ unsigned linkinfo_parse(struct snapshot *s, const struct nlattr *const *tb,
 
 /* The bridge VLAN view (`bridge vlan show`): an AF_BRIDGE link dump asking for compressed VLAN
  * lists, made only when some bridge filters by VLAN; each port's list goes into its link record
- * (already collected: found by ifindex). A malformed list is left out and counted. */
+ * (already collected, and sorted by ifindex: found by binary search). A malformed list is left
+ * out and counted. */
 size_t bridge_vlan_request(void *buf);
 int bridge_vlan_parse(const struct nlmsghdr *nlh, void *ctx);
 
