@@ -195,7 +195,10 @@ static void read_set(struct names_conf *nc, enum kind k, const char *dir, const 
 		char file[4096 + 300];
 
 		snprintf(file, sizeof(file), "%s/%s", path, ents[i]->d_name);
-		read_file(nc, k, file);
+		if (i < NAMES_MAX_DFILES)
+			read_file(nc, k, file);
+		else
+			note_bad(nc, file, 0);
 		free(ents[i]);
 	}
 	free(ents);

@@ -23,6 +23,7 @@
 
 #define NAMES_MAX_TABLES 1024
 #define NAMES_MAX_FILE (64u << 10)
+#define NAMES_MAX_DFILES 64 /* files read from one rt_*.d directory; more are counted, not read */
 #define NAMES_LEN 32
 
 struct names_table {

@@ -386,6 +386,15 @@ static void test_iproute2_names(void **state)
 	names_conf_load(nc, dir, NULL);
 	assert_int_equal(nc->ntables, NAMES_MAX_TABLES);
 	assert_true(nc->bad_lines >= 10);
+	/* more files in a .d directory than the bound: the rest are counted, not read */
+	for (int i = 0; i < NAMES_MAX_DFILES + 3; i++) {
+		char f[64];
+
+		snprintf(f, sizeof(f), "rt_tables.d/f%03d.conf", i);
+		put_file(dir, f, "# nothing\n");
+	}
+	names_conf_load(nc, dir, NULL);
+	assert_int_equal(nc->files, 1 + NAMES_MAX_DFILES + 1 + 1); /* rt_tables, 64 of .d, scopes, realms */
 	free(nc);
 	snprintf(p, sizeof(p), "rm -rf %s %s", dir, fb);
 	assert_int_equal(system(p), 0);
