@@ -13,7 +13,8 @@
 
 const char *config_grapheon_env_file = GRAPHEON_ENV_FILE;
 
-enum cfg_type { CT_STR, CT_PATH, CT_URL, CT_UINT, CT_BOOL, CT_LOG, CT_KEYING, CT_HEADER, CT_PINS };
+enum cfg_type { CT_STR, CT_PATH, CT_URL, CT_UINT, CT_BOOL, CT_LOG, CT_KEYING, CT_HEADER, CT_PINS,
+		CT_NAMESPACES };
 
 const struct cfg_def cfg_defs[CFG_N] = {
 	[CFG_STATE_DIR] = { "state_dir", "NETINV_STATE_DIR", NULL, "--state-dir", CT_PATH,
@@ -60,6 +61,14 @@ const struct cfg_def cfg_defs[CFG_N] = {
 	[CFG_IPROUTE2_DIR] = { "iproute2_dir", "NETINV_IPROUTE2_DIR", NULL, "--iproute2-dir", CT_PATH,
 			       "/etc/iproute2", 0, 0,
 			       "iproute2 configuration: route table, protocol and scope names" },
+	[CFG_NAMESPACES] = { "namespaces", "NETINV_NAMESPACES", NULL, "--namespaces", CT_NAMESPACES,
+			     "all", 0, 0,
+			     "host, or all network namespaces (needs CAP_SYS_ADMIN)" },
+	[CFG_NETNS_DIR] = { "netns_dir", "NETINV_NETNS_DIR", NULL, "--netns-dir", CT_PATH,
+			    "/run/netns", 0, 0, "named network namespaces (ip netns)" },
+	[CFG_CONTAINER_ROOT] = { "container_root", "NETINV_CONTAINER_ROOT", NULL,
+				 "--container-root", CT_PATH, "/", 0, 0,
+				 "root under which container runtimes keep their state files" },
 	[CFG_IMPORT_FROM] = { "import_from", "NETINV_IMPORT_FROM", NULL, "--import-from", CT_PATH,
 			      "/var/lib/grapheon-agent", 0, 0,
 			      "Graphēon agent state to take the identity from" },
@@ -255,6 +264,13 @@ static int check_value(enum cfg_id id, const char *v, char *err, size_t errlen)
 			return -1;
 		}
 		return 0;
+	case CT_NAMESPACES:
+		if (strcmp(v, "host") && strcmp(v, "all")) {
+			snprintf(err, errlen, "%s: unknown mode '%.32s' (expected host or all)", d->key,
+				 v);
+			return -1;
+		}
+		return 0;
 	case CT_HEADER:
 		return check_header(d, v, err, errlen);
 	case CT_PINS:
@@ -394,6 +410,9 @@ static void resolve(struct config *c)
 	s->proxy = cfg_str(c, CFG_PROXY);
 	s->import_from = cfg_str(c, CFG_IMPORT_FROM);
 	s->iproute2_dir = cfg_str(c, CFG_IPROUTE2_DIR);
+	s->netns_dir = cfg_str(c, CFG_NETNS_DIR);
+	s->container_root = cfg_str(c, CFG_CONTAINER_ROOT);
+	s->all_namespaces = !strcmp(cfg_str(c, CFG_NAMESPACES), "all");
 	s->timeout = cfg_uint(c, CFG_TIMEOUT);
 	s->connect_timeout = cfg_uint(c, CFG_CONNECT_TIMEOUT);
 	s->allow_insecure_http = cfg_bool(c, CFG_ALLOW_INSECURE_HTTP);

@@ -35,6 +35,9 @@ enum cfg_id {
 	CFG_INCLUDE_TIME_WAIT,
 	CFG_ALL_NEIGHBORS,
 	CFG_IPROUTE2_DIR,
+	CFG_NAMESPACES,
+	CFG_NETNS_DIR,
+	CFG_CONTAINER_ROOT,
 	CFG_IMPORT_FROM,
 	CFG_N
 };
@@ -59,6 +62,9 @@ struct settings {
 	const char *hostname, *ca_file, *pin_pubkey, *api_key_header, *log_level, *proxy;
 	const char *import_from;
 	const char *iproute2_dir; /* route table, protocol and scope names */
+	const char *netns_dir;      /* named network namespaces (/run/netns) */
+	const char *container_root; /* prefix of the runtimes' state files ("/") */
+	bool all_namespaces;        /* namespaces=all: every network namespace, not the host's only */
 	unsigned timeout, connect_timeout; /* seconds */
 	bool allow_insecure_http, include_time_wait;
 	bool all_neighbors; /* also the kernel's NOARP entries (multicast, broadcast mappings) */

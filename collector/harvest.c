@@ -111,7 +111,7 @@ enum run_outcome run_state_load(const struct settings *set, bool commit, struct 
 	policy_defaults(&rs->as.policy);
 	{
 		char who[96];
-		int r = state_adopt_owner(dir, who, sizeof(who), err, sizeof(err));
+		int r = state_adopt_owner(dir, set->all_namespaces, who, sizeof(who), err, sizeof(err));
 
 		if (r < 0) {
 			log_error("%s", err);
@@ -179,19 +179,55 @@ void run_state_free(struct run_state *rs)
 	state_close(&rs->sd);
 }
 
+#define NETNS_BIT (1u << SNAP_NETNS)
+
+/* The other namespaces: found by the walk, named, their sockets opened. Then CAP_SYS_ADMIN goes,
+ * whatever happened, before a byte of any dump is parsed. */
+static enum run_outcome open_namespaces(const struct settings *set, unsigned tables,
+					struct harvest *h)
+{
+	struct ns_paths paths = { .proc_root = "/proc",
+				  .netns_dir = set->netns_dir,
+				  .container_root = set->container_root };
+	int r = 0, e;
+
+	h->ns.all = set->all_namespaces;
+	if (h->ns.all) {
+		if (ns_discover(&h->ns, &h->pm, &paths, 4096) < 0) {
+			log_error("out of memory listing the network namespaces");
+			return RUN_SOFTWARE;
+		}
+		ns_name(&h->ns, &h->pm, &paths);
+		r = ns_open(&h->ns, &paths, tables & ~NETNS_BIT);
+	}
+	e = drop_admin_cap();
+	if (r < 0) {
+		/* never collect from a namespace that is not netinv's own */
+		log_error("cannot return to netinv's own network namespace: %s", strerror(-r));
+		return RUN_SOFTWARE;
+	}
+	if (e < 0)
+		log_warn("cannot give up CAP_SYS_ADMIN: %s", strerror(-e));
+	if (h->ns.all && !h->ns.permitted)
+		log_info("other network namespaces skipped (%u found): %s", h->ns.n,
+			 h->ns.n && h->ns.v[0].err == -EPERM ?
+				 "entering them was refused (setns: Operation not permitted)" :
+				 "CAP_SYS_ADMIN is not in the effective set");
+	return RUN_OK;
+}
+
 enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 				const struct run_state *st, unsigned tables, struct harvest *h)
 {
-	struct collect_opts co = {
-		.tables = tables,
-		.processes = o->processes,
-		.proc_root = "/proc",
-		.proc_limits = { .max_procs = 1u << 20, .max_fds = 1u << 24 },
-	};
+	struct collect_opts co = { .tables = tables & ~NETNS_BIT };
+	struct procmap_limits lim = { .max_procs = 1u << 20, .max_fds = 1u << 24, .max_netns = 4096 };
+	struct procmap_stats walk;
+	const struct acked_state *prev;
+	unsigned what = 0;
+	enum run_outcome out;
 	int r;
 
 	memset(h, 0, sizeof(*h));
-	h->tables = tables;
 	h->copts = (struct canon_opts){
 		.keying = set->flow_keying ? KEYING_FLOW : KEYING_EXACT,
 		.include_time_wait = set->include_time_wait,
@@ -210,6 +246,17 @@ enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 			h->copts.peer_port = (uint16_t)port;
 		}
 	}
+	/* one pass over /proc, while the capabilities are held: socket owners and namespaces */
+	if (o->processes && (tables & (1u << SNAP_SOCKS)))
+		what |= PROCMAP_SOCKETS | PROCMAP_CHECK_CAPS;
+	if (set->all_namespaces)
+		what |= PROCMAP_NETNS;
+	if (procmap_walk(&h->pm, "/proc", &lim, what, &walk) < 0) {
+		log_error("out of memory walking /proc");
+		return RUN_SOFTWARE;
+	}
+	if ((out = open_namespaces(set, tables, h)) != RUN_OK)
+		return out;
 	if (snap_init(&h->s, NULL) < 0) {
 		log_error("out of memory");
 		return RUN_SOFTWARE;
@@ -219,6 +266,9 @@ enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 		log_error("cannot open a netlink socket: %s", strerror(-r));
 		return r == -EPERM || r == -EACCES ? RUN_NOPERM : RUN_UNAVAILABLE;
 	}
+	h->cs.proc = walk;
+	if (walk.status != PROCMAP_DISABLED && walk.status != PROCMAP_NOT_PERMITTED)
+		procmap_attribute(&h->pm, &h->s, &h->cs.proc);
 	if (h->cs.proc.status == PROCMAP_NOT_PERMITTED)
 		log_info("process attribution skipped: CAP_SYS_PTRACE is not in the effective set");
 	/* names for the report, from the iproute2 configuration (a missing one: the kernel's) */
@@ -230,8 +280,25 @@ enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 				 h->names->bad_lines, h->names->bad_lines == 1 ? "" : "s",
 				 h->names->bad_lines == 1 ? "" : "s", h->names->first_bad);
 	}
+	if (h->ns.all)
+		ns_collect(&h->ns, &co, &h->pm, &walk, &h->copts, &h->s);
+	prev = (st->have_acked && !o->full) ? &st->acked : NULL;
+	/* Namespaces are a table of the delta: read (or, in host mode, to withdraw what an earlier
+	 * run reported), or carried over untouched when they could not be entered. */
+	h->tables = tables & ~NETNS_BIT;
+	if (ns_report(&h->ns) < 0) {
+		log_error("out of memory");
+		return RUN_SOFTWARE;
+	}
+	if ((h->ns.all && h->ns.permitted) || (!h->ns.all && prev && prev->t[SNAP_NETNS].n)) {
+		h->tables |= NETNS_BIT;
+		if (ns_records(&h->ns, &h->s, tables & ~NETNS_BIT, prev) < 0) {
+			log_error("out of memory");
+			return RUN_SOFTWARE;
+		}
+	}
 	if (canon_ctx_init(&h->cc, &h->s, &h->copts) < 0 ||
-	    delta_build(&h->d, &h->cc, (st->have_acked && !o->full) ? &st->acked : NULL, tables) < 0) {
+	    delta_build(&h->d, &h->cc, prev, h->tables) < 0) {
 		log_error("out of memory computing the delta");
 		return RUN_SOFTWARE;
 	}
@@ -240,6 +307,8 @@ enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 
 void harvest_free(struct harvest *h)
 {
+	ns_free(&h->ns);
+	procmap_free(&h->pm);
 	free(h->names);
 	h->names = NULL;
 	delta_free(&h->d);
@@ -272,6 +341,7 @@ void harvest_meta(struct report_meta *m, const struct settings *set, const struc
 	m->collect = &h->cs;
 	m->delta = &h->d;
 	m->names = h->names;
+	m->netns = &h->ns.rep;
 }
 
 void harvest_summary(const struct harvest *h, const char *what, uint64_t bytes, uint64_t gz_bytes,

@@ -8,12 +8,14 @@
 
 #include "cli.h"
 #include "config.h"
+#include "namespaces.h"
 #include "run.h"
 #include "state.h"
 #include "../delta/canon.h"
 #include "../delta/diff.h"
 #include "../delta/snapshot.h"
 #include "../netlink/collect.h"
+#include "../netlink/procmap.h"
 #include "../report/report.h"
 
 #include <stdbool.h>
@@ -48,6 +50,8 @@ struct harvest {
 	struct delta d;
 	unsigned tables;
 	struct names_conf *names; /* the iproute2 configuration's names, read once per run */
+	struct procmap pm;        /* the /proc walk: socket owners, the namespace census */
+	struct ns_set ns;         /* the other network namespaces */
 };
 
 enum run_outcome run_state_outcome(enum state_err e, bool writing);
@@ -55,7 +59,9 @@ enum run_outcome run_state_outcome(enum state_err e, bool writing);
  * acknowledged state. A corrupt state is not an error: it means a full snapshot. */
 enum run_outcome run_state_load(const struct settings *set, bool commit, struct run_state *rs);
 void run_state_free(struct run_state *rs);
-/* Collect the tables (1 << SNAP_*) and diff them against st's acknowledged state. */
+/* Walk /proc, open the other namespaces' sockets and give up CAP_SYS_ADMIN, collect the tables
+ * (1 << SNAP_*) of the host and of every namespace, and diff them against st's acknowledged
+ * state. */
 enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 			 const struct run_state *st, unsigned tables, struct harvest *h);
 void harvest_free(struct harvest *h);

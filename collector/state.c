@@ -67,7 +67,8 @@ static void remove_stale_temps(struct state_dir *sd)
 	closedir(d);
 }
 
-int state_adopt_owner(const char *path, char *who, size_t wholen, char *err, size_t errlen)
+int state_adopt_owner(const char *path, bool keep_admin, char *who, size_t wholen, char *err,
+		      size_t errlen)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = { { 0 } };
@@ -84,7 +85,8 @@ int state_adopt_owner(const char *path, char *who, size_t wholen, char *err, siz
 		return -1;
 	}
 	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
-	data[0].permitted = data[0].effective = (1u << CAP_SYS_PTRACE) | (1u << CAP_DAC_READ_SEARCH);
+	data[0].permitted = data[0].effective = (1u << CAP_SYS_PTRACE) | (1u << CAP_DAC_READ_SEARCH) |
+						(keep_admin ? 1u << CAP_SYS_ADMIN : 0);
 	/* without them attribution says not_permitted; everything else works */
 	capset_err = syscall(SYS_capset, &hdr, data) < 0 ? errno : 0;
 	pw = getpwuid(st.st_uid);

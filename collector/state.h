@@ -41,11 +41,13 @@ enum state_err {
 };
 
 /* Run as root against a state directory another user owns (the service's `netinv` user): become
- * that user, keeping only CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (what the service has), so a
+ * that user, keeping only CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (what the service has), and
+ * CAP_SYS_ADMIN when namespaces are wanted (what the namespaces drop-in gives the service), so a
  * manual run acts exactly like the service and every file stays the service's. Nothing happens
  * when not root, or when the directory is root's or absent. 1 when it switched (who = "name (uid
  * N)"), 0 when not, -1 with a reason. */
-int state_adopt_owner(const char *path, char *who, size_t wholen, char *err, size_t errlen);
+int state_adopt_owner(const char *path, bool keep_admin, char *who, size_t wholen, char *err,
+		      size_t errlen);
 
 /* create: make the directory (0700) when missing. exclusive: lock for writing. The reason of any
  * failure is one line in err. */

@@ -136,16 +136,15 @@ int valid_uuid(const char *s)
 	return 1;
 }
 
-int drop_attribution_caps(void)
+static int drop_caps(const int *caps, size_t n)
 {
-	static const int caps[] = { CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH };
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = { { 0 } };
 
 	/* lowering ambient, inheritable and permitted needs no privilege; the bounding set needs
 	 * CAP_SETPCAP, which the service does not have (with NoNewPrivileges= and nothing
 	 * permitted, nothing can be regained from it) */
-	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, caps[i], 0, 0) < 0 && errno != EINVAL)
 			return -errno;
 		if (prctl(PR_CAPBSET_DROP, caps[i], 0, 0, 0) < 0 && errno != EPERM && errno != EINVAL)
@@ -153,7 +152,7 @@ int drop_attribution_caps(void)
 	}
 	if (syscall(SYS_capget, &hdr, data) < 0)
 		return -errno;
-	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+	for (size_t i = 0; i < n; i++) {
 		uint32_t bit = 1u << (caps[i] & 31);
 
 		data[caps[i] >> 5].effective &= ~bit;
@@ -165,7 +164,7 @@ int drop_attribution_caps(void)
 	/* what the kernel now holds, not what was asked */
 	if (syscall(SYS_capget, &hdr, data) < 0)
 		return -errno;
-	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+	for (size_t i = 0; i < n; i++) {
 		uint32_t bit = 1u << (caps[i] & 31);
 		const struct __user_cap_data_struct *d = &data[caps[i] >> 5];
 
@@ -173,6 +172,20 @@ int drop_attribution_caps(void)
 			return -EPERM;
 	}
 	return 0;
+}
+
+int drop_attribution_caps(void)
+{
+	static const int caps[] = { CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH };
+
+	return drop_caps(caps, sizeof(caps) / sizeof(caps[0]));
+}
+
+int drop_admin_cap(void)
+{
+	static const int caps[] = { CAP_SYS_ADMIN };
+
+	return drop_caps(caps, 1);
 }
 
 void note_appendv(char *buf, size_t len, const char *fmt, va_list ap)

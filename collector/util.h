@@ -31,6 +31,9 @@ int valid_uuid(const char *s);
  * ambient, and the bounding set where that is allowed (CAP_SETPCAP). They read every process's
  * memory and every file; nothing after the /proc walk needs them. 0 or -errno. */
 int drop_attribution_caps(void);
+/* Give up CAP_SYS_ADMIN the same way: it enters other network namespaces, and nothing after
+ * their sockets are open needs it. 0 or -errno. */
+int drop_admin_cap(void);
 /* Append a one-line note to buf ("; " between notes; cut when full): how collector/ below the
  * run modes hands what it met, without failing, to the mode that logs it. */
 void note_appendv(char *buf, size_t len, const char *fmt, va_list ap);

@@ -194,6 +194,24 @@ static int cmp_nhobj(const struct snapshot *s, const struct snap_nhobj *a, const
 	return cmp_bytes(&x, &y, sizeof(x));
 }
 
+/* A namespace's records together (by identity), its description first, then its tables. */
+static int cmp_netns(const struct snap_netns *a, const struct snap_netns *b)
+{
+	int r;
+
+	if (a->id_type != b->id_type)
+		return a->id_type < b->id_type ? -1 : 1;
+	if (a->id_len != b->id_len)
+		return a->id_len < b->id_len ? -1 : 1;
+	if ((r = memcmp(a->ident, b->ident, a->id_len)))
+		return r;
+	if (a->table != b->table)
+		return (uint8_t)(a->table + 1) < (uint8_t)(b->table + 1) ? -1 : 1;
+	if (a->content != b->content)
+		return a->content < b->content ? -1 : 1;
+	return 0;
+}
+
 int canon_cmp(const struct snapshot *s, enum snap_table t, const void *a, const void *b)
 {
 	switch (t) {
@@ -211,6 +229,8 @@ int canon_cmp(const struct snapshot *s, enum snap_table t, const void *a, const 
 		return cmp_rule(s, a, b);
 	case SNAP_NHOBJ:
 		return cmp_nhobj(s, a, b);
+	case SNAP_NETNS:
+		return cmp_netns(a, b);
 	default:
 		return 0;
 	}
@@ -531,6 +551,16 @@ void canon_key(const struct canon_ctx *c, enum snap_table t, uint32_t i, uint8_t
 		k->id = ((const struct snap_nhobj *)r)->id;
 		break;
 	}
+	case SNAP_NETNS: {
+		const struct snap_netns *n = r;
+		struct key_netns *k = (void *)key;
+
+		k->table = n->table;
+		k->id_type = n->id_type;
+		k->id_len = n->id_len;
+		memcpy(k->ident, n->ident, sizeof(k->ident));
+		break;
+	}
 	case SNAP_SOCKS: {
 		const struct snap_sock *x = r;
 		struct key_sock *k = (void *)key;
@@ -572,8 +602,11 @@ void canon_fps(const struct canon_ctx *c, enum snap_table t, uint32_t i, const u
 			*id = hash64(rt->src, 16, *id);
 		}
 	}
-	*content = record_hash(s, t, r, hash_mix(0x636f6e74656e74ull, t), true,
-			       t == SNAP_SOCKS && ((const struct key_sock *)key)->flow);
+	if (t == SNAP_NETNS)
+		*content = ((const struct snap_netns *)r)->content; /* made by its namespace */
+	else
+		*content = record_hash(s, t, r, hash_mix(0x636f6e74656e74ull, t), true,
+				       t == SNAP_SOCKS && ((const struct key_sock *)key)->flow);
 	if (*content == STATE_CONTENT_UNKNOWN)
 		*content = 1; /* 0 is reserved: "the server may hold any version of this record" */
 }

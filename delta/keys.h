@@ -61,6 +61,14 @@ struct key_sock {
 	uint8_t dst[16];
 };
 
+/* A table of another network namespace: its identity (the report's id and id_type) and the table
+ * (enum snap_table, or NETNS_META for the namespace's description). */
+struct key_netns {
+	uint8_t table, id_type, id_len, pad;
+	uint8_t ident[44];
+};
+
+_Static_assert(sizeof(struct key_netns) == STATE_KEY_LEN, "key_netns");
 _Static_assert(sizeof(struct key_link) <= STATE_KEY_LEN, "key_link");
 _Static_assert(sizeof(struct key_ifaddr) <= STATE_KEY_LEN, "key_ifaddr");
 _Static_assert(sizeof(struct key_route) == STATE_KEY_LEN, "key_route");

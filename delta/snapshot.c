@@ -6,7 +6,7 @@
 #include <time.h>
 
 const char *const snap_table_names[SNAP_NTABLES] = { "links",   "addresses", "neighbors", "routes",
-						     "sockets", "rules",     "nexthops" };
+						     "sockets", "rules",     "nexthops", "namespaces" };
 
 /* Defaults sized for the largest hosts we expect (full BGP tables run to ~1M IPv4 routes) while
  * keeping a hostile or runaway kernel table from eating the machine. */
@@ -17,7 +17,8 @@ const struct snap_limits snap_default_limits = {
 		 [SNAP_ROUTES] = 4194304,
 		 [SNAP_SOCKS] = 1048576,
 		 [SNAP_RULES] = 65536,
-		 [SNAP_NHOBJ] = 1048576 },
+		 [SNAP_NHOBJ] = 1048576,
+		 [SNAP_NETNS] = 65536 },
 	.max_nexthops = 4194304,
 	.max_strtab = 64u << 20,
 };
@@ -26,7 +27,7 @@ static const uint32_t rec_size[SNAP_NTABLES] = {
 	[SNAP_LINKS] = sizeof(struct snap_link),   [SNAP_ADDRS] = sizeof(struct snap_addr),
 	[SNAP_NEIGH] = sizeof(struct snap_neigh),  [SNAP_ROUTES] = sizeof(struct snap_route),
 	[SNAP_SOCKS] = sizeof(struct snap_sock),   [SNAP_RULES] = sizeof(struct snap_rule),
-	[SNAP_NHOBJ] = sizeof(struct snap_nhobj),
+	[SNAP_NHOBJ] = sizeof(struct snap_nhobj), [SNAP_NETNS] = sizeof(struct snap_netns),
 };
 
 int snap_init(struct snapshot *s, const struct snap_limits *lim)

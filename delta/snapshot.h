@@ -23,6 +23,9 @@ enum snap_table {
 	SNAP_SOCKS,
 	SNAP_RULES, /* routing policy (RTM_GETRULE) */
 	SNAP_NHOBJ, /* nexthop objects (RTM_GETNEXTHOP) */
+	/* Other network namespaces: one record per (namespace, table) and one for the namespace's own
+	 * description. Not dumped: made from each namespace's own snapshot (collector/namespaces). */
+	SNAP_NETNS,
 	SNAP_NTABLES
 };
 
@@ -257,6 +260,35 @@ struct snap_nhobj {
 	uint32_t grp_first;  /* members, in the next hop array (snap_nexthop) */
 	uint32_t grp_count;  /* 0 = not a group */
 	uint8_t gw[16];
+};
+
+/* How a namespace is identified (the report's `id_type`); the identity survives a container's
+ * restart, so a restart is a change of the namespace's records, not a new namespace. */
+enum snap_netns_id {
+	NETNS_ID_NONE,
+	NETNS_ID_CONTAINER, /* ident: the container id's bytes (hex-decoded, at most 32) */
+	NETNS_ID_POD,       /* ident: the pod uid's 16 bytes */
+	NETNS_ID_NETNS,     /* ident: a /run/netns name */
+	NETNS_ID_INODE,     /* ident: the namespace inode, 8 bytes little-endian */
+	NETNS_ID_MACHINE,   /* ident: a systemd-nspawn machine or LXC container name */
+	NETNS_ID_UNIT,      /* ident: the systemd unit whose sandbox it is (PrivateNetwork=) */
+};
+#define NETNS_IDENT_MAX 44
+/* The table of a namespace's description record (kind, names, host links). */
+#define NETNS_META 0xff
+
+/* One table of one other network namespace: which namespace (its identity, and its index in the
+ * caller's list of namespaces), which table (enum snap_table or NETNS_META) and the fingerprint
+ * of what a report carries for it. The records themselves live in that namespace's snapshot. */
+struct snap_netns {
+	uint32_t ns;
+	uint8_t table;
+	uint8_t id_type; /* enum snap_netns_id */
+	uint8_t id_len;
+	uint8_t pad;
+	uint8_t ident[NETNS_IDENT_MAX];
+	uint32_t pad2;
+	uint64_t content; /* never 0 */
 };
 
 struct snap_vec {

@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
+#include <linux/net_namespace.h>
 
 struct collector {
 	struct nlconn rt, sd, mon;
@@ -262,60 +263,139 @@ static void collect_table(struct collector *c, struct snapshot *s, enum snap_tab
 	ts->dump_us = (uint32_t)(snap_mono_us() - t0);
 }
 
-int collect_run(struct snapshot *s, const struct collect_opts *o, struct collect_stats *st)
+int collect_open(struct collect_socks *k, unsigned int tables)
 {
-	struct collector c = { .o = o, .st = st };
-	uint64_t t0 = snap_mono_us();
-	struct stat sb;
 	int r;
 
-	memset(st, 0, sizeof(*st));
-	st->ipv6 = true;
-	if (stat("/proc/self/ns/net", &sb) == 0)
-		st->netns_inode = sb.st_ino;
-	r = nl_conn_open(&c.rt, NETLINK_ROUTE, 0);
+	memset(k, 0, sizeof(*k));
+	r = nl_conn_open(&k->rt, NETLINK_ROUTE, 0);
 	if (r < 0)
 		return r;
-	nl_conn_strict(&c.rt);
-	if (o->tables & (1u << SNAP_SOCKS)) {
-		r = nl_conn_open(&c.sd, NETLINK_SOCK_DIAG, 0);
+	nl_conn_strict(&k->rt);
+	if (tables & (1u << SNAP_SOCKS)) {
+		r = nl_conn_open(&k->sd, NETLINK_SOCK_DIAG, 0);
 		if (r < 0) {
-			nl_conn_close(&c.rt);
+			nl_conn_close(&k->rt);
 			return r;
 		}
+		k->have_sd = true;
 	}
-	if (nl_conn_open(&c.mon, NETLINK_ROUTE,
-		    RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR |
-			    RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE | GRP(RTNLGRP_IPV4_RULE) |
-			    GRP(RTNLGRP_IPV6_RULE) | GRP(RTNLGRP_NEXTHOP)) == 0) {
+	if (nl_conn_open(&k->mon, NETLINK_ROUTE,
+			 RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR |
+				 RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE | GRP(RTNLGRP_IPV4_RULE) |
+				 GRP(RTNLGRP_IPV6_RULE) | GRP(RTNLGRP_NEXTHOP)) == 0) {
 		int sz = 1 << 20;
 
 		/* Room for a burst of notifications during a long route dump; FORCE needs
 		 * CAP_NET_ADMIN, the plain option is capped by rmem_max. */
-		if (setsockopt(nl_conn_fd(&c.mon), SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
-			setsockopt(nl_conn_fd(&c.mon), SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-		c.have_mon = true;
+		if (setsockopt(nl_conn_fd(&k->mon), SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
+			setsockopt(nl_conn_fd(&k->mon), SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		k->have_mon = true;
 	}
+	return 0;
+}
+
+void collect_pin(struct collect_socks *k)
+{
+	k->rt.pinned = k->sd.pinned = k->mon.pinned = true;
+}
+
+void collect_close(struct collect_socks *k)
+{
+	if (k->rt.mnl)
+		nl_conn_close(&k->rt);
+	if (k->have_sd)
+		nl_conn_close(&k->sd);
+	if (k->have_mon)
+		nl_conn_close(&k->mon);
+	memset(k, 0, sizeof(*k));
+}
+
+int collect_run_on(struct collect_socks *k, struct snapshot *s, const struct collect_opts *o,
+		   struct collect_stats *st)
+{
+	struct collector c = { .o = o, .st = st };
+	uint64_t t0 = snap_mono_us();
+	unsigned int tables = o->tables;
+
+	memset(st, 0, sizeof(*st));
+	st->ipv6 = true;
+	st->proc.status = PROCMAP_DISABLED;
+	if (!k->have_sd)
+		tables &= ~(1u << SNAP_SOCKS);
+	c.rt = k->rt;
+	c.sd = k->sd;
+	c.mon = k->mon;
+	c.have_mon = k->have_mon;
 	st->monitor = c.have_mon;
 
 	/* Links first and always: every other table names interfaces by index. */
 	collect_table(&c, s, SNAP_LINKS);
 	for (int t = SNAP_ADDRS; t < SNAP_NTABLES; t++)
-		if (o->tables & (1u << t))
+		if (tables & (1u << t))
 			collect_table(&c, s, (enum snap_table)t);
-
-	if ((o->tables & (1u << SNAP_SOCKS)) && o->processes) {
-		procmap_attribute(s, o->proc_root ? o->proc_root : "/proc", &o->proc_limits, 1,
-				  &st->proc);
-	} else {
-		st->proc.status = PROCMAP_DISABLED;
-	}
-
-	nl_conn_close(&c.rt);
-	if (o->tables & (1u << SNAP_SOCKS))
-		nl_conn_close(&c.sd);
-	if (c.have_mon)
-		nl_conn_close(&c.mon);
+	/* a host socket re-opened after a framing error is the caller's to close */
+	k->rt = c.rt;
+	k->sd = c.sd;
+	k->mon = c.mon;
 	st->total_us = (uint32_t)(snap_mono_us() - t0);
 	return 0;
+}
+
+static int nsid_parse(const struct nlmsghdr *nlh, void *arg)
+{
+	const struct nlattr *tb[NETNSA_MAX + 1];
+	int32_t *nsid = arg;
+	uint32_t v;
+
+	if (nlh->nlmsg_type != RTM_NEWNSID)
+		return 0;
+	if (attr_parse(nlh, NLMSG_ALIGN(sizeof(struct rtgenmsg)), tb, NETNSA_MAX) < 0 || !tb[NETNSA_NSID] ||
+	    attr_get_u32(tb[NETNSA_NSID], &v) < 0)
+		return -EBADMSG;
+	*nsid = (int32_t)v;
+	return 0;
+}
+
+int collect_peer_nsid(struct collect_socks *k, int ns_fd, int32_t *nsid)
+{
+	union {
+		struct nlmsghdr h;
+		uint8_t b[64];
+	} req;
+	struct nlattr *a;
+	struct nl_walk w = { 0 };
+	uint32_t fd = (uint32_t)ns_fd;
+	int r;
+
+	memset(&req, 0, sizeof(req));
+	req.h.nlmsg_type = RTM_GETNSID;
+	req.h.nlmsg_len = NLMSG_LENGTH(NLMSG_ALIGN(sizeof(struct rtgenmsg)));
+	a = (struct nlattr *)(req.b + req.h.nlmsg_len);
+	a->nla_type = NETNSA_FD;
+	a->nla_len = NLA_HDRLEN + sizeof(fd);
+	memcpy((uint8_t *)a + NLA_HDRLEN, &fd, sizeof(fd));
+	req.h.nlmsg_len += NLA_ALIGN(a->nla_len);
+	*nsid = -1;
+	r = nl_conn_request(&k->rt, &req.h, &w, nsid_parse, nsid);
+	if (r < 0)
+		return r;
+	if (w.kernel_error)
+		return w.kernel_error;
+	return w.dropped ? -EBADMSG : 0;
+}
+
+int collect_run(struct snapshot *s, const struct collect_opts *o, struct collect_stats *st)
+{
+	struct collect_socks k;
+	struct stat sb;
+	int r = collect_open(&k, o->tables);
+
+	if (r < 0)
+		return r;
+	r = collect_run_on(&k, s, o, st);
+	if (stat("/proc/self/ns/net", &sb) == 0)
+		st->netns_inode = sb.st_ino;
+	collect_close(&k);
+	return r;
 }

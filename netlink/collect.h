@@ -18,7 +18,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "procmap.h"
+#include "nl.h"
+#include "../delta/snapshot.h"
 
 struct snapshot;
 
@@ -26,13 +27,33 @@ struct snapshot;
 
 struct collect_opts {
 	unsigned int tables;     /* bit mask of 1 << SNAP_*; links are always dumped (names) */
-	bool processes;          /* attribute sockets to processes */
-	const char *proc_root;   /* "/proc" */
-	struct procmap_limits proc_limits;
 	unsigned int max_attempts;
 };
 
-/* 0, or a negative errno when netlink itself is unusable (no socket, no permission). */
+/* The sockets one namespace's collection uses: requests (rt), sock_diag (sd) and the change
+ * listener (mon). They belong to the namespace they were opened in, wherever the process is later,
+ * which is how other namespaces are read: opened there, used from here. */
+struct collect_socks {
+	struct nlconn rt, sd, mon;
+	bool have_sd, have_mon;
+};
+
+/* Open the sockets in the current network namespace (sd only when tables has SNAP_SOCKS; mon when
+ * the kernel allows). 0 or a negative errno. */
+int collect_open(struct collect_socks *k, unsigned int tables);
+/* Sockets of another namespace: never re-opened (that would open them here); a request socket
+ * that lost sync is drained instead, and a table it cannot dump is reported as refused. */
+void collect_pin(struct collect_socks *k);
+void collect_close(struct collect_socks *k);
+/* Collect the selected tables over k into s. 0 (a refused table is a stat, not an error). */
+int collect_run_on(struct collect_socks *k, struct snapshot *s, const struct collect_opts *o,
+		   struct collect_stats *st);
+/* The id by which k's namespace knows the namespace behind ns_fd (RTM_GETNSID): the
+ * IFLA_LINK_NETNSID its links carry for a peer there. 0 with *nsid (-1: none assigned), or a
+ * negative errno. */
+int collect_peer_nsid(struct collect_socks *k, int ns_fd, int32_t *nsid);
+/* collect_open + collect_run_on + collect_close in the current namespace: 0, or a negative errno
+ * when netlink itself is unusable (no socket, no permission). */
 int collect_run(struct snapshot *s, const struct collect_opts *o, struct collect_stats *st);
 
 #endif

@@ -64,6 +64,15 @@ int nl_conn_reopen(struct nlconn *c)
 	int bus = c->bus, rec = c->record_fd;
 	int r;
 
+	if (c->pinned) {
+		uint8_t b[4096];
+
+		/* each read lets the kernel queue the next piece of an unfinished dump; the receive
+		 * timeout bounds a dump that never ends */
+		while (recv(nl_conn_fd(c), b, sizeof(b), MSG_DONTWAIT) > 0)
+			;
+		return 0;
+	}
 	nl_conn_close(c);
 	r = nl_conn_open(c, bus, 0);
 	c->record_fd = rec;
@@ -215,6 +224,35 @@ int nl_conn_dump(struct nlconn *c, struct nlmsghdr *req, struct nl_walk *w, nl_m
 	if (!c->mnl)
 		return -ENOTCONN;
 	req->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req->nlmsg_seq = ++c->seq;
+	req->nlmsg_pid = 0;
+	w->seq = req->nlmsg_seq;
+	w->portid = c->portid;
+	if (mnl_socket_sendto(c->mnl, req, req->nlmsg_len) < 0)
+		return -errno;
+	while (!w->done) {
+		size_t got = 0;
+
+		r = nl_conn_recv(c, &got, 0);
+		if (r < 0)
+			return r;
+		if (got == 0)
+			return -ECONNRESET;
+		r = nl_walk_buf(c->buf, got, w, fn, arg);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int nl_conn_request(struct nlconn *c, struct nlmsghdr *req, struct nl_walk *w, nl_msg_fn fn,
+		    void *arg)
+{
+	int r;
+
+	if (!c->mnl)
+		return -ENOTCONN;
+	req->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
 	req->nlmsg_seq = ++c->seq;
 	req->nlmsg_pid = 0;
 	w->seq = req->nlmsg_seq;

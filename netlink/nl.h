@@ -25,6 +25,9 @@ struct nlconn {
 	size_t cap;
 	/* For tests: every received datagram is appended here when set (fixture recording). */
 	int record_fd;
+	/* The socket belongs to another network namespace: nl_conn_reopen drains it instead of
+	 * opening a new one (which would belong to this namespace). */
+	bool pinned;
 };
 
 /* Per-message callback: 0 = used or ignored, -ENOSPC = table full (counted as truncation),
@@ -52,7 +55,8 @@ struct nl_walk {
 
 int nl_conn_open(struct nlconn *c, int bus, unsigned int groups);
 void nl_conn_close(struct nlconn *c);
-/* Re-open after a framing error: a socket whose stream lost sync cannot be trusted for the next dump. */
+/* Re-open after a framing error: a socket whose stream lost sync cannot be trusted for the next dump.
+ * A pinned socket is drained of what is queued (and of the rest of an unfinished dump) instead. */
 int nl_conn_reopen(struct nlconn *c);
 int nl_conn_strict(struct nlconn *c);
 int nl_conn_fd(const struct nlconn *c);
@@ -65,6 +69,11 @@ int nl_walk_buf(const void *buf, size_t len, struct nl_walk *w, nl_msg_fn fn, vo
 /* Send req (its nlmsg_seq/pid/flags are filled in here) and walk the whole dump. Returns 0 when the
  * dump completed (check w->kernel_error and w->intr), else a negative errno. */
 int nl_conn_dump(struct nlconn *c, struct nlmsghdr *req, struct nl_walk *w, nl_msg_fn fn, void *arg);
+
+/* One request that is not a dump (NLM_F_ACK): its reply messages go to fn until the kernel's ACK
+ * or error (w->kernel_error). 0, or a negative errno as for a dump. */
+int nl_conn_request(struct nlconn *c, struct nlmsghdr *req, struct nl_walk *w, nl_msg_fn fn,
+		    void *arg);
 
 /* Non-blocking drain of a multicast socket; calls fn for every notification. Returns the number of
  * messages seen, or -ENOBUFS when the socket overflowed (some notifications were lost). */

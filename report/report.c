@@ -4,6 +4,7 @@
 #include "../delta/snapshot.h"
 #include "../delta/diff.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,8 +80,11 @@ static inline void part_save(const struct json_w *w, struct jsave *sv)
 /* After a record: true when it is kept. */
 static inline bool part_keep(struct json_w *w, const struct report_meta *m, const struct jsave *sv)
 {
-	if (!m->part || !m->part->budget || w->total + w->len <= m->part->budget)
+	if (!m->part || !m->part->budget || w->total + w->len <= m->part->budget) {
+		if (m->part)
+			m->part->kept++;
 		return true;
+	}
 	w->len = sv->len;
 	w->first[w->depth] = sv->first;
 	m->part->more = true;
@@ -810,6 +814,344 @@ static void write_sockets(struct json_w *w, const struct snapshot *s, bool on, b
 	json_arr_end(w);
 }
 
+
+static const char *const ns_id_types[] = { "none", "container", "pod", "netns",
+					   "inode", "machine", "unit" };
+
+const char *report_ns_id_type(uint8_t id_type)
+{
+	return id_type < sizeof(ns_id_types) / sizeof(ns_id_types[0]) ? ns_id_types[id_type] : "none";
+}
+
+void report_ns_ident(uint8_t id_type, const uint8_t *ident, uint8_t id_len, char *out, size_t len)
+{
+	size_t o = 0;
+
+	if (id_len > NETNS_IDENT_MAX)
+		id_len = NETNS_IDENT_MAX;
+	out[0] = 0;
+	switch (id_type) {
+	case NETNS_ID_CONTAINER:
+		for (uint8_t i = 0; i < id_len && o + 3 <= len; i++)
+			o += (size_t)snprintf(out + o, len - o, "%02x", ident[i]);
+		break;
+	case NETNS_ID_POD:
+		for (uint8_t i = 0; i < id_len && o + 4 <= len; i++)
+			o += (size_t)snprintf(out + o, len - o, "%s%02x",
+					      (i == 4 || i == 6 || i == 8 || i == 10) ? "-" : "",
+					      ident[i]);
+		break;
+	case NETNS_ID_INODE: {
+		uint64_t v = 0;
+
+		for (int i = 0; i < 8 && i < id_len; i++)
+			v |= (uint64_t)ident[i] << (8 * i);
+		snprintf(out, len, "%llu", (unsigned long long)v);
+		break;
+	}
+	default:
+		snprintf(out, len, "%.*s", (int)id_len, (const char *)ident);
+	}
+}
+
+static void key_str_or_null(struct json_w *w, const char *k, size_t klen, const char *v)
+{
+	json_keyn(w, k, klen);
+	if (v && *v)
+		json_str(w, v);
+	else
+		json_null(w);
+}
+#define key_opt(w, k, v) key_str_or_null(w, k, sizeof(k) - 1, v)
+
+/* A namespace's identity and description: what it is, where it is wired to the host. */
+static void ns_header(struct json_w *w, const struct snap_netns *r, const struct report_ns *v,
+		      const struct snapshot *host)
+{
+	char id[2 * NETNS_IDENT_MAX + 16];
+
+	report_ns_ident(r->id_type, r->ident, r->id_len, id, sizeof(id));
+	json_key(w, "id");
+	json_str(w, id);
+	key_str(w, "id_type", report_ns_id_type(r->id_type));
+	if (!v)
+		return;
+	key_str(w, "kind", v->kind);
+	key_opt(w, "name", v->name);
+	key_opt(w, "container_id", v->container_id);
+	json_key(w, "pod");
+	if (v->pod_uid && *v->pod_uid) {
+		json_obj_begin(w);
+		key_opt(w, "namespace", v->pod_namespace);
+		key_opt(w, "name", v->pod_name);
+		key_opt(w, "uid", v->pod_uid);
+		json_obj_end(w);
+	} else {
+		json_null(w);
+	}
+	key_opt(w, "netns_name", v->netns_name);
+	key_opt(w, "cgroup", v->cgroup);
+	key_u64(w, "inode", v->inode);
+	key_str(w, "status", v->status);
+	json_key(w, "processes");
+	json_obj_begin(w);
+	key_u64(w, "count", v->nproc);
+	json_key(w, "pid");
+	if (v->pid)
+		json_u64(w, v->pid);
+	else
+		json_null(w);
+	json_key(w, "names");
+	json_arr_begin(w);
+	for (uint32_t i = 0; i < v->ncomm; i++)
+		json_str(w, v->comm[i]);
+	json_arr_end(w);
+	json_obj_end(w);
+	json_key(w, "host_links");
+	json_arr_begin(w);
+	for (uint32_t i = 0; i < v->n_host_links; i++) {
+		const struct snap_link *pl = v->s ? snap_link_by_index(v->s, v->host_link[i].peer_ifindex) : NULL;
+
+		json_obj_begin(w);
+		key_ifname(w, host, "interface", v->host_link[i].ifindex);
+		key_u64(w, "interface_index", v->host_link[i].ifindex);
+		key_opt(w, "peer_interface", pl ? snap_s(v->s, pl->name) : NULL);
+		key_u64(w, "peer_interface_index", v->host_link[i].peer_ifindex);
+		json_obj_end(w);
+	}
+	json_arr_end(w);
+	if (v->collect) {
+		const struct snapshot *s = v->s;
+
+		json_key(w, "collect");
+		json_obj_begin(w);
+		json_key(w, "inconsistent");
+		json_arr_begin(w);
+		for (int t = 0; s && t < SNAP_NETNS; t++)
+			if (s->st[t].inconsistent)
+				json_str(w, snap_table_names[t]);
+		json_arr_end(w);
+		json_key(w, "truncated");
+		json_arr_begin(w);
+		for (int t = 0; s && t < SNAP_NETNS; t++)
+			if (s->st[t].truncated)
+				json_str(w, snap_table_names[t]);
+		json_arr_end(w);
+		json_key(w, "collect_ms");
+		json_milli(w, v->collect->total_us);
+		json_obj_end(w);
+	}
+}
+
+/* One of a namespace's tables, whole (its noise rules applied), with the host's list names. */
+static void ns_table(struct json_w *w, const struct report_ns *v, enum snap_table t,
+		     const struct report_meta *m, struct report_stats *rs)
+{
+	struct report_meta m2 = *m;
+	const uint8_t *keep = v->keep[t];
+
+	m2.part = NULL;
+	m2.delta = NULL;
+	switch (t) {
+	case SNAP_LINKS:
+		write_links(w, v->s, keep, &m2);
+		break;
+	case SNAP_ADDRS:
+		write_addresses(w, v->s, true, keep, &m2, rs);
+		break;
+	case SNAP_NEIGH:
+		write_neighbors(w, v->s, true, keep, &m2, rs);
+		break;
+	case SNAP_ROUTES:
+		write_routes(w, v->s, true, keep, &m2, rs);
+		break;
+	case SNAP_SOCKS:
+		write_sockets(w, v->s, true, false, keep, &m2, rs);
+		write_sockets(w, v->s, true, true, keep, &m2, rs);
+		break;
+	case SNAP_RULES:
+		write_rules(w, v->s, keep, &m2);
+		break;
+	case SNAP_NHOBJ:
+		write_nexthops(w, v->s, keep, &m2, rs);
+		break;
+	default:
+		break;
+	}
+}
+
+static bool over_budget(const struct json_w *w, const struct report_meta *m)
+{
+	return m->part && m->part->budget && w->total + w->len > m->part->budget;
+}
+
+/* Back to a point saved at an outer depth (a whole namespace object taken back). */
+static void jrestore(struct json_w *w, size_t len, int depth, bool first)
+{
+	w->len = len;
+	w->depth = depth;
+	w->first[depth] = first;
+	w->after_key = false;
+}
+
+static bool same_ns(const struct snap_netns *a, const struct snap_netns *b)
+{
+	return a->id_type == b->id_type && a->id_len == b->id_len &&
+	       !memcmp(a->ident, b->ident, a->id_len);
+}
+
+/* Extension `namespaces`: every other network namespace whose description or tables changed,
+ * each changed table whole. A part takes whole tables: a namespace may continue in the next part. */
+static void write_namespaces(struct json_w *w, const struct snapshot *s, const uint8_t *sel,
+			     const struct report_meta *m, struct report_stats *rs)
+{
+	const struct snap_vec *v = &s->t[SNAP_NETNS];
+	const struct report_netns *nn = m->netns;
+
+	json_key(w, "namespaces");
+	json_arr_begin(w);
+	for (uint32_t g = 0, e; g < v->n && !part_skip(m); g = e) {
+		const struct snap_netns *r0 = snap_at(s, SNAP_NETNS, g);
+		const struct report_ns *view = nn && r0->ns < nn->n ? &nn->v[r0->ns] : NULL;
+		size_t save_len = w->len;
+		int save_depth = w->depth;
+		bool save_first = w->first[w->depth], any = false, cut = false;
+		uint32_t tables = 0;
+
+		for (e = g; e < v->n && same_ns(r0, snap_at(s, SNAP_NETNS, e)); e++)
+			any |= !sel || sel[e];
+		if (!any || !view)
+			continue;
+		json_obj_begin(w);
+		ns_header(w, r0, view, s);
+		for (uint32_t i = g; i < e; i++) {
+			const struct snap_netns *r = snap_at(s, SNAP_NETNS, i);
+			struct jsave sv;
+
+			if ((sel && !sel[i]) || r->table == NETNS_META || !view->s)
+				continue;
+			part_save(w, &sv);
+			ns_table(w, view, (enum snap_table)r->table, m, rs);
+			/* a table that does not fit waits for the next part, unless nothing at all
+			 * went into this one yet (then it goes alone, or never) */
+			if (over_budget(w, m) && (tables || m->part->kept)) {
+				w->len = sv.len;
+				w->first[w->depth] = sv.first;
+				m->part->more = true;
+				cut = true;
+				break;
+			}
+			part_mark(m, SNAP_NETNS, i);
+			tables++;
+			if (m->part)
+				m->part->kept++;
+		}
+		json_obj_end(w);
+		if (!tables && (over_budget(w, m) || cut) && m->part && m->part->kept) {
+			/* not even the description fits: all of it waits */
+			jrestore(w, save_len, save_depth, save_first);
+			m->part->more = true;
+			break;
+		}
+		if (r0->table == NETNS_META && (!sel || sel[g]))
+			part_mark(m, SNAP_NETNS, g);
+		if (m->part)
+			m->part->kept++;
+	}
+	json_arr_end(w);
+}
+
+static int cmp_removed_ns(const void *a, const void *b, void *arg)
+{
+	const struct acked_table *pt = arg;
+	const struct key_netns *x = (const void *)pt->r[*(const uint32_t *)a].key;
+	const struct key_netns *y = (const void *)pt->r[*(const uint32_t *)b].key;
+	int r;
+
+	if (x->id_type != y->id_type)
+		return x->id_type < y->id_type ? -1 : 1;
+	if (x->id_len != y->id_len)
+		return x->id_len < y->id_len ? -1 : 1;
+	if ((r = memcmp(x->ident, y->ident, x->id_len)))
+		return r;
+	return (uint8_t)(x->table + 1) < (uint8_t)(y->table + 1) ? -1 : (x->table != y->table);
+}
+
+/* removed.namespaces: a namespace that is gone is one entry, whatever it held; a table of a
+ * namespace still there that is no longer reported names its lists. */
+static void write_removed_ns(struct json_w *w, const struct report_meta *m)
+{
+	const struct delta_table *dt = &m->delta->t[SNAP_NETNS];
+	const struct acked_table *pt = &m->delta->prev->t[SNAP_NETNS];
+	uint32_t *idx = malloc((dt->n_removed ? dt->n_removed : 1) * sizeof(*idx));
+	uint32_t *pos = malloc((dt->n_removed ? dt->n_removed : 1) * sizeof(*pos));
+	uint32_t n = 0;
+
+	json_key(w, "namespaces");
+	json_arr_begin(w);
+	if (!idx || !pos) {
+		w->err = w->err ? w->err : -ENOMEM; /* the report is not written */
+		goto out;
+	}
+	for (uint32_t i = 0; i < dt->n_removed; i++)
+		if (!dt->removed_sent[i])
+			pos[n++] = i;
+	for (uint32_t i = 0; i < n; i++)
+		idx[i] = dt->removed[pos[i]];
+	/* sort removal positions by their records' keys (pos and idx together) */
+	for (uint32_t i = 1; i < n; i++) {
+		for (uint32_t j = i; j > 0 && cmp_removed_ns(&idx[j - 1], &idx[j], (void *)pt) > 0; j--) {
+			uint32_t t = idx[j];
+
+			idx[j] = idx[j - 1];
+			idx[j - 1] = t;
+			t = pos[j];
+			pos[j] = pos[j - 1];
+			pos[j - 1] = t;
+		}
+	}
+	for (uint32_t g = 0, e; g < n && !part_skip(m); g = e) {
+		const struct key_netns *k0 = (const void *)pt->r[idx[g]].key;
+		char id[2 * NETNS_IDENT_MAX + 16];
+		struct jsave sv;
+		bool whole = false;
+
+		for (e = g; e < n; e++) {
+			const struct key_netns *k = (const void *)pt->r[idx[e]].key;
+
+			if (k->id_type != k0->id_type || k->id_len != k0->id_len ||
+			    memcmp(k->ident, k0->ident, k0->id_len))
+				break;
+			whole |= k->table == NETNS_META;
+		}
+		part_save(w, &sv);
+		json_obj_begin(w);
+		report_ns_ident(k0->id_type, k0->ident, k0->id_len, id, sizeof(id));
+		json_key(w, "id");
+		json_str(w, id);
+		key_str(w, "id_type", report_ns_id_type(k0->id_type));
+		if (!whole) {
+			json_key(w, "lists");
+			json_arr_begin(w);
+			for (uint32_t i = g; i < e; i++) {
+				const struct key_netns *k = (const void *)pt->r[idx[i]].key;
+
+				if (k->table < SNAP_NETNS)
+					json_str(w, snap_table_names[k->table]);
+			}
+			json_arr_end(w);
+		}
+		json_obj_end(w);
+		if (part_keep(w, m, &sv) && m->part)
+			for (uint32_t i = g; i < e; i++)
+				m->part->rincl[SNAP_NETNS][pos[i]] = 1;
+	}
+out:
+	json_arr_end(w);
+	free(idx);
+	free(pos);
+}
+
 static void removed_key(struct json_w *w, const struct snapshot *s,
 			const struct names_conf *names, enum snap_table t,
 			const struct state_rec *rec)
@@ -948,6 +1290,8 @@ static void write_removed(struct json_w *w, const struct snapshot *s, const stru
 		}
 		json_arr_end(w);
 	}
+	if (m->tables & (1u << SNAP_NETNS))
+		write_removed_ns(w, m);
 	json_obj_end(w);
 }
 
@@ -1061,6 +1405,21 @@ static void write_metadata(struct json_w *w, const struct snapshot *s, const str
 		json_key(w, "collect_ms");
 		json_milli(w, c->total_us);
 	}
+	if (m->netns) {
+		const struct report_netns *n = m->netns;
+
+		json_key(w, "namespaces");
+		json_obj_begin(w);
+		key_str(w, "mode", n->mode);
+		key_str(w, "status", n->status);
+		key_u64(w, "found", n->found);
+		key_u64(w, "read", n->read);
+		key_u64(w, "not_permitted", n->not_permitted);
+		key_u64(w, "failed", n->failed);
+		key_u64(w, "gone", n->gone);
+		key_u64(w, "skipped", n->skipped);
+		json_obj_end(w);
+	}
 	json_key(w, "compat");
 	json_obj_begin(w);
 	key_u64(w, "addresses_unspecified_dropped", rs->addresses_unspecified);
@@ -1113,6 +1472,8 @@ int report_write(struct json_w *w, const struct snapshot *s, const struct report
 		write_rules(w, s, selection(m, SNAP_RULES), m);
 	if (t & (1u << SNAP_NHOBJ))
 		write_nexthops(w, s, selection(m, SNAP_NHOBJ), m, rs);
+	if (t & (1u << SNAP_NETNS))
+		write_namespaces(w, s, selection(m, SNAP_NETNS), m, rs);
 	if (m->delta && !m->delta->full)
 		write_removed(w, s, m);
 	/* Last, so it can count what the lists above changed for the server. */

@@ -26,7 +26,42 @@ struct report_part {
 	uint8_t *incl[SNAP_NTABLES];        /* out: per snapshot record, carried by this part */
 	uint8_t *rincl[SNAP_NTABLES];       /* out: per removal, carried by this part */
 	bool more;                          /* out: something did not fit: another part follows */
+	uint32_t kept;                      /* out: records (and namespace tables) it carries */
 	unsigned index;                     /* 0-based */
+};
+
+/* One other network namespace as the `namespaces` extension shows it. Its tables are its own
+ * snapshot's; which of them a report carries is the host snapshot's SNAP_NETNS records (the delta's
+ * unit: a namespace's description, and each of its tables whole). */
+#define REPORT_NS_HOST_LINKS 8
+struct report_ns {
+	const struct snapshot *s;             /* NULL: its tables were not read */
+	const uint8_t *keep[SNAP_NETNS];      /* per table, per record: kept by the noise rules */
+	const char *kind;                     /* docker, containerd, cri-o, podman, nspawn, lxc,
+					       * service, netns, unknown */
+	const char *name;                     /* container, machine or unit name; "" = unknown */
+	const char *container_id, *netns_name, *cgroup;
+	const char *pod_namespace, *pod_name, *pod_uid;
+	const char *status;                   /* ok, not_permitted, failed */
+	uint64_t inode;
+	uint32_t nproc;
+	const char *comm[8];
+	uint32_t ncomm;
+	uint32_t pid;                         /* the lowest pid in it, 0 = none */
+	struct {
+		uint32_t ifindex, peer_ifindex;   /* the host's end, the namespace's end */
+	} host_link[REPORT_NS_HOST_LINKS];
+	uint32_t n_host_links;
+	const struct collect_stats *collect;
+};
+
+/* The namespaces of a run, and what the run met finding and reading them (metadata). */
+struct report_netns {
+	const struct report_ns *v;           /* indexed by snap_netns.ns */
+	uint32_t n;
+	const char *mode;                    /* "host" or "all" */
+	const char *status;                  /* ok, partial, not_permitted, disabled */
+	uint32_t found, read, not_permitted, failed, skipped, gone;
 };
 
 struct report_meta {
@@ -54,6 +89,8 @@ struct report_meta {
 	void *extra_ctx;
 	/* Route table, protocol and scope names (report/names.h); NULL: the kernel's names. */
 	const struct names_conf *names;
+	/* The other network namespaces; NULL: none looked for. */
+	const struct report_netns *netns;
 };
 
 struct report_stats {
@@ -65,6 +102,11 @@ struct report_stats {
 	uint32_t listeners;             /* wildcard sockets moved to `listeners` */
 	uint32_t states_unknown;        /* socket states outside the server's enumeration */
 };
+
+/* A namespace identity as the report shows it ("id"): hex (a container), a uuid (a pod), a name, or
+ * the inode number; and its id_type's name. */
+void report_ns_ident(uint8_t id_type, const uint8_t *ident, uint8_t id_len, char *out, size_t len);
+const char *report_ns_id_type(uint8_t id_type);
 
 int report_write(struct json_w *w, const struct snapshot *s, const struct report_meta *m,
 		 struct report_stats *rs);

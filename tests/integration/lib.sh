@@ -19,6 +19,8 @@ IT_SCRATCH=$(mktemp -d /tmp/netinv-it.XXXXXX) && chmod 0755 "$IT_SCRATCH" && : >
 	chmod 0644 "$IT_SCRATCH/netinv.conf" && TMP_CREATED+=("$IT_SCRATCH")
 export NETINV_CONFIG=$IT_SCRATCH/netinv.conf NETINV_STATE_DIR=$IT_SCRATCH/state
 export NETINV_IMPORT_FROM=$IT_SCRATCH/no-grapheon-agent
+# The tests read their own scratch namespace; test_namespaces.sh asks for every namespace itself.
+export NETINV_NAMESPACES=host
 
 ns_cleanup_all() {
 	local p n d

@@ -127,6 +127,7 @@ static const char *sample(int i, int layer, char *buf)
 	static const char *const keying[] = { "flow", "exact", "flow", "exact", "flow" };
 	static const char *const lvl[] = { "debug", "error", "warning", "notice", "debug" };
 	static const char *const yn[] = { "yes", "no", "yes", "no", "yes" };
+	static const char *const nsmode[] = { "host", "all", "host", "all", "host" };
 
 	switch (i) {
 	case CFG_SERVER_URL:
@@ -140,6 +141,8 @@ static const char *sample(int i, int layer, char *buf)
 		return lvl[layer];
 	case CFG_CONNECTION_KEYING:
 		return keying[layer];
+	case CFG_NAMESPACES:
+		return nsmode[layer];
 	case CFG_ALLOW_INSECURE_HTTP:
 	case CFG_INCLUDE_TIME_WAIT:
 	case CFG_ALL_NEIGHBORS:
@@ -155,6 +158,8 @@ static const char *sample(int i, int layer, char *buf)
 	case CFG_CA_FILE:
 	case CFG_IMPORT_FROM:
 	case CFG_IPROUTE2_DIR:
+	case CFG_NETNS_DIR:
+	case CFG_CONTAINER_ROOT:
 		sprintf(buf, "/layer%d/%s", layer, cfg_defs[i].key);
 		return buf;
 	default:
