@@ -91,6 +91,9 @@ static enum run_outcome checkin_start(struct checkin *c)
 		if (!c->part.incl[t] || !c->part.rincl[t])
 			return RUN_SOFTWARE;
 	}
+	c->part.ns_partial = calloc(c->h.s.t[SNAP_NETNS].n ? c->h.s.t[SNAP_NETNS].n : 1, 1);
+	if (!c->part.ns_partial)
+		return RUN_SOFTWARE;
 	return RUN_OK;
 }
 
@@ -110,6 +113,8 @@ static enum run_outcome part_build(struct checkin *c)
 		memset(c->part.incl[t], 0, c->h.s.t[t].n ? c->h.s.t[t].n : 1);
 		memset(c->part.rincl[t], 0, c->h.d.t[t].n_removed ? c->h.d.t[t].n_removed : 1);
 	}
+	memset(c->part.ns_partial, 0, c->h.s.t[SNAP_NETNS].n ? c->h.s.t[SNAP_NETNS].n : 1);
+	report_ns_reset_pending(&c->h.ns.rep);
 	c->part.more = false;
 	c->part.index = c->parts;
 	/* room kept for the metadata and the closing brackets */
@@ -148,8 +153,18 @@ static enum run_outcome part_record_unconfirmed(struct checkin *c)
 	char err[512];
 	enum state_err e;
 
-	if (delta_part_unconfirmed(&c->h.d, &c->h.cc, c->part.incl, c->part.rincl,
-				   c->h.d.prev ? &st->unconf : NULL, &u) < 0) {
+	uint8_t *ns = c->part.incl[SNAP_NETNS];
+	uint32_t nns = c->h.s.t[SNAP_NETNS].n;
+	int r;
+
+	/* a namespace table of which this part carries a piece is unconfirmed too */
+	for (uint32_t i = 0; i < nns; i++)
+		ns[i] |= (uint8_t)(c->part.ns_partial[i] << 1);
+	r = delta_part_unconfirmed(&c->h.d, &c->h.cc, c->part.incl, c->part.rincl,
+				   c->h.d.prev ? &st->unconf : NULL, &u);
+	for (uint32_t i = 0; i < nns; i++)
+		ns[i] &= 1;
+	if (r < 0) {
 		log_error("out of memory recording the report part");
 		return RUN_SOFTWARE;
 	}
@@ -205,6 +220,9 @@ static enum run_outcome part_accepted(struct checkin *c, bool *carried)
 	char err[512];
 
 	*carried = delta_accept_part(&c->h.d, c->part.incl, c->part.rincl);
+	report_ns_accept(&c->h.ns.rep); /* pieces of namespace tables */
+	for (uint32_t i = 0; i < c->h.s.t[SNAP_NETNS].n; i++)
+		*carried |= c->part.ns_partial[i];
 	/* A part that carried no record leaves the records as they are: only the sequence
 	 * advances, in agent.status (a large state is not rewritten every quiet run). Records of
 	 * earlier unconfirmed reports are folded into the acknowledged state by the first commit. */
@@ -316,7 +334,10 @@ enum run_outcome agent_checkin(struct agent *a)
 	for (int t = 0; t < SNAP_NTABLES; t++) {
 		free(c->part.incl[t]);
 		free(c->part.rincl[t]);
+		c->part.incl[t] = c->part.rincl[t] = NULL;
 	}
+	free(c->part.ns_partial);
+	c->part.ns_partial = NULL;
 	free(c->buf);
 	free(c->rc.incl);
 	free(c->r);

@@ -170,8 +170,17 @@ static bool same_ident(const struct ns_entry *a, const struct ns_entry *b)
 	       !memcmp(a->ident, b->ident, a->id_len);
 }
 
-static void container_name(struct ns_entry *e, const struct ns_paths *p, char **storage,
-			   size_t *storage_len, bool *storage_read)
+/* containers/storage keeps one containers.json per storage driver */
+static const char *const storage_drivers[] = { "overlay", "vfs", "btrfs", "zfs" };
+#define N_DRIVERS (sizeof(storage_drivers) / sizeof(storage_drivers[0]))
+
+struct storage_files {
+	char *json[N_DRIVERS];
+	size_t len[N_DRIVERS];
+	bool read;
+};
+
+static void container_name(struct ns_entry *e, const struct ns_paths *p, struct storage_files *sf)
 {
 	char path[768];
 	size_t len;
@@ -185,24 +194,27 @@ static void container_name(struct ns_entry *e, const struct ns_paths *p, char **
 			free(j);
 		}
 	} else if (e->cg.kind == NSK_PODMAN && e->cg.id[0]) {
-		if (!*storage_read) {
-			*storage_read = true;
-			snprintf(path, sizeof(path),
-				 "%s/var/lib/containers/storage/overlay-containers/containers.json",
-				 p->container_root);
-			*storage = ns_read_small(path, 64u << 20, storage_len);
+		if (!sf->read) {
+			sf->read = true;
+			for (size_t d = 0; d < N_DRIVERS; d++) {
+				snprintf(path, sizeof(path),
+					 "%s/var/lib/containers/storage/%s-containers/containers.json",
+					 p->container_root, storage_drivers[d]);
+				sf->json[d] = ns_read_small(path, 64u << 20, &sf->len[d]);
+			}
 		}
-		if (*storage)
-			ns_storage_name(*storage, *storage_len, e->cg.id, e->name, sizeof(e->name));
+		for (size_t d = 0; d < N_DRIVERS && !e->name[0]; d++)
+			if (sf->json[d])
+				ns_storage_name(sf->json[d], sf->len[d], e->cg.id, e->name,
+						sizeof(e->name));
 	}
 }
 
 void ns_name(struct ns_set *ns, const struct procmap *pm, const struct ns_paths *p)
 {
 	struct ns_pods pods;
-	char path[512], *storage = NULL;
-	size_t storage_len = 0;
-	bool storage_read = false;
+	struct storage_files sf = { 0 };
+	char path[512];
 
 	snprintf(path, sizeof(path), "%s/var/log/pods", p->container_root);
 	ns_pods_load(&pods, path, 65536);
@@ -237,7 +249,7 @@ void ns_name(struct ns_set *ns, const struct procmap *pm, const struct ns_paths 
 			}
 		}
 		if (!e->name[0])
-			container_name(e, p, &storage, &storage_len, &storage_read);
+			container_name(e, p, &sf);
 		if (!e->name[0] && e->cg.name[0])
 			snprintf(e->name, sizeof(e->name), "%s", e->cg.name);
 		ident(e);
@@ -255,7 +267,8 @@ void ns_name(struct ns_set *ns, const struct procmap *pm, const struct ns_paths 
 			}
 		}
 	}
-	free(storage);
+	for (size_t d = 0; d < N_DRIVERS; d++)
+		free(sf.json[d]);
 	ns_pods_free(&pods);
 }
 
@@ -457,7 +470,9 @@ void ns_collect(struct ns_set *ns, const struct collect_opts *co, const struct p
 			e->have_cc = true;
 			for (int t = 0; t < SNAP_NETNS && ok; t++) {
 				e->keep[t] = calloc(e->s.t[t].n ? e->s.t[t].n : 1, 1);
-				if (!e->keep[t]) {
+				e->sent[t] = calloc(e->s.t[t].n ? e->s.t[t].n : 1, 1);
+				e->pending[t] = calloc(e->s.t[t].n ? e->s.t[t].n : 1, 1);
+				if (!e->keep[t] || !e->sent[t] || !e->pending[t]) {
 					ok = false;
 					break;
 				}
@@ -540,8 +555,11 @@ static void fill_view(struct ns_entry *e, const struct procmap *pm)
 	struct report_ns *v = &e->view;
 
 	v->s = e->state == NSE_READ ? &e->s : NULL;
-	for (int t = 0; t < SNAP_NETNS; t++)
+	for (int t = 0; t < SNAP_NETNS; t++) {
 		v->keep[t] = e->keep[t];
+		v->sent[t] = e->sent[t];
+		v->pending[t] = e->pending[t];
+	}
 	v->kind = ns_kind_names[e->cg.kind];
 	v->name = e->name;
 	v->container_id = e->cg.id;
@@ -666,8 +684,11 @@ void ns_free(struct ns_set *ns)
 
 		if (e->state == NSE_OPEN)
 			collect_close(&e->socks);
-		for (int t = 0; t < SNAP_NETNS; t++)
+		for (int t = 0; t < SNAP_NETNS; t++) {
 			free(e->keep[t]);
+			free(e->sent[t]);
+			free(e->pending[t]);
+		}
 		if (e->have_cc)
 			canon_ctx_free(&e->cc);
 		if (e->have_s)

@@ -52,6 +52,7 @@ struct ns_entry {
 	struct canon_ctx cc;
 	bool have_cc;
 	uint8_t *keep[SNAP_NETNS];
+	uint8_t *sent[SNAP_NETNS], *pending[SNAP_NETNS]; /* pieces of tables across parts */
 	struct report_ns view;
 };
 

@@ -64,6 +64,7 @@ install -m 0755 "$bin" "$tmp/sbin/netinv"
 install -m 0644 "$top/deploy/man/netinv.8" "$tmp/man/netinv.8"
 sed 's|^ExecStart=/usr/sbin/netinv|ExecStart=/usr/local/sbin/netinv|' "$top/deploy/systemd/netinv.service" >"$tmp/systemd/netinv.service"
 install -m 0644 "$top/deploy/systemd/netinv.timer" "$tmp/systemd/netinv.timer"
+install -m 0644 "$top/deploy/systemd/namespaces.conf" "$tmp/systemd/namespaces.conf"
 echo "$version" >"$tmp/VERSION"
 rm -rf "$dest" && mv "$tmp" "$dest"
 cur=$(readlink "$opt/current" 2>/dev/null || true)

@@ -106,7 +106,12 @@ static uint32_t read_comm(struct procmap *pm, int procfd, const char *pidname)
 struct census {
 	uint32_t *slot; /* namespace index + 1; 0 = empty */
 	uint32_t mask;
+	/* namespaces past the bound, each counted once: (dev, ino) pairs, open addressing, at
+	 * most SKIP_MAX of them remembered (more are not counted) */
+	uint64_t (*skip)[2];
+	uint32_t skip_n;
 };
+#define SKIP_MAX 65536u
 
 static uint32_t ns_hash(uint64_t dev, uint64_t ino)
 {
@@ -153,7 +158,20 @@ static uint32_t census_find(struct census *c, struct procmap *pm, uint64_t dev, 
 		h = (h + 1) & c->mask;
 	}
 	if (pm->nns >= max) {
-		pm->ns_skipped++;
+		if (!c->skip)
+			c->skip = calloc(2 * SKIP_MAX, sizeof(*c->skip));
+		if (c->skip && c->skip_n < SKIP_MAX) {
+			uint32_t m = 2 * SKIP_MAX - 1, k = ns_hash(dev, ino) & m;
+
+			/* (0, 0) marks an empty slot: no namespace has inode 0 */
+			while (c->skip[k][1] && (c->skip[k][0] != dev || c->skip[k][1] != ino))
+				k = (k + 1) & m;
+			if (!c->skip[k][1]) {
+				c->skip[k][0] = dev;
+				c->skip[k][1] = ino;
+				pm->ns_skipped = ++c->skip_n;
+			}
+		}
 		return NO_NS;
 	}
 	if (pm->nns == pm->capns) {
@@ -179,8 +197,16 @@ static void census_note(struct procmap *pm, struct procmap_netns *n, uint32_t pi
 {
 	uint32_t comm;
 
-	if (n->nproc < PROCMAP_NS_PIDS)
-		n->pid[n->nproc] = pid;
+	/* the lowest pids, ascending (/proc lists them so; a tree of a test's own may not) */
+	for (int i = 0; i < PROCMAP_NS_PIDS; i++) {
+		if (n->pid[i] && n->pid[i] < pid)
+			continue;
+		if (n->pid[i])
+			memmove(&n->pid[i + 1], &n->pid[i],
+				(PROCMAP_NS_PIDS - 1 - i) * sizeof(n->pid[0]));
+		n->pid[i] = pid;
+		break;
+	}
 	n->nproc++;
 	if (!names || n->ncomm >= PROCMAP_NS_COMMS)
 		return;
@@ -369,6 +395,7 @@ done:
 	}
 out:
 	free(cen.slot);
+	free(cen.skip);
 	st->walk_us = (uint32_t)(snap_mono_us() - t0);
 	return r;
 }

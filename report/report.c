@@ -943,43 +943,113 @@ static void ns_header(struct json_w *w, const struct snap_netns *r, const struct
 	}
 }
 
-/* One of a namespace's tables, whole (its noise rules applied), with the host's list names. */
+/* One of a namespace's tables (sel: the records to write, its noise rules applied), with the host's
+ * list names. */
 static void ns_table(struct json_w *w, const struct report_ns *v, enum snap_table t,
-		     const struct report_meta *m, struct report_stats *rs)
+		     const uint8_t *sel, const struct report_meta *m2, struct report_stats *rs)
 {
-	struct report_meta m2 = *m;
-	const uint8_t *keep = v->keep[t];
-
-	m2.part = NULL;
-	m2.delta = NULL;
 	switch (t) {
 	case SNAP_LINKS:
-		write_links(w, v->s, keep, &m2);
+		write_links(w, v->s, sel, m2);
 		break;
 	case SNAP_ADDRS:
-		write_addresses(w, v->s, true, keep, &m2, rs);
+		write_addresses(w, v->s, true, sel, m2, rs);
 		break;
 	case SNAP_NEIGH:
-		write_neighbors(w, v->s, true, keep, &m2, rs);
+		write_neighbors(w, v->s, true, sel, m2, rs);
 		break;
 	case SNAP_ROUTES:
-		write_routes(w, v->s, true, keep, &m2, rs);
+		write_routes(w, v->s, true, sel, m2, rs);
 		break;
 	case SNAP_SOCKS:
-		write_sockets(w, v->s, true, false, keep, &m2, rs);
-		write_sockets(w, v->s, true, true, keep, &m2, rs);
+		write_sockets(w, v->s, true, false, sel, m2, rs);
+		write_sockets(w, v->s, true, true, sel, m2, rs);
 		break;
 	case SNAP_RULES:
-		write_rules(w, v->s, keep, &m2);
+		write_rules(w, v->s, sel, m2);
 		break;
 	case SNAP_NHOBJ:
-		write_nexthops(w, v->s, keep, &m2, rs);
+		write_nexthops(w, v->s, sel, m2, rs);
 		break;
 	default:
 		break;
 	}
 }
 
+static void ns_list_names(struct json_w *w, enum snap_table t)
+{
+	if (t == SNAP_SOCKS) {
+		json_str(w, "connections");
+		json_str(w, "listeners");
+	} else if (t == SNAP_NEIGH) {
+		json_str(w, "neighbors");
+	} else {
+		json_str(w, snap_table_names[t]);
+	}
+}
+
+void report_ns_accept(const struct report_netns *nn)
+{
+	for (uint32_t i = 0; nn && i < nn->n; i++) {
+		const struct report_ns *v = &nn->v[i];
+
+		for (int t = 0; v->s && t < SNAP_NETNS; t++) {
+			if (!v->sent[t] || !v->pending[t])
+				continue;
+			for (uint32_t r = 0; r < v->s->t[t].n; r++)
+				v->sent[t][r] |= v->pending[t][r];
+			memset(v->pending[t], 0, v->s->t[t].n);
+		}
+	}
+}
+
+void report_ns_reset_pending(const struct report_netns *nn)
+{
+	for (uint32_t i = 0; nn && i < nn->n; i++)
+		for (int t = 0; nn->v[i].s && t < SNAP_NETNS; t++)
+			if (nn->v[i].pending[t])
+				memset(nn->v[i].pending[t], 0, nn->v[i].s->t[t].n);
+}
+
+/* One table of a namespace into a part: the records earlier parts did not carry, as many as fit.
+ * Returns 1 when the rest of the table is in (complete), 0 when some waits for the next part, -1
+ * when none fitted (nothing was written: an empty list would read as "no records"). */
+static int ns_table_part(struct json_w *w, const struct report_ns *v, enum snap_table t,
+			 const struct report_meta *m, struct report_stats *rs, bool *continued)
+{
+	uint32_t n = v->s->t[t].n, todo = 0, wrote = 0;
+	struct report_part sub = { .budget = m->part->budget };
+	struct report_meta m2 = *m;
+	uint8_t *sel = malloc(n ? n : 1);
+	struct jsave sv;
+
+	if (!sel) {
+		w->err = w->err ? w->err : -ENOMEM;
+		return -1;
+	}
+	*continued = false;
+	for (uint32_t r = 0; r < n; r++) {
+		sel[r] = v->keep[t][r] && !v->sent[t][r];
+		todo += sel[r];
+		*continued |= v->keep[t][r] && v->sent[t][r];
+	}
+	memset(v->pending[t], 0, n ? n : 1);
+	sub.incl[t] = v->pending[t];
+	m2.part = &sub;
+	m2.delta = NULL;
+	part_save(w, &sv);
+	ns_table(w, v, t, sel, &m2, rs);
+	free(sel);
+	for (uint32_t r = 0; r < n; r++)
+		wrote += v->pending[t][r];
+	if (todo && !wrote) {
+		w->len = sv.len;
+		w->first[w->depth] = sv.first;
+		return -1;
+	}
+	m->part->kept += wrote ? wrote : 1;
+	return wrote == todo;
+}
 static bool over_budget(const struct json_w *w, const struct report_meta *m)
 {
 	return m->part && m->part->budget && w->total + w->len > m->part->budget;
@@ -1001,13 +1071,18 @@ static bool same_ns(const struct snap_netns *a, const struct snap_netns *b)
 }
 
 /* Extension `namespaces`: every other network namespace whose description or tables changed,
- * each changed table whole. A part takes whole tables: a namespace may continue in the next part. */
+ * each changed table whole. Parts: a table larger than what is left of a part goes in pieces, the
+ * first with its list named in "partial", the next ones also in "continued" (a reader appends
+ * them); a table is acknowledged with its last piece. */
 static void write_namespaces(struct json_w *w, const struct snapshot *s, const uint8_t *sel,
 			     const struct report_meta *m, struct report_stats *rs)
 {
 	const struct snap_vec *v = &s->t[SNAP_NETNS];
 	const struct report_netns *nn = m->netns;
+	struct report_meta m2 = *m;
 
+	m2.part = NULL;
+	m2.delta = NULL;
 	json_key(w, "namespaces");
 	json_arr_begin(w);
 	for (uint32_t g = 0, e; g < v->n && !part_skip(m); g = e) {
@@ -1015,8 +1090,9 @@ static void write_namespaces(struct json_w *w, const struct snapshot *s, const u
 		const struct report_ns *view = nn && r0->ns < nn->n ? &nn->v[r0->ns] : NULL;
 		size_t save_len = w->len;
 		int save_depth = w->depth;
-		bool save_first = w->first[w->depth], any = false, cut = false;
-		uint32_t tables = 0;
+		bool save_first = w->first[w->depth], any = false;
+		uint8_t partial[SNAP_NETNS] = { 0 }, cont[SNAP_NETNS] = { 0 };
+		bool flag[2] = { false, false }; /* any partial, any continued */
 
 		for (e = g; e < v->n && same_ns(r0, snap_at(s, SNAP_NETNS, e)); e++)
 			any |= !sel || sel[e];
@@ -1024,35 +1100,53 @@ static void write_namespaces(struct json_w *w, const struct snapshot *s, const u
 			continue;
 		json_obj_begin(w);
 		ns_header(w, r0, view, s);
-		for (uint32_t i = g; i < e; i++) {
-			const struct snap_netns *r = snap_at(s, SNAP_NETNS, i);
-			struct jsave sv;
-
-			if ((sel && !sel[i]) || r->table == NETNS_META || !view->s)
-				continue;
-			part_save(w, &sv);
-			ns_table(w, view, (enum snap_table)r->table, m, rs);
-			/* a table that does not fit waits for the next part, unless nothing at all
-			 * went into this one yet (then it goes alone, or never) */
-			if (over_budget(w, m) && (tables || m->part->kept)) {
-				w->len = sv.len;
-				w->first[w->depth] = sv.first;
-				m->part->more = true;
-				cut = true;
-				break;
-			}
-			part_mark(m, SNAP_NETNS, i);
-			tables++;
-			if (m->part)
-				m->part->kept++;
-		}
-		json_obj_end(w);
-		if (!tables && (over_budget(w, m) || cut) && m->part && m->part->kept) {
+		if (over_budget(w, m) && m->part->kept) {
 			/* not even the description fits: all of it waits */
 			jrestore(w, save_len, save_depth, save_first);
 			m->part->more = true;
 			break;
 		}
+		for (uint32_t i = g; i < e && !part_skip(m); i++) {
+			const struct snap_netns *r = snap_at(s, SNAP_NETNS, i);
+			enum snap_table t = (enum snap_table)r->table;
+			bool continued;
+			int done;
+
+			if ((sel && !sel[i]) || r->table == NETNS_META || !view->s)
+				continue;
+			if (!m->part || !view->sent[t]) {
+				ns_table(w, view, t, view->keep[t], &m2, rs);
+				part_mark(m, SNAP_NETNS, i);
+				continue;
+			}
+			done = ns_table_part(w, view, t, m, rs, &continued);
+			if (done < 0) {
+				m->part->more = true;
+				break;
+			}
+			if (continued)
+				cont[t] = flag[1] = true;
+			if (done) {
+				part_mark(m, SNAP_NETNS, i);
+			} else {
+				partial[t] = flag[0] = m->part->more = true;
+				if (m->part->ns_partial)
+					m->part->ns_partial[i] = 1;
+			}
+		}
+		for (int f = 0; f < 2; f++) {
+			const uint8_t *set = f ? cont : partial;
+
+			if (!flag[f])
+				continue;
+			json_key(w, f ? "continued" : "partial");
+			json_arr_begin(w);
+			for (int t = 0; t < SNAP_NETNS; t++)
+				if (set[t])
+					ns_list_names(w, (enum snap_table)t);
+			json_arr_end(w);
+		}
+		json_obj_end(w);
 		if (r0->table == NETNS_META && (!sel || sel[g]))
 			part_mark(m, SNAP_NETNS, g);
 		if (m->part)

@@ -27,6 +27,9 @@ struct report_part {
 	uint8_t *rincl[SNAP_NTABLES];       /* out: per removal, carried by this part */
 	bool more;                          /* out: something did not fit: another part follows */
 	uint32_t kept;                      /* out: records (and namespace tables) it carries */
+	/* out: per SNAP_NETNS record, some of that namespace table went in this part, not all of it
+	 * (what the server holds of it is unknown until the last piece is accepted) */
+	uint8_t *ns_partial;
 	unsigned index;                     /* 0-based */
 };
 
@@ -37,6 +40,10 @@ struct report_part {
 struct report_ns {
 	const struct snapshot *s;             /* NULL: its tables were not read */
 	const uint8_t *keep[SNAP_NETNS];      /* per table, per record: kept by the noise rules */
+	/* A table larger than a part goes in pieces: per record, carried by an accepted part (sent)
+	 * and by the part being written (pending). The check-in folds pending into sent when a part
+	 * is accepted (report_ns_accept). NULL when not writing parts. */
+	uint8_t *sent[SNAP_NETNS], *pending[SNAP_NETNS];
 	const char *kind;                     /* docker, containerd, cri-o, podman, nspawn, lxc,
 					       * service, netns, unknown */
 	const char *name;                     /* container, machine or unit name; "" = unknown */
@@ -102,6 +109,11 @@ struct report_stats {
 	uint32_t listeners;             /* wildcard sockets moved to `listeners` */
 	uint32_t states_unknown;        /* socket states outside the server's enumeration */
 };
+
+/* A part was accepted: the namespace records it carried become sent. */
+void report_ns_accept(const struct report_netns *nn);
+/* A part is about to be (re)built: nothing is pending. */
+void report_ns_reset_pending(const struct report_netns *nn);
 
 /* A namespace identity as the report shows it ("id"): hex (a container), a uuid (a pod), a name, or
  * the inode number; and its id_type's name. */

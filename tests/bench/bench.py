@@ -1,7 +1,11 @@
 """netinv benchmark: build network namespaces at three scales (and a 1M-route table), then time
 netinv against the iproute2 tools it replaces, in the same run, as medians of paired runs.
 
-Usage: bench.py NETINV NLFLOOR [--runs N] [--scales small,medium,large,huge] [--out FILE] [--no-server]
+Usage: bench.py NETINV NLFLOOR [--runs N] [--scales small,medium,large,huge,namespaces] [--out FILE]
+       [--no-server]
+The namespaces scale: the medium host plus NS_COUNT (100) namespaces of 5 addresses, 20 routes, 10
+neighbours and 20 sockets each, read by one netinv run (namespaces=all) against a netinv run inside
+each namespace alone and against ip -json (addr, neigh, route) and ss -tunap in each.
 Root only. Every namespace and process it creates is removed on exit, also on failure.
 """
 import json
@@ -27,6 +31,20 @@ TOOLS = [
     ["ip", "-4", "-json", "route", "show", "table", "all"],
     ["ip", "-6", "-json", "route", "show", "table", "all"],
 ]
+
+
+NS_COUNT = 100
+CLONE_NEWNET = 0x40000000
+_libc = None
+
+
+def setns(fd):
+    global _libc
+    if _libc is None:
+        import ctypes
+        _libc = ctypes.CDLL(None, use_errno=True)
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        raise OSError("setns failed")
 
 
 def sh(*args, **kw):
@@ -67,8 +85,9 @@ def build(ns, scale):
 
 
 def timed(ns, argv):
-    """Wall time and peak RSS of one command run inside the namespace (via nsenter-free setns:
-    the measuring process itself is inside the namespace, see measure())."""
+    """Wall time and peak RSS of one command run inside a namespace: ns None, the measuring
+    process's own (see measure()); else a file descriptor of the namespace, entered by the forked
+    child with setns before exec, so no wrapper's cost is counted."""
     t0 = time.perf_counter()
     pid = os.fork()
     if pid == 0:
@@ -76,6 +95,8 @@ def timed(ns, argv):
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         try:
+            if ns is not None:
+                setns(ns)
             os.execvp(argv[0], argv)
         finally:
             os._exit(127)
@@ -234,7 +255,95 @@ def _pairs(res, runs, mine, tools, fl):
 
 
 
+NS_HOLDER = r"""
+import ctypes, os, socket, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+own = os.open("/proc/self/ns/net", os.O_RDONLY)
+keep = []
+for name in sys.argv[1:]:
+    fd = os.open("/run/netns/" + name, os.O_RDONLY)
+    assert libc.setns(fd, 0x40000000) == 0
+    os.close(fd)
+    lst = socket.socket(); lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lst.bind(("127.0.0.1", 7000)); lst.listen(64); keep.append(lst)
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", 7001)); keep.append(u)
+    for _ in range(9):  # 9 connections, both ends: 18 sockets, 20 with the listener and UDP
+        c = socket.create_connection(("127.0.0.1", 7000)); s, _ = lst.accept(); keep += [c, s]
+    assert libc.setns(own, 0x40000000) == 0
+print("ready", flush=True)
+while True:
+    time.sleep(3600)
+"""
+
+
+def build_namespaces(prefix, n):
+    """n namespaces of 5 addresses, 20 routes, 10 neighbours (and 20 sockets, held by one process
+    that lives in none of them: attribution finds it through the walk's socket map)."""
+    names = [f"{prefix}-{i}" for i in range(n)]
+    for i, name in enumerate(names):
+        subprocess.run(["ip", "netns", "del", name], stderr=subprocess.DEVNULL)
+        sh("ip", "netns", "add", name)
+        batch(name, ["link set lo up", "link add b0 type veth peer name b1", "link set b0 up",
+                     "link set b1 up", "addr add 10.0.0.1/16 dev b0"] +
+              [f"addr add 10.9.{k}.1/24 dev b1" for k in range(4)] +
+              [f"route add 172.16.{k}.0/24 via 10.0.0.2" for k in range(20)] +
+              [f"neigh add 10.0.1.{k + 1} lladdr 02:00:00:00:{i % 256:02x}:{k:02x} dev b0 nud permanent"
+               for k in range(10)])
+    holder = subprocess.Popen([sys.executable, "-c", NS_HOLDER] + names, stdout=subprocess.PIPE, text=True)
+    if holder.stdout.readline().strip() != "ready":
+        raise RuntimeError("namespace socket holder failed")
+    return names, holder
+
+
+def measure_namespaces(netinv, runs, names):
+    """Runs inside the medium host's namespace. Paired runs of: one netinv run reading every
+    namespace; netinv run alone inside each namespace it read (this one included, host mode);
+    ip -json addr, neigh, route (both families) and ss -tunap inside each."""
+    own = os.open("/proc/self/ns/net", os.O_RDONLY)
+    fds = [own] + [os.open(f"/run/netns/{n}", os.O_RDONLY) for n in names]
+    # the machine's own namespace (the bench's parent's) is one netinv reads from here too
+    fds.append(os.open(f"/proc/{os.environ['NETINV_BENCH_PARENT']}/ns/net", os.O_RDONLY))
+    state = tempfile.mkdtemp(prefix="netinv-bench-state.")
+    env = dict(os.environ)
+    try:
+        allrun = [netinv, "--dry-run", "--output", "/dev/null", "--state-dir", os.path.join(state, "a")]
+        alone = [netinv, "--dry-run", "--output", "/dev/null", "--state-dir", os.path.join(state, "b")]
+        tools = [["ip", "-json", "addr", "show"], ["ip", "-json", "neigh", "show"],
+                 ["ip", "-4", "-json", "route", "show", "table", "all"],
+                 ["ip", "-6", "-json", "route", "show", "table", "all"], ["ss", "-tunapH"]]
+        res = {"all": [], "sum": [], "tools": []}
+        for _ in range(runs):
+            os.environ["NETINV_NAMESPACES"] = "all"
+            res["all"].append(timed(None, allrun)[0])
+            os.environ["NETINV_NAMESPACES"] = "host"
+            res["sum"].append(sum(timed(fd, alone)[0] for fd in fds))
+            res["tools"].append(sum(timed(fd, c)[0] for fd in fds for c in tools))
+        os.environ["NETINV_NAMESPACES"] = "all"
+        rss = peak_rss(allrun)
+        out = subprocess.run([netinv, "--dry-run", "--compact", "--state-dir", os.path.join(state, "c")],
+                             capture_output=True, text=True, check=True).stdout
+        meta = json.loads(out)["metadata"]["stats"]["namespaces"]
+        gz = subprocess.run([netinv, "--dry-run", "--gzip", "--output", os.path.join(state, "r.gz"),
+                             "--state-dir", os.path.join(state, "d")], check=True)
+        gzb = os.stat(os.path.join(state, "r.gz")).st_size
+    finally:
+        os.environ.clear()
+        os.environ.update(env)
+        subprocess.run(["rm", "-rf", state])
+        for fd in fds:
+            os.close(fd)
+    a, s, t = (statistics.median(res[k]) for k in ("all", "sum", "tools"))
+    return {"all_ms": a * 1000, "sum_alone_ms": s * 1000, "tools_ms": t * 1000,
+            "vs_alone": statistics.median([x / y for x, y in zip(res["all"], res["sum"])]),
+            "speedup": statistics.median([y / x for x, y in zip(res["all"], res["tools"])]),
+            "rss_mib": rss / 1024, "namespaces_read": meta["read"], "namespaces_found": meta["found"],
+            "full_gzip_bytes": gzb, "runs": runs}
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--measure-namespaces":
+        print(json.dumps(measure_namespaces(sys.argv[2], int(sys.argv[3]), sys.argv[4:])))
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "--measure-server":
         print(json.dumps(measure_server(sys.argv[2], int(sys.argv[3]))))
         return
@@ -246,6 +355,8 @@ def main():
     # an empty configuration of its own: a host's /etc/netinv/netinv.conf never changes a figure
     conf = tempfile.NamedTemporaryFile(prefix="netinv-bench.", suffix=".conf")
     os.environ["NETINV_CONFIG"] = conf.name
+    # the scales measure one namespace; the namespaces scale asks for every one itself
+    os.environ["NETINV_NAMESPACES"] = "host"
     runs, scales, out, server = 15, ["small", "medium", "large", "huge"], None, True
     args = sys.argv[3:]
     while args:
@@ -258,10 +369,32 @@ def main():
             out = args.pop(0)
         elif a == "--no-server":  # only collection rows (an older netinv against today's server)
             server = False
-    rows, srows = [], []
+    rows, srows, nsrows = [], [], []
     ns = f"netinv-bench-{os.getpid()}"
     for scale in scales:
         holder = None
+        if scale == "namespaces":
+            names, nsholder = [], None
+            try:
+                t0 = time.time()
+                holder = build(ns, "medium")
+                names, nsholder = build_namespaces(f"{ns}-n", NS_COUNT)
+                print(f"namespaces: built in {time.time() - t0:.1f}s", file=sys.stderr, flush=True)
+                r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, __file__, "--measure-namespaces",
+                                    netinv, str(max(3, runs // 3))] + names, capture_output=True, text=True,
+                                   env=dict(os.environ, NETINV_BENCH_PARENT=str(os.getpid())))
+                if r.returncode:
+                    raise RuntimeError("namespaces scale: " + r.stderr.strip()[-2000:])
+                nsrows.append(json.loads(r.stdout))
+                print(r.stdout.strip(), file=sys.stderr, flush=True)
+            finally:
+                for p in (holder, nsholder):
+                    if p:
+                        p.terminate()
+                        p.wait()
+                for n in names + [ns]:
+                    subprocess.run(["ip", "netns", "del", n], stderr=subprocess.DEVNULL)
+            continue
         try:
             t0 = time.time()
             holder = build(ns, scale)
@@ -316,6 +449,17 @@ def main():
             lines.append(f"| {m['scale']} | {fc['ms']:.1f} | {fc['parts']} | {fc['max_reply_bytes']} | {fc['rss_mib']:.1f} | "
                          f"{m['checkin_ms']:.1f} | {m['dry_ms']:.1f} | {m['ratio']:.2f} | {f['records']} | {f['decoded']} | "
                          f"{f['gzip']} | {f['decoded'] / max(f['records'], 1):.1f} | {n['decoded']} | {n['gzip']} |")
+    if nsrows:
+        lines += ["", f"Namespaces: the medium host plus {NS_COUNT} namespaces (5 addresses, 20 routes, 10 neighbours, "
+                  "20 sockets each), one full dry run with namespaces=all (attribution on) against a host-mode netinv "
+                  "run inside each namespace it read, and against ip -json addr, neigh, route -4/-6 and ss -tunapH "
+                  "inside each; targets: at most 1.5x the runs alone, at least 2x faster than the tools, peak RSS "
+                  "under 24 MiB.",
+                  "", "| namespaces read | one run ms | runs alone (sum) ms | one run / runs alone | tools ms | speed-up (x) | peak RSS MiB | full report gzip bytes |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for m in nsrows:
+            lines.append(f"| {m['namespaces_read']} | {m['all_ms']:.1f} | {m['sum_alone_ms']:.1f} | {m['vs_alone']:.2f} | "
+                         f"{m['tools_ms']:.1f} | {m['speedup']:.2f} | {m['rss_mib']:.1f} | {m['full_gzip_bytes']} |")
     text = "\n".join(lines) + "\n"
     print(text)
     if out:

@@ -118,7 +118,7 @@ class Test:
         raise RuntimeError("the server is still handling a request after 12 s")
 
     def env(self, **extra):
-        e = dict(os.environ, NETINV_CONFIG=os.path.join(self.tmp, "netinv.conf"),
+        e = dict(os.environ, NETINV_CONFIG=os.path.join(self.tmp, "netinv.conf"), NETINV_NAMESPACES="host",
                  NETINV_STATE_DIR=self.state, NETINV_IMPORT_FROM=os.path.join(self.tmp, "none"),
                  NETINV_SERVER_URL="http://127.0.0.1:%d" % self.port,
                  NETINV_ENROLLMENT_KEY_FILE=os.path.join(self.tmp, "ek"), NETINV_TIMEOUT="5")

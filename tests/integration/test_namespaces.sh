@@ -77,7 +77,11 @@ wire() { # wire I PID HOSTIF ADDR: a veth from H's bridge into the namespace, ad
 			ip addr add 192.0.2.$i/32 dev lo &&
 			ip route add default via 10.77.0.1 &&
 			ip route add 198.51.100.0/24 via 10.77.0.1 metric $i &&
-			ip neigh add 10.77.0.99 lladdr 02:00:00:00:00:63 dev eth0 nud permanent"
+			ip neigh add 10.77.0.99 lladdr 02:00:00:00:00:63 dev eth0 nud permanent" || return 1
+	# one namespace with a table larger than what a 16 KiB report part leaves room for
+	if [ "$i" = 9 ]; then
+		for k in $(seq 80); do echo "addr add 10.79.$k.1/24 dev lo"; done | nsenter -t "$p" -n ip -batch -
+	fi
 }
 start() { # start I: the namespace of kind KINDS[(I-1) % 10]; appends to expected.tsv
 	local i=$1 k=${KINDS[$((($1 - 1) % 10))]} id uid cg="" name="" podns="" podname="" nsname="" idt idv
@@ -297,6 +301,25 @@ rc=$?
 [ $rc = 0 ] && ! grep -q " 422" "$dir/server.log" &&
 	ok "check-in with $N namespaces accepted by the loopback server (no 422)" ||
 	notok "check-in exit $rc: $(tail -3 "$dir/srv.log")"
+# 16 KiB parts: the full report again, a namespace table larger than a part going in pieces
+$x curl -s -X POST -d '{"max_report_bytes": 16384}' "$URL/admin/policy" >/dev/null
+srv --check-in-only --force 2>>"$dir/srv.log" # learns the part size
+before=$($x curl -s "$URL/admin/state" | "$PYTHON" -c "import json,sys; print(list(json.load(sys.stdin)['agents'].values())[0]['checkins'])")
+srv --check-in-only --force --full --log-level debug 2>"$dir/parts.log"
+rc=$?
+after=$($x curl -s "$URL/admin/state" | "$PYTHON" -c "import json,sys; print(list(json.load(sys.stdin)['agents'].values())[0]['checkins'])")
+srv --dry-run --compact -o "$dir/after.json" 2>/dev/null
+if [ $rc = 0 ] && [ $((after - before)) -gt 5 ] && ! grep -q " 422\| 413" "$dir/server.log" &&
+	"$PYTHON" - "$dir/after.json" "$dir/expected.tsv" <<'PY'; then
+import json, sys
+r = json.load(open(sys.argv[1]))
+ours = {l.split("|")[2] for l in open(sys.argv[2])}
+assert not [n["id"] for n in r["namespaces"] if n["id"] in ours], "not acknowledged"
+PY
+	ok "the full report in $((after - before)) parts of 16 KiB, a larger namespace table in pieces; all of it acknowledged"
+else
+	notok "parts: exit $rc, $((after - before)) parts: $(grep -E 'error|warning' "$dir/parts.log" | tail -3)"
+fi
 
 # 5. without CAP_SYS_ADMIN: the host only, not_permitted said once, exit 0
 $x setpriv --inh-caps=-sys_admin --bounding-set=-sys_admin -- "$NETINV" --compact --dry-run \

@@ -24,6 +24,18 @@ if [ -n "$score" ] && "$PYTHON" -c "import sys; sys.exit(0 if float('$score') <=
 else
 	notok "exposure '$score': $(tail -3 "$dir/sec")"
 fi
+# with the namespaces drop-in (lists such as AmbientCapabilities= add up, RestrictNamespaces= ORs
+# in, as a drop-in's do)
+mkdir -p "$dir/ns" && cat "$dir/netinv.service" "$top/deploy/systemd/namespaces.conf" >"$dir/ns/netinv.service"
+systemd-analyze security --offline=yes "$dir/ns/netinv.service" >"$dir/nssec" 2>&1
+nscore=$(sed -n 's/.*Overall exposure level for netinv.service: \([0-9.]*\).*/\1/p' "$dir/nssec")
+if [ -n "$nscore" ] && "$PYTHON" -c "import sys; sys.exit(0 if float('$nscore') <= 2.5 else 1)" &&
+	grep -q "RestrictNamespaces=~user .*cannot create user namespaces" "$dir/nssec" &&
+	grep -q "$nscore with this drop-in, $score without" "$top/deploy/systemd/namespaces.conf"; then
+	ok "with the namespaces drop-in: exposure $nscore (at most 2.5; the drop-in says so), user namespaces still forbidden"
+else
+	notok "namespaces drop-in exposure '$nscore' (unit $score): $(grep -E 'Overall|RestrictNamespaces' "$dir/nssec")"
+fi
 ! grep -Eq "^(PrivateNetwork|PrivateUsers|ProtectProc=invisible|DynamicUser)" "$top/deploy/systemd/netinv.service" &&
 	grep -q "^StateDirectoryMode=0700" "$top/deploy/systemd/netinv.service" && grep -q "^TimeoutStartSec=" "$top/deploy/systemd/netinv.service" &&
 	ok "no setting that hides the host's tables or uids; state 0700; a start timeout" || notok "unit settings"
@@ -43,12 +55,19 @@ chown -R 65534:65534 "$1/creds" && chmod 0500 "$1/creds" && chmod 0400 "$1/creds
 mount -o remount,bind,ro / 2>/dev/null || mount -o remount,ro / # ProtectSystem=strict
 touch /netinv-probe 2>/dev/null && echo "root-writable"
 run() { setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs "$@"; }
+export NETINV_NAMESPACES=all # the shipped default
 # with the unit's capabilities
 run --inh-caps=+sys_ptrace,+dac_read_search --ambient-caps=+sys_ptrace,+dac_read_search \
 	"$NETINV" --commit-dry-run --compact --state-dir "$st" -o /dev/null 2>"$st/with.err"; echo "with=$?"
 run --inh-caps=+sys_ptrace,+dac_read_search --ambient-caps=+sys_ptrace,+dac_read_search \
 	"$NETINV" --dry-run --compact --state-dir "$st" -o "$st/r.json" 2>>"$st/with.err"; echo "dry=$?"
 grep -o '"processes":{"status":"[a-z_]*"' "$st/r.json"
+grep -o '"namespaces":{"mode":"all","status":"[a-z_]*"' "$st/r.json"
+echo "skipped-lines $(grep -c 'other network namespaces skipped' "$st/with.err")"
+# with the namespaces drop-in's CAP_SYS_ADMIN: every other namespace read, the capability given up
+run --inh-caps=+sys_ptrace,+dac_read_search,+sys_admin --ambient-caps=+sys_ptrace,+dac_read_search,+sys_admin \
+	"$NETINV" --dry-run --compact --state-dir "$st" -o "$st/ns.json" 2>"$st/ns.err"; echo "ns=$?"
+"$PYTHON" -c "import json,sys; s=json.load(open(sys.argv[1]))['metadata']['stats']['namespaces']; print('ns-read', s['status'], s['read'] >= 1 and s['read'] == s['found'] - s['gone'])" "$st/ns.json"
 ls -ln "$st" | awk 'NR>1 {print "file", $1, $3, $9}'
 # the documented drop-in that removes them: attribution off, the run still succeeds
 run "$NETINV" --dry-run --compact --state-dir "$st" -o "$st/r2.json" 2>"$st/without.err"; echo "without=$?"
@@ -98,6 +117,12 @@ if grep -q "^with=0$" "$dir/sandbox.out" && grep -q "^dry=0$" "$dir/sandbox.out"
 else
 	notok "sandbox: $(cat "$dir/sandbox.out")"
 fi
+grep -q '^"namespaces":{"mode":"all","status":"not_permitted"$' "$dir/sandbox.out" && grep -q "^skipped-lines 2$" "$dir/sandbox.out" &&
+	ok "the default unit (no CAP_SYS_ADMIN): other namespaces not_permitted, said once per run, the run succeeds" ||
+	notok "namespaces without CAP_SYS_ADMIN: $(grep -E 'namespaces|skipped' "$dir/sandbox.out")"
+grep -q "^ns=0$" "$dir/sandbox.out" && grep -Eq "^ns-read (ok|partial) True$" "$dir/sandbox.out" &&
+	ok "the namespaces drop-in's CAP_SYS_ADMIN (user 65534): every other namespace read" ||
+	notok "namespaces with CAP_SYS_ADMIN: $(grep -E '^ns' "$dir/sandbox.out") $(cat "$dir/state/ns.err" 2>/dev/null)"
 grep -q "^without=0$" "$dir/sandbox.out" && grep -q '"status":"not_permitted"' <(sed -n '/^without=/,$p' "$dir/sandbox.out") &&
 	ok "without the capabilities (the drop-in): attribution not_permitted, the run succeeds" ||
 	notok "no-capability run: $(sed -n '/^without=/,$p' "$dir/sandbox.out")"
