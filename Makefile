@@ -86,7 +86,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(TEST_APP_OBJS) tests/unit/testuti
 	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -DFIXTURES='"$(CURDIR)/tests/fixtures"' \
 		-o $@ $< $(LIB_OBJS) $(TEST_APP_OBJS) $(LDFLAGS) $(UNIT_LIBS)
 
-FUZZ_APP_OBJS := $(BUILD)/collector/exec/cmdlog.o $(BUILD)/collector/state.o $(BUILD)/collector/state_acked.o $(BUILD)/collector/util.o \
+FUZZ_APP_OBJS := $(BUILD)/collector/exec/cmdlog.o $(BUILD)/collector/state.o $(BUILD)/collector/state_acked.o $(BUILD)/collector/util.o $(BUILD)/collector/nsname.o \
 		 $(BUILD)/collector/log.o
 $(BUILD)/tests/fuzz_driver: tests/fuzz/fuzz_parsers.c tests/fuzz/driver.c $(LIB_OBJS) $(FUZZ_APP_OBJS)
 	@mkdir -p $(dir $@)
@@ -159,7 +159,7 @@ fuzz:
 	clang -g -O1 -std=c17 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined $(DEP_CFLAGS) \
 		-DNETINV_VERSION='"$(VERSION)"' -DNETINV_HTTP_VERSION='"$(VERSION)"' \
 		-o build-fuzz/fuzz_parsers tests/fuzz/fuzz_parsers.c $(LIB_SRCS) collector/exec/cmdlog.c \
-		collector/state.c collector/state_acked.c collector/util.c collector/log.c $(DEP_LIBS)
+		collector/state.c collector/state_acked.c collector/util.c collector/log.c collector/nsname.c $(DEP_LIBS)
 	@echo "run: build-fuzz/fuzz_parsers -max_total_time=60 tests/fixtures/"
 
 # Re-record the parser fixtures in a scratch network namespace (root; see tests/fixtures/README).

@@ -350,7 +350,7 @@ void harvest_summary(const struct harvest *h, const char *what, uint64_t bytes, 
 	const struct snapshot *s = &h->s;
 	const struct delta *d = &h->d;
 	uint32_t add = 0, chg = 0, rem = 0;
-	char inc[128] = "", gzs[48] = "";
+	char inc[128] = "", gzs[48] = "", nss[96] = "";
 	size_t n = 0;
 
 	if (gz_bytes)
@@ -370,10 +370,13 @@ void harvest_summary(const struct harvest *h, const char *what, uint64_t bytes, 
 	if (inc[0])
 		log_warn("tables still changing after %d attempts, reported as inconsistent:%s",
 			 COLLECT_MAX_ATTEMPTS, inc);
+	if (h->ns.all)
+		snprintf(nss, sizeof(nss), "; namespaces: %u of %u read (%s)", h->ns.rep.read,
+			 h->ns.rep.found, h->ns.rep.status);
 	log_info("collected %u links, %u addresses, %u neighbours, %u routes, %u sockets in %.1f ms; "
-		 "%s: %u added, %u changed, %u removed; %s %llu bytes%s in %.1f ms; processes: %s",
+		 "%s: %u added, %u changed, %u removed; %s %llu bytes%s in %.1f ms; processes: %s%s",
 		 s->t[SNAP_LINKS].n, s->t[SNAP_ADDRS].n, s->t[SNAP_NEIGH].n, s->t[SNAP_ROUTES].n,
 		 s->t[SNAP_SOCKS].n, h->cs.total_us / 1000.0, d->full ? "full snapshot" : "delta", add,
 		 chg, rem, what, (unsigned long long)bytes, gzs, encode_us / 1000.0,
-		 procmap_status_names[h->cs.proc.status]);
+		 procmap_status_names[h->cs.proc.status], nss);
 }

@@ -27,6 +27,7 @@
 #include "../../report/proto.h"
 #include "../../report/skim.h"
 #include "../../collector/exec/cmdlog.h"
+#include "../../collector/nsname.h"
 #include "../../delta/crc32c.h"
 
 #include <stdlib.h>
@@ -92,6 +93,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (cmdlog_decode(&l, (const char *)buf, size - 1, &why) == 0)
 			cmdlog_free(&l);
 		free(buf);
+		return 0;
+	}
+	if ((data[0] & 7) == 7 && (data[0] & 0x20)) { /* what names a namespace */
+		struct ns_cgroup_info ci;
+		char out[512], *txt = malloc(size);
+
+		memcpy(txt, data + 1, size - 1);
+		txt[size - 1] = 0;
+		if (ns_cgroup_pick(txt, out, sizeof(out)) == 0)
+			ns_cgroup_parse(out, &ci);
+		ns_cgroup_parse(txt, &ci);
+		ns_docker_name(txt, size - 1, out, sizeof(out));
+		ns_storage_name(txt, size - 1, "0123", out, sizeof(out));
+		free(txt);
 		return 0;
 	}
 	if ((data[0] & 7) == 7) {
