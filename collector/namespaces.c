@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -37,6 +39,18 @@ static struct ns_entry *ns_add(struct ns_set *ns, uint32_t *cap, uint64_t dev, u
 	e->census = NO_CENSUS;
 	e->host_nsid = -1;
 	return e;
+}
+
+static int fstatfs_at(int dir, const char *name, struct statfs *fs)
+{
+	int fd = openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	int r;
+
+	if (fd < 0)
+		return -1;
+	r = fstatfs(fd, fs);
+	close(fd);
+	return r;
 }
 
 int ns_discover(struct ns_set *ns, const struct procmap *pm, const struct ns_paths *p, uint32_t max)
@@ -76,8 +90,10 @@ int ns_discover(struct ns_set *ns, const struct procmap *pm, const struct ns_pat
 			if (ns->v[i].dev == st.st_dev && ns->v[i].ino == st.st_ino)
 				e = &ns->v[i];
 		if (!e) {
-			/* not a namespace (an unmounted leftover file), or past the bound */
-			if (st.st_ino == 0 || !S_ISREG(st.st_mode) || st.st_size != 0)
+			struct statfs fs;
+
+			/* only a namespace: not a file an unmounted name left behind */
+			if (fstatfs_at(dirfd(d), de->d_name, &fs) < 0 || fs.f_type != NSFS_MAGIC)
 				continue;
 			if (ns->n >= max) {
 				ns->rep.skipped++;

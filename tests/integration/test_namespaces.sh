@@ -321,7 +321,20 @@ else
 	notok "parts: exit $rc, $((after - before)) parts: $(grep -E 'error|warning' "$dir/parts.log" | tail -3)"
 fi
 
-# 5. without CAP_SYS_ADMIN: the host only, not_permitted said once, exit 0
+# 5. a netns_dir of the test's own: a name bind-mounted on a namespace is one, a file left behind
+# by an unmounted name is not
+mkdir -p "$dir/netns" && touch "$dir/netns/ghost" "$dir/netns/alias" &&
+	mount --bind "/run/netns/$(sed -n 10p "$dir/expected.tsv" | cut -d'|' -f9)" "$dir/netns/alias"
+NETINV_NETNS_DIR=$dir/netns nv --dry-run -o "$dir/nd.json" 2>/dev/null
+umount "$dir/netns/alias" 2>/dev/null
+"$PYTHON" - "$dir/nd.json" <<'PY' && ok "netns_dir: a bind-mounted name is a namespace, a leftover file is not" || notok "netns_dir names"
+import json, sys
+r = json.load(open(sys.argv[1]))
+names = [n.get("netns_name") for n in r["namespaces"]]
+assert "alias" in names and "ghost" not in names, names
+PY
+
+# 6. without CAP_SYS_ADMIN: the host only, not_permitted said once, exit 0
 $x setpriv --inh-caps=-sys_admin --bounding-set=-sys_admin -- "$NETINV" --compact --dry-run \
 	-o "$dir/np.json" 2>"$dir/np.err"
 rc=$?
