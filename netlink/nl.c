@@ -217,13 +217,15 @@ static int nl_conn_recv(struct nlconn *c, size_t *got, int flags)
 	}
 }
 
-int nl_conn_dump(struct nlconn *c, struct nlmsghdr *req, struct nl_walk *w, nl_msg_fn fn, void *arg)
+/* Send req with these flags and walk every reply datagram until the kernel's DONE, ACK or error. */
+static int nl_conn_exchange(struct nlconn *c, struct nlmsghdr *req, uint16_t flags, struct nl_walk *w,
+			    nl_msg_fn fn, void *arg)
 {
 	int r;
 
 	if (!c->mnl)
 		return -ENOTCONN;
-	req->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req->nlmsg_flags = flags;
 	req->nlmsg_seq = ++c->seq;
 	req->nlmsg_pid = 0;
 	w->seq = req->nlmsg_seq;
@@ -245,33 +247,15 @@ int nl_conn_dump(struct nlconn *c, struct nlmsghdr *req, struct nl_walk *w, nl_m
 	return 0;
 }
 
+int nl_conn_dump(struct nlconn *c, struct nlmsghdr *req, struct nl_walk *w, nl_msg_fn fn, void *arg)
+{
+	return nl_conn_exchange(c, req, NLM_F_REQUEST | NLM_F_DUMP, w, fn, arg);
+}
+
 int nl_conn_request(struct nlconn *c, struct nlmsghdr *req, struct nl_walk *w, nl_msg_fn fn,
 		    void *arg)
 {
-	int r;
-
-	if (!c->mnl)
-		return -ENOTCONN;
-	req->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	req->nlmsg_seq = ++c->seq;
-	req->nlmsg_pid = 0;
-	w->seq = req->nlmsg_seq;
-	w->portid = c->portid;
-	if (mnl_socket_sendto(c->mnl, req, req->nlmsg_len) < 0)
-		return -errno;
-	while (!w->done) {
-		size_t got = 0;
-
-		r = nl_conn_recv(c, &got, 0);
-		if (r < 0)
-			return r;
-		if (got == 0)
-			return -ECONNRESET;
-		r = nl_walk_buf(c->buf, got, w, fn, arg);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	return nl_conn_exchange(c, req, NLM_F_REQUEST | NLM_F_ACK, w, fn, arg);
 }
 
 int nl_conn_drain(struct nlconn *c, nl_msg_fn fn, void *arg)

@@ -160,6 +160,29 @@ ns_sockets() {
 	[ "$line" = ready ] || return 1
 }
 
+# What iproute2 and ss say inside one namespace, as compare.py reads it: ip_snapshot DIR PREFIX...
+# (PREFIX: the command that runs a tool there, "ip netns exec NS" or "nsenter -t PID -n").
+ip_snapshot() {
+	local d=$1
+	shift
+	mkdir -p "$d"
+	"$@" ip -json link show >"$d/link.json"
+	"$@" ip -json -details link show >"$d/linkd.json"
+	"$@" ip -json addr show >"$d/addr.json"
+	"$@" ip -json neigh show >"$d/neigh.json"
+	"$@" ip -json neigh show nud all >"$d/neighall.json"
+	"$@" ip -json neigh show proxy >"$d/proxy.json"
+	"$@" ip -4 -json route show table all >"$d/route4.json"
+	"$@" ip -6 -json route show table all >"$d/route6.json"
+	"$@" ip -4 -json rule show >"$d/rule4.json"
+	"$@" ip -6 -json rule show >"$d/rule6.json"
+	"$@" ip -json nexthop show >"$d/nexthop.json"
+	"$@" bridge -json link show >"$d/bridgelink.json"
+	"$@" bridge -json vlan show >"$d/bridgevlan.json"
+	"$@" ss -tunaH >"$d/ss.txt"
+	"$@" ss -tunapH >"$d/ssp.txt"
+}
+
 # The server's inventory of agent $UUID (server at $URL, in $x's namespace) holds exactly the records
 # of a full snapshot taken now: compared by the identities the server keys them by.
 compare_inventory() {

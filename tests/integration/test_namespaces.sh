@@ -147,23 +147,7 @@ sleep 1 # addresses and neighbours settle
 
 nv() { $x "$NETINV" --compact "$@"; }
 snap() { # snap DIR PID|NAME: what ip and ss say inside one namespace
-	local d=$1 e
-	mkdir -p "$d"
-	if [ "$2" -gt 0 ] 2>/dev/null; then e="nsenter -t $2 -n"; else e="ip netns exec $2"; fi
-	$e ip -json link show >"$d/link.json"
-	$e ip -json -details link show >"$d/linkd.json"
-	$e ip -json addr show >"$d/addr.json"
-	$e ip -json neigh show >"$d/neigh.json"
-	$e ip -json neigh show proxy >"$d/proxy.json"
-	$e ip -4 -json route show table all >"$d/route4.json"
-	$e ip -6 -json route show table all >"$d/route6.json"
-	$e ip -4 -json rule show >"$d/rule4.json"
-	$e ip -6 -json rule show >"$d/rule6.json"
-	$e ip -json nexthop show >"$d/nexthop.json"
-	$e bridge -json link show >"$d/bridgelink.json"
-	$e bridge -json vlan show >"$d/bridgevlan.json"
-	$e ss -tunaH >"$d/ss.txt"
-	$e ss -tunapH >"$d/ssp.txt"
+	if [ "$2" -gt 0 ] 2>/dev/null; then ip_snapshot "$1" nsenter -t "$2" -n; else ip_snapshot "$1" ip netns exec "$2"; fi
 }
 
 # 1. the full picture

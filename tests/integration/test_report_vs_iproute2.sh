@@ -13,24 +13,7 @@ ns_new "$ns" && ns_populate "$ns" && ns_sockets "$ns" || { notok "build the name
 # let IPv6 multicast neighbour entries settle before comparing
 sleep 1
 
-snap() {
-	local x="ip netns exec $ns"
-	$x ip -json link show >"$dir/link.json"
-	$x ip -json -details link show >"$dir/linkd.json"
-	$x ip -json addr show >"$dir/addr.json"
-	$x ip -json neigh show >"$dir/neigh.json"
-	$x ip -json neigh show nud all >"$dir/neighall.json"
-	$x ip -json neigh show proxy >"$dir/proxy.json"
-	$x ip -4 -json route show table all >"$dir/route4.json"
-	$x ip -6 -json route show table all >"$dir/route6.json"
-	$x ip -4 -json rule show >"$dir/rule4.json"
-	$x ip -6 -json rule show >"$dir/rule6.json"
-	$x ip -json nexthop show >"$dir/nexthop.json"
-	$x bridge -json link show >"$dir/bridgelink.json"
-	$x bridge -json vlan show >"$dir/bridgevlan.json"
-	$x ss -tunaH >"$dir/ss.txt"
-	$x ss -tunapH >"$dir/ssp.txt"
-}
+snap() { ip_snapshot "$dir" ip netns exec "$ns"; }
 
 agree=0
 for attempt in 1 2 3; do
