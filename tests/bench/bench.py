@@ -357,7 +357,7 @@ def main():
     os.environ["NETINV_CONFIG"] = conf.name
     # the scales measure one namespace; the namespaces scale asks for every one itself
     os.environ["NETINV_NAMESPACES"] = "host"
-    runs, scales, out, server = 15, ["small", "medium", "large", "huge"], None, True
+    runs, scales, out, server = 15, ["small", "medium", "large", "huge", "namespaces"], None, True
     args = sys.argv[3:]
     while args:
         a = args.pop(0)
