@@ -52,6 +52,8 @@ enum run_outcome agent_outcome(enum proto_outcome p)
 		return RUN_NOPERM;
 	case PROTO_INVALID:
 		return RUN_DATAERR;
+	case PROTO_CONFIG:
+		return RUN_CONFIG;
 	case PROTO_TOO_LARGE:
 	case PROTO_ENCODING:
 	case PROTO_BAD_REPLY:
@@ -261,9 +263,12 @@ enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 		goto done;
 	}
 	if (!o->force && o->mode == MODE_NONE && a.st.as.next_attempt > now) {
+		/* exit 75 like the failure itself: the unit stays failed through an outage, until a
+		 * check-in succeeds (README, "When the server says no") */
 		log_info("backing off after %u failed attempt%s; next try in %llds (--force to try now)",
 			 a.st.as.failures, a.st.as.failures == 1 ? "" : "s",
 			 (long long)(a.st.as.next_attempt - now));
+		out = RUN_TEMPFAIL;
 		goto done;
 	}
 	if (o->mode == MODE_REGISTER_ONLY || (o->mode == MODE_NONE && !a.have_key) ||

@@ -8,6 +8,21 @@
 
 #define ALL_TABLES ((1u << SNAP_NTABLES) - 1)
 
+const struct exit_status exit_statuses[] = {
+	{ 0, "success; also: registration pending, check-in not due" },
+	{ 64, "usage error: an unknown option, a missing or bad argument, a secret on the command line" },
+	{ 65, "data error: the identity or key file is unusable, or the server rejected the report as invalid (422)" },
+	{ 69, "netlink is unavailable (no netlink socket)" },
+	{ 70, "internal error (out of memory, a bug)" },
+	{ 73, "cannot create the output file or a state file (a full disk: nothing is sent)" },
+	{ 74, "read or write error (the report output, the state files)" },
+	{ 75, "temporary failure: the server is unreachable or failing (5xx, timeout, refused, rate limited), its reply was lost, another run holds the lock, or the run was skipped while backing off after such a failure" },
+	{ 76, "the server answered outside the protocol (400, 415, 413 at the smallest part, a reply netinv cannot trust)" },
+	{ 77, "refused: the server answered 401, 403 or 409, the agent is not registered, or netinv lacks a permission (netlink, the state directory's owner)" },
+	{ 78, "configuration error: a setting is missing or wrong (server_url, ca_file, pin_pubkey, the server's certificate not trusted, proxy credentials, an unsafe state directory)" },
+};
+const size_t n_exit_statuses = sizeof(exit_statuses) / sizeof(exit_statuses[0]);
+
 void cli_usage(FILE *f)
 {
 	fputs("Usage: netinv [MODE] [OPTIONS]\n"
@@ -25,10 +40,13 @@ void cli_usage(FILE *f)
 	      "  --commit-dry-run      as --dry-run, then record the report as acknowledged, as if\n"
 	      "                        a server had accepted it (testing and manual baselines)\n"
 	      "  status                identity, registration, key prefix, policy, last accepted\n"
-	      "                        report, sequence number, last error, state counts\n"
+	      "                        report, sequence number, last error, state counts; --json\n"
+	      "                        for a machine (read-only: creates nothing)\n"
 	      "  install-key FILE      install an agent key rotated by an administrator\n"
 	      "  --check-config        validate and print the effective configuration (secrets\n"
-	      "                        redacted) with where each value came from\n"
+	      "                        redacted) with where each value came from; exit 78 on any\n"
+	      "                        error. With --connect also resolve, connect, complete the\n"
+	      "                        TLS handshake and make one GET, and say which step failed\n"
 	      "  -h, --help            show this help\n"
 	      "  -V, --version         show the version and the libraries in use\n"
 	      "\n"
@@ -70,12 +88,10 @@ void cli_usage(FILE *f)
 	      "  netinv install-key /root/new.key         after an administrator rotated the key\n"
 	      "  ip netns exec blue netinv --dry-run      inventory of another network namespace\n"
 	      "\n"
-	      "Exit status: 0 ok (also: registration pending, check-in not due), 64 usage,\n"
-	      "65 unusable identity or key file, 69 server or netlink unavailable, 70 internal error,\n"
-	      "73 cannot create the output or state file, 74 read/write error, 75 temporary failure\n"
-	      "(server error, timeout, another run holds the lock), 76 server protocol error,\n"
-	      "77 permission denied or refused by the server, 78 configuration error.\n",
+	      "Exit status:\n",
 	      f);
+	for (size_t i = 0; i < n_exit_statuses; i++)
+		fprintf(f, "  %-3d %s\n", exit_statuses[i].code, exit_statuses[i].meaning);
 }
 
 int cli_parse_tables(const char *list, unsigned int *out, char *err, size_t errlen)
@@ -121,7 +137,7 @@ int cli_parse_tables(const char *list, unsigned int *out, char *err, size_t errl
 
 enum { OPT_DRY = 256, OPT_PRETTY, OPT_COMPACT, OPT_ONLY, OPT_NOPROC, OPT_COMMIT, OPT_FULL, OPT_GZIP,
        OPT_REGISTER, OPT_CHECKIN, OPT_FORCE, OPT_NOJITTER, OPT_CHECKCONF, OPT_CONFIG, OPT_SECRET,
-       OPT_SETTING = 1000 };
+       OPT_CONNECT, OPT_JSON, OPT_SETTING = 1000 };
 
 static const struct option base_options[] = {
 	{ "dry-run", no_argument, NULL, OPT_DRY },
@@ -140,6 +156,8 @@ static const struct option base_options[] = {
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "no-jitter", no_argument, NULL, OPT_NOJITTER },
 	{ "check-config", no_argument, NULL, OPT_CHECKCONF },
+	{ "connect", no_argument, NULL, OPT_CONNECT },
+	{ "json", no_argument, NULL, OPT_JSON },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	/* exact names, so getopt's prefix matching never turns a secret into another option's
 	 * value (and an error message that would print it) */
@@ -210,6 +228,12 @@ static int cli_option(int c, const char *arg, struct cli_opts *o, enum cli_mode 
 		return set_mode(mode, MODE_CHECK_IN_ONLY, arg, err, errlen);
 	case OPT_CHECKCONF:
 		return set_mode(mode, MODE_CHECK_CONFIG, arg, err, errlen);
+	case OPT_CONNECT:
+		o->connect = true;
+		return 0;
+	case OPT_JSON:
+		o->json = true;
+		return 0;
 	case 'h':
 		o->mode = MODE_HELP;
 		return 1;
@@ -305,6 +329,14 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t errle
 	}
 	if (cli_words(argc, argv, o, &mode, err, errlen) < 0)
 		return -1;
+	if (o->connect && mode != MODE_CHECK_CONFIG) {
+		snprintf(err, errlen, "--connect goes with --check-config");
+		return -1;
+	}
+	if (o->json && mode != MODE_STATUS) {
+		snprintf(err, errlen, "--json goes with status");
+		return -1;
+	}
 	o->mode = mode;
 	return 0;
 }

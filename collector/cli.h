@@ -38,7 +38,18 @@ struct cli_opts {
 	bool gzip;               /* write the report gzip-compressed, as it would be sent */
 	bool force;              /* check in now, whatever the cadence or backoff says */
 	bool no_jitter;
+	bool connect;            /* --check-config --connect: also reach the server */
+	bool json;               /* status --json */
 };
+
+/* The exit codes and what each means: the one source of --help, and what netinv(8) and README
+ * are tested against. */
+struct exit_status {
+	int code;
+	const char *meaning;
+};
+extern const struct exit_status exit_statuses[];
+extern const size_t n_exit_statuses;
 
 /* 0, or -1 with a one-line reason in err. */
 int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t errlen);

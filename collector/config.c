@@ -312,7 +312,7 @@ static int key_lookup(const char *k, bool grapheon_only)
 				return i;
 			continue;
 		}
-		if (!strcmp(k, cfg_defs[i].key) || !strcmp(k, cfg_defs[i].env))
+		if (!strcmp(k, cfg_defs[i].env))
 			return i;
 	}
 	return -1;
@@ -374,6 +374,19 @@ static int load_file(struct config *c, const char *path, bool must_exist, bool g
 			continue;
 		}
 		id = key_lookup(k, grapheon);
+		if (id < 0 && !grapheon) {
+			/* one spelling: what systemd's EnvironmentFile= hands the service is the
+			 * NETINV_* name; a lowercase key would be read by a manual run and lost under
+			 * the service */
+			for (int i = 0; i < CFG_N; i++)
+				if (!strcasecmp(k, cfg_defs[i].key) || !strcasecmp(k, cfg_defs[i].env)) {
+					snprintf(err, errlen,
+						 "%s:%d: '%.64s': spell it %s (the service reads only "
+						 "NETINV_* names from this file)",
+						 path, lineno, k, cfg_defs[i].env);
+					return -1;
+				}
+		}
 		if (id < 0) {
 			if (grapheon || !strncmp(k, "GRAPHEON_AGENT_", 15) ||
 			    !strcmp(k, "NETINV_ENROLLMENT_KEY") || !strncmp(k, "NETINV_EXEC", 11) ||

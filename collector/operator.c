@@ -75,20 +75,91 @@ enum run_outcome run_install_key(const struct cli_opts *o, struct config *cfg)
 	return out;
 }
 
+/* A file a setting names: a readable regular file. */
+static bool check_file(const char *setting, const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		log_error("%s=%s: %s", setting, path,
+			  fd < 0 ? strerror(errno) : "not a regular file");
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
+/* --connect: resolve, connect, TLS, one GET of the server's base URL (it changes nothing there). */
+static bool check_connect(const struct config *cfg)
+{
+	const struct settings *s = &cfg->set;
+	struct http_opts ho = { .ca_file = s->ca_file,
+				.pin_pubkey = s->pin_pubkey,
+				.proxy = s->proxy,
+				.connect_timeout = s->connect_timeout,
+				.total_timeout = s->timeout };
+	struct http_resp hr;
+	const char *step = "load";
+	char err[256];
+	struct http *h = http_new(&ho, err, sizeof(err));
+	int r;
+
+	if (!h) {
+		log_error("connect: %s", err);
+		return false;
+	}
+	r = http_probe(h, s->server_url, &hr, &step);
+	http_free(h);
+	if (r == 0) {
+		printf("connect: %s answered HTTP %ld (resolve, connect%s, request: ok)\n", s->server_url,
+		       hr.status, strncmp(s->server_url, "https:", 6) ? "" : ", TLS");
+		return true;
+	}
+	log_error("connect: the %s step failed: %s%s%s", step, hr.config[0] ? hr.config : hr.error,
+		  hr.config[0] ? ": " : "", hr.config[0] ? hr.error : "");
+	return false;
+}
+
 enum run_outcome run_check_config(const struct cli_opts *o, struct config *cfg)
 {
+	const struct settings *s = &cfg->set;
 	char err[512];
+	bool ok = true;
 
-	(void)o;
-	if (*cfg->set.enrollment_key_file && !config_enrollment_key(cfg, err, sizeof(err))) {
-		config_print(cfg, stdout);
-		log_error("%s", err);
-		return RUN_CONFIG;
-	}
 	config_print(cfg, stdout);
-	if (!*cfg->set.server_url)
-		log_warn("no server_url: only --dry-run works");
-	return fflush(stdout) == 0 ? RUN_OK : RUN_IOERR;
+	fflush(stdout);
+	/* everything that can be checked without the network, each error on its own line */
+	if (!*s->server_url) {
+		log_error("no server_url: set it in %s, NETINV_SERVER_URL or --server-url",
+			  o->config_path ? o->config_path : CONFIG_FILE_DEFAULT);
+		ok = false;
+	} else if (config_check_url(s->server_url, s->allow_insecure_http, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		ok = false;
+	}
+	if (*s->ca_file && !check_file("ca_file", s->ca_file))
+		ok = false;
+	if (*s->enrollment_key_file && !config_enrollment_key(cfg, err, sizeof(err))) {
+		char path[4096];
+		struct stat st;
+
+		/* removing the key file after enrollment is supported: the agent key is what counts */
+		snprintf(path, sizeof(path), "%s/api_key", s->state_dir);
+		if (stat(path, &st) == 0) {
+			log_info("%s; not needed: this agent holds its key", err);
+		} else {
+			log_error("%s", err);
+			ok = false;
+		}
+	}
+	if (ok && o->connect && !check_connect(cfg))
+		ok = false;
+	if (fflush(stdout) != 0)
+		return RUN_IOERR;
+	return ok ? RUN_OK : RUN_CONFIG;
 }
 
 static void print_time(const char *label, int64_t t)
@@ -100,6 +171,136 @@ static void print_time(const char *label, int64_t t)
 	if (t > 0 && gmtime_r(&tt, &tm))
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	printf("%-18s%s\n", label, when);
+}
+
+static void jtime(struct json_w *w, const char *k, size_t kl, int64_t t)
+{
+	json_keyn(w, k, kl);
+	if (t > 0)
+		json_time(w, (time_t)t);
+	else
+		json_null(w);
+}
+#define key_time(w, k, t) jtime(w, k, sizeof(k) - 1, t)
+
+static void jstr(struct json_w *w, const char *k, size_t kl, const char *v)
+{
+	json_keyn(w, k, kl);
+	if (v && *v)
+		json_str(w, v);
+	else
+		json_null(w);
+}
+#define key_sn(w, k, v) jstr(w, k, sizeof(k) - 1, v)
+
+/* status --json: the same facts for a machine, with the documented keys (README, netinv(8)). */
+static enum run_outcome status_json(const struct cli_opts *o, const struct config *cfg,
+				    struct run_state *st, bool have_key)
+{
+	const struct agent_status *as = &st->as;
+	int fd = 1;
+	static char wb[JSON_MIN_BUF];
+	struct json_w w;
+	char *ex = NULL;
+	size_t exn = 0;
+	FILE *mf;
+	unsigned tables = policy_tables(&as->policy);
+	int64_t attempt = as->last_checkin > as->last_error_at ? as->last_checkin : as->last_error_at;
+
+	fflush(stdout);
+	json_init(&w, wb, sizeof(wb), json_fd_sink, &fd, o->format == FMT_PRETTY);
+	json_obj_begin(&w);
+	key_str(&w, "netinv_version", NETINV_VERSION);
+	key_sn(&w, "state_dir", cfg->set.state_dir);
+	key_bool(&w, "state_dir_exists", st->have_dir);
+	key_sn(&w, "identity", st->have_identity ? st->uuid : NULL);
+	key_sn(&w, "server_url", cfg->set.server_url);
+	key_sn(&w, "registration", as->registration);
+	key_sn(&w, "agent_id", as->agent_id);
+	key_bool(&w, "agent_key", have_key);
+	json_key(&w, "policy");
+	json_obj_begin(&w);
+	key_bool(&w, "learnt", as->have_policy);
+	key_u64(&w, "interval_seconds", as->policy.interval);
+	key_u64(&w, "jitter_seconds", as->policy.jitter);
+	key_u64(&w, "max_report_bytes", as->policy.max_report);
+	key_bool(&w, "commands_enabled", as->policy.commands);
+	json_obj_end(&w);
+	json_key(&w, "last_attempt");
+	json_obj_begin(&w);
+	key_time(&w, "at", attempt);
+	key_str(&w, "outcome", !attempt ? "none" : as->last_error_at > as->last_checkin ? "failed" : "ok");
+	key_sn(&w, "error", as->last_error_at > as->last_checkin ? as->last_error : NULL);
+	json_obj_end(&w);
+	key_time(&w, "last_success", as->last_checkin > st->acked.accepted_at ? as->last_checkin :
+									      st->acked.accepted_at);
+	json_key(&w, "backoff");
+	json_obj_begin(&w);
+	key_u64(&w, "failures", as->failures);
+	key_time(&w, "until", as->next_attempt > (int64_t)time(NULL) ? as->next_attempt : 0);
+	json_obj_end(&w);
+	key_u64(&w, "sequence", st->base_seq);
+	json_key(&w, "acknowledged");
+	if (st->have_acked) {
+		long long bytes = state_acked_bytes(&st->sd);
+
+		json_obj_begin(&w);
+		key_time(&w, "accepted_at", st->acked.accepted_at);
+		key_str(&w, "connection_keying", st->acked.keying == KEYING_FLOW ? "flow" : "exact");
+		json_key(&w, "records");
+		json_obj_begin(&w);
+		for (int t = 0; t < SNAP_NTABLES; t++)
+			key_u64(&w, snap_table_names[t], st->acked.t[t].n);
+		json_obj_end(&w);
+		key_u64(&w, "state_bytes", bytes > 0 ? (uint64_t)bytes : 0);
+		json_obj_end(&w);
+	} else {
+		json_null(&w);
+	}
+	json_key(&w, "unconfirmed");
+	if (st->unconf_on_disk) {
+		json_obj_begin(&w);
+		key_bool(&w, "readable", st->unconf_seq != 0);
+		key_u64(&w, "sequence", st->unconf_seq);
+		key_u64(&w, "records", st->unconf_records);
+		key_time(&w, "since", st->unconf_at);
+		json_obj_end(&w);
+	} else {
+		json_null(&w);
+	}
+	json_key(&w, "tables_allowed");
+	json_arr_begin(&w);
+	for (int t = 0; t < SNAP_NETNS; t++)
+		if (tables & (1u << t))
+			json_str(&w, snap_table_names[t]);
+	json_arr_end(&w);
+	key_str(&w, "namespaces", cfg->set.all_namespaces ? "all" : "host");
+	json_key(&w, "commands");
+	json_obj_begin(&w);
+	if (st->have_dir) {
+		struct cmdlog cl;
+		char cerr[512];
+		bool bad = cmdlog_load(&cl, &st->sd, false, cerr, sizeof(cerr)) < 0 || cl.quarantined;
+
+		key_bool(&w, "journal_ok", !bad);
+		key_u64(&w, "received", bad ? 0 : cl.n);
+		key_u64(&w, "results_pending", bad ? 0 : cmdlog_pending_results(&cl));
+		cmdlog_free(&cl);
+	}
+	key_bool(&w, "policy_allows", as->policy.commands);
+	if ((mf = open_memstream(&ex, &exn))) {
+		exec_print_status(o->config_path, as->policy.commands, mf);
+		fclose(mf);
+		if (exn && ex[exn - 1] == '\n')
+			ex[exn - 1] = 0;
+	}
+	key_sn(&w, "execution", ex);
+	free(ex);
+	json_obj_end(&w);
+	json_obj_end(&w);
+	if (json_finish(&w) < 0 || json_write_all(1, "\n", 1) < 0)
+		return RUN_IOERR;
+	return RUN_OK;
 }
 
 enum run_outcome run_status(const struct cli_opts *o, struct config *cfg)
@@ -119,6 +320,12 @@ enum run_outcome run_status(const struct cli_opts *o, struct config *cfg)
 	as = &st.as;
 	if (st.have_dir && state_read_key(&st.sd, key, sizeof(key), err, sizeof(err)) != STATE_OK)
 		key[0] = 0;
+	if (o->json) {
+		out = status_json(o, cfg, &st, key[0] != 0);
+		explicit_bzero(key, sizeof(key));
+		run_state_free(&st);
+		return out;
+	}
 	printf("state directory:  %s%s\n", cfg->set.state_dir, st.have_dir ? "" : " (does not exist)");
 	printf("identity:         %s\n", st.have_identity ? st.uuid : "none (not enrolled)");
 	printf("server:           %s\n", *cfg->set.server_url ? cfg->set.server_url : "(not configured)");

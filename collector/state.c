@@ -142,8 +142,9 @@ enum state_err state_open(struct state_dir *sd, const char *path, bool create, b
 			    "state directory %s is writable by group or others (mode %04o); "
 			    "expected 0700",
 			    path, (unsigned)(st.st_mode & 07777));
-	sd->lockfd = openat(sd->dfd, LOCK_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
-			    0600);
+	/* a reader (status, a dry run) creates nothing: without a lock file nobody writes here */
+	sd->lockfd = openat(sd->dfd, LOCK_FILE,
+			    O_RDWR | (exclusive ? O_CREAT : 0) | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
 	if (sd->lockfd < 0 && !exclusive)
 		sd->lockfd = openat(sd->dfd, LOCK_FILE,
 				    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);

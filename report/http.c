@@ -85,7 +85,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 		return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
 	}
 	h->r->body_len += len;
-	h->sink->write(h->sink->ctx, p, len);
+	if (h->sink->write)
+		h->sink->write(h->sink->ctx, p, len);
 	return len;
 }
 
@@ -213,6 +214,118 @@ void http_free(struct http *h)
 	free(h);
 }
 
+/* The proxy as a setting may be named in a log: scheme, host and port, never credentials. */
+static void proxy_shown(const char *proxy, char *out, size_t len)
+{
+	const char *at = strrchr(proxy, '@'), *p = strstr(proxy, "://");
+
+	if (at)
+		snprintf(out, len, "%.*s%s", p ? (int)(p + 3 - proxy) : 0, proxy, at + 1);
+	else
+		snprintf(out, len, "%s", proxy);
+}
+
+/* Failures no retry can mend: name the setting that has to change. */
+static void config_cause(struct http *h, CURLcode cc, struct http_resp *r)
+{
+	const char *ca = h->o.ca_file && *h->o.ca_file ? h->o.ca_file : NULL;
+	long connect_code = 0;
+	char px[160];
+
+	r->config[0] = 0;
+	switch (cc) {
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+		snprintf(r->config, sizeof(r->config), "the server URL cannot be used (server_url)");
+		break;
+	case CURLE_PEER_FAILED_VERIFICATION:
+		if (ca)
+			snprintf(r->config, sizeof(r->config),
+				 "server certificate not trusted (ca_file=%.150s)", ca);
+		else
+			snprintf(r->config, sizeof(r->config),
+				 "server certificate not trusted by the system's CA store (set ca_file)");
+		break;
+	case CURLE_SSL_CACERT_BADFILE:
+		snprintf(r->config, sizeof(r->config), "the CA file cannot be used (ca_file=%.150s)",
+			 ca ? ca : "");
+		break;
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		snprintf(r->config, sizeof(r->config),
+			 "the server's public key matches none of the pins (pin_pubkey)");
+		break;
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+		snprintf(r->config, sizeof(r->config), "the TLS settings cannot be used");
+		break;
+	default:
+		/* a proxy that answers CONNECT with 407: credentials are missing or wrong */
+		if (C.getinfo(h->c, CURLINFO_HTTP_CONNECTCODE, &connect_code) == CURLE_OK &&
+		    connect_code == 407) {
+			proxy_shown(h->o.proxy && *h->o.proxy ? h->o.proxy : "the environment's", px,
+				    sizeof(px));
+			snprintf(r->config, sizeof(r->config),
+				 "the proxy asks for credentials (proxy=%.150s)", px);
+		}
+	}
+}
+
+static bool tls_code(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_SHUTDOWN_FAILED:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int http_probe(struct http *h, const char *url, struct http_resp *r, const char **step)
+{
+	char ebuf[CURL_ERROR_SIZE] = "";
+	struct http_sink sink = { NULL, NULL, 1u << 20 };
+	double connect_time = 0;
+	CURLcode cc;
+
+	memset(r, 0, sizeof(*r));
+	r->retry_after = -1;
+	h->r = r;
+	h->sink = &sink;
+	C.setopt(h->c, CURLOPT_URL, url);
+	C.setopt(h->c, CURLOPT_HTTPGET, 1L);
+	C.setopt(h->c, CURLOPT_ERRORBUFFER, ebuf);
+	cc = C.perform(h->c);
+	C.getinfo(h->c, CURLINFO_RESPONSE_CODE, &r->status);
+	r->curl_code = (int)cc;
+	if (cc == CURLE_OK) {
+		*step = "done";
+		return 0;
+	}
+	snprintf(r->error, sizeof(r->error), "%s", ebuf[0] ? ebuf : C.strerror(cc));
+	config_cause(h, cc, r);
+	C.getinfo(h->c, CURLINFO_CONNECT_TIME, &connect_time);
+	if (cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_RESOLVE_PROXY)
+		*step = "resolve";
+	else if (tls_code(cc))
+		*step = "tls";
+	else if (cc == CURLE_COULDNT_CONNECT || connect_time <= 0)
+		*step = "connect";
+	else
+		*step = "request";
+	return -1;
+}
+
 int http_post(struct http *h, const char *url, const char *const *headers, const void *body,
 	      size_t len, const struct http_sink *sink, struct http_resp *r)
 {
@@ -260,6 +373,7 @@ int http_post(struct http *h, const char *url, const char *const *headers, const
 				 "a reply header was larger than curl accepts (100 KiB), or memory ran out");
 		else
 			snprintf(r->error, sizeof(r->error), "%s", ebuf[0] ? ebuf : C.strerror(cc));
+		config_cause(h, cc, r);
 		return -1; /* a body cut short is not a reply to act on */
 	}
 	return 0;

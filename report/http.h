@@ -39,6 +39,10 @@ struct http_resp {
 	long status;            /* 0 when no HTTP reply arrived */
 	int curl_code;          /* CURLE_* */
 	char error[256];        /* curl's words for a transport failure */
+	/* A failure that only the configuration can fix (the server's certificate not trusted, the
+	 * CA file unusable, a pin mismatch, a malformed URL, a proxy that wants credentials): what to
+	 * fix, naming the setting ("server certificate not trusted (ca_file=...)"); "" otherwise. */
+	char config[224];
 	bool too_large;         /* the body passed the sink's max */
 	bool sent_all;          /* the whole request body went out: the server may have acted on it */
 	long retry_after;       /* seconds, -1 = none */
@@ -62,5 +66,10 @@ void http_free(struct http *h);
  * HTTP reply arrived (any status), -1 for a transport failure (r->curl_code, r->error). */
 int http_post(struct http *h, const char *url, const char *const *headers, const void *body,
 	      size_t len, const struct http_sink *sink, struct http_resp *r);
+
+/* --check-config --connect: GET url and say how far it got. step is "resolve", "connect", "tls",
+ * "request" (the step that failed) or "done" (an HTTP reply arrived: r->status). 0 when a reply
+ * arrived, -1 otherwise (r->error, r->config). */
+int http_probe(struct http *h, const char *url, struct http_resp *r, const char **step);
 
 #endif

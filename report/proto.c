@@ -15,7 +15,7 @@
 const char *const proto_outcome_names[] = {
 	"accepted", "pending",	 "active",	 "key_lost",	 "unauthorized",
 	"forbidden", "conflict", "too_large",	 "encoding",	 "invalid",
-	"rate_limited", "temporary", "bad_reply", "unknown",
+	"rate_limited", "temporary", "bad_reply", "unknown", "config",
 };
 
 /* The members of a reply netinv reads; the rest (the echoed address lists above all) is checked
@@ -643,7 +643,10 @@ static void transport(struct proto_reply *r, const struct http_resp *hr, bool st
 {
 	r->http_status = hr->status;
 	r->reply_bytes = hr->body_len;
-	if (stored_maybe && hr->sent_all) {
+	if (hr->config[0] && !hr->sent_all) {
+		r->outcome = PROTO_CONFIG;
+		msg(r, "%s: %s; not a server outage: fix the configuration", hr->config, hr->error);
+	} else if (stored_maybe && hr->sent_all) {
 		r->outcome = PROTO_UNKNOWN;
 		msg(r, "the report was sent but no reply could be read (%s); the server may have "
 		       "stored it, and it will be sent again",

@@ -31,6 +31,7 @@ enum proto_outcome {
 	PROTO_TEMPORARY,    /* 5xx, timeouts, connection failures, a reply cut off */
 	PROTO_BAD_REPLY,    /* a reply we cannot trust: not JSON, wrong types, unexpected status */
 	PROTO_UNKNOWN,      /* check-in sent, no readable reply: the server may have stored it */
+	PROTO_CONFIG,       /* no retry can help: trust, CA file, pin, URL, proxy credentials */
 };
 
 /* What netinv keeps of a reply (the members it reads), and how much reply it reads at all: the

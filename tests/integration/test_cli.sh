@@ -73,6 +73,20 @@ if h != m:
     sys.exit(1)
 PY
 
+# one exit-code table: --help prints it, netinv(8) and README list the same codes with the same words
+"$PYTHON" - "$dir/help" "$man" "$top/README.md" <<'PY' && ok "--help, netinv(8) and README give the same exit-code table" || notok "the exit-code tables disagree"
+import re, sys
+norm = lambda t: re.sub(r"\s+", " ", t).strip().rstrip(".").lower()
+h = dict(re.findall(r"^  (\d+) +(.+)$", open(sys.argv[1]).read().split("Exit status:")[1], re.M))
+mt = open(sys.argv[2]).read().split(".Sh EXIT STATUS")[1].split(".El")[0]
+m = {c: t.replace("\n", " ") for c, t in re.findall(r"^\.It (\d+)\n(.*?)(?=^\.It|\Z)", mt, re.M | re.S)}
+r = dict(re.findall(r"^  \| (\d+) \| (.+) \|$", open(sys.argv[3]).read(), re.M))
+h, m, r = ({k: norm(v) for k, v in d.items()} for d in (h, m, r))
+if not h or h != m or h != r:
+    print("help:", h, "man:", m, "readme:", r)
+    sys.exit(1)
+PY
+
 # output file: created 0600, compact JSON; stdout not a terminal -> compact
 $x "$NETINV" --dry-run -o "$dir/r.json" 2>/dev/null
 mode=$(stat -c %a "$dir/r.json" 2>/dev/null)
@@ -120,4 +134,33 @@ grep -q "^rc=0" "$dir/eacces" && grep -q env-ok "$dir/eacces" && grep -q note-ok
 "$NETINV" --dry-run --compact -o "$dir/host.json" 2>"$dir/host.err" &&
 	"$PYTHON" "$here/validate.py" "$top/report/schema/report.schema.json" "$dir/host.json" &&
 	ok "this host's report validates against the schema" || notok "host report: $(cat "$dir/host.err")"
+
+# status --json: the documented keys, and reading creates nothing (no lock file, nothing else)
+SJ=$dir/sj
+$x "$NETINV" --commit-dry-run --state-dir "$SJ" -o /dev/null 2>/dev/null && rm -f "$SJ/lock"
+before=$(ls -la --time-style=+%s "$SJ" | sha256sum)
+$x "$NETINV" status --json --state-dir "$SJ" >"$dir/status.json" 2>"$dir/status.err"
+rc=$?
+after=$(ls -la --time-style=+%s "$SJ" | sha256sum)
+if [ $rc = 0 ] && [ "$before" = "$after" ] && [ ! -e "$SJ/lock" ] && "$PYTHON" - "$dir/status.json" "$man" <<'PY'; then
+import json, re, sys
+s = json.load(open(sys.argv[1]))
+keys = {"netinv_version", "state_dir", "state_dir_exists", "identity", "server_url", "registration",
+        "agent_id", "agent_key", "policy", "last_attempt", "last_success", "backoff", "sequence",
+        "acknowledged", "unconfirmed", "tables_allowed", "namespaces", "commands"}
+assert set(s) == keys, set(s) ^ keys
+assert s["sequence"] == 1 and s["acknowledged"]["records"]["links"] >= 1, s
+assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", s["last_success"]), s["last_success"]
+assert s["last_attempt"]["outcome"] == "none" and s["backoff"] == {"failures": 0, "until": None}
+man = open(sys.argv[2]).read()
+for k in keys:  # every key documented in netinv(8)
+    assert "Ql " + k in man, k
+PY
+	ok "status --json: the documented keys, and nothing created in the state directory"
+else
+	notok "status --json (exit $rc): $(cat "$dir/status.err") $(ls "$SJ")"
+fi
+$x "$NETINV" --json --dry-run >/dev/null 2>"$dir/j.err"
+[ $? = 64 ] && grep -q "json goes with status" "$dir/j.err" && ok "--json outside status: a usage error" ||
+	notok "--json --dry-run: $(cat "$dir/j.err")"
 exit $((fails > 0))

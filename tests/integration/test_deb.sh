@@ -24,9 +24,13 @@ dpkg-deb -f "$deb" Depends | grep -q "libcurl4" && ok "Depends names libcurl4 (l
 
 # the shipped configuration: its NETINV_* keys are what systemd's EnvironmentFile= passes on
 "$NETINV" --config "$top/deploy/netinv.conf.example" --check-config >"$dir/cc" 2>&1
-grep -q "^server_url *= https://grapheon.example.net *# .*netinv.conf.example:[0-9]*$" "$dir/cc" &&
-	! grep -v '^[A-Z_]*=\|^#\|^$' "$top/deploy/netinv.conf.example" | grep -q . &&
-	ok "netinv.conf.example: NETINV_* keys only, read by netinv" || notok "example config: $(cat "$dir/cc")"
+rc=$?
+[ $rc = 78 ] && grep -q "error: no server_url: set it in $top/deploy/netinv.conf.example" "$dir/cc" &&
+	grep -q "^enrollment_key_file *= /etc/netinv/enrollment.key *# .*netinv.conf.example:[0-9]*$" "$dir/cc" &&
+	! grep -v '^NETINV_[A-Z_]*=\|^#\|^$' "$top/deploy/netinv.conf.example" | grep -q . &&
+	! grep -q '^NETINV_SERVER_URL' "$top/deploy/netinv.conf.example" &&
+	ok "netinv.conf.example: NETINV_* keys only, no live server placeholder (--check-config: exit 78 naming the file)" ||
+	notok "example config (exit $rc): $(cat "$dir/cc")"
 
 R=$dir/root
 mkdir -p "$R/var/lib/dpkg/info" "$R/var/lib/dpkg/updates" "$R/var/lib/dpkg/triggers" "$R/etc"

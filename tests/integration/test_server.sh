@@ -114,7 +114,7 @@ desc="429 Retry-After"; fault '{"mode":"retry-after","count":1,"status":429,"sec
 expect 75 "asks to slow down (429)" -- --check-in-only
 na=$(awk -F= '/^next_attempt=/ {print $2}' "$S/agent.status")
 [ "$na" -ge $(( $(date +%s) + 1700 )) ] && ok "Retry-After honoured: next attempt in >= 1800 s" || notok "Retry-After ignored ($na)"
-desc="backing off"; expect 0 "backing off after" --
+desc="backing off (the unit stays failed)"; expect 75 "backing off after" --
 nv --check-in-only --force >/dev/null
 # a week's Retry-After is capped at 24 hours, and the cap is said
 desc="Retry-After of a week"; fault '{"mode":"retry-after","count":1,"status":503,"seconds":604799}'

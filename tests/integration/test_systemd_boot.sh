@@ -91,7 +91,7 @@ esac
 $IN systemd-run -q --unit=netinv-test-server -p Type=exec /usr/bin/python3 /opt/netinv-test/server.py /run/netinv-test.port
 for _ in $(seq 50); do $IN test -s /run/netinv-test.port && break; sleep 0.1; done
 URL=http://127.0.0.1:$($IN cat /run/netinv-test.port)
-$IN sh -c "sed -i 's|^NETINV_SERVER_URL=.*|NETINV_SERVER_URL=$URL|' /etc/netinv/netinv.conf && echo NETINV_TIMEOUT=10 >>/etc/netinv/netinv.conf"
+$IN sh -c "sed -i 's|^#*NETINV_SERVER_URL=.*|NETINV_SERVER_URL=$URL|' /etc/netinv/netinv.conf && echo NETINV_TIMEOUT=10 >>/etc/netinv/netinv.conf"
 # another user's listening socket, for attribution
 $IN systemd-run -q --unit=netinv-test-listener -p Type=exec -p User=nobody /usr/bin/python3 -c \
 	"import socket, time; s = socket.socket(); s.bind(('127.0.0.1', 4242)); s.listen(); time.sleep(3600)"

@@ -252,10 +252,9 @@ static void test_precedence_every_setting(void **state)
 			}
 			if (mask & 2)
 				setenv(cfg_defs[i].genv, buf[1], 1);
-			/* netinv.conf accepts both spellings: alternate them */
+			/* netinv.conf: the NETINV_* spelling, the one the service can read */
 			if (mask & 4) {
-				snprintf(text, sizeof(text), "  %s = %s  \n",
-					 (mask & 8) ? cfg_defs[i].key : cfg_defs[i].env, buf[2]);
+				snprintf(text, sizeof(text), "  %s = %s  \n", cfg_defs[i].env, buf[2]);
 				write_file(conf, text);
 			}
 			if (mask & 8)
@@ -290,20 +289,33 @@ static void test_config_errors(void **state)
 	snprintf(conf, sizeof(conf), "%s/netinv.conf", dir);
 	config_grapheon_env_file = "/nonexistent";
 	f = fopen(conf, "w");
-	fputs("server_url=https://ok.example\nserverurl=x\n", f);
+	fputs("NETINV_SERVER_URL=https://ok.example\nserverurl=x\n", f);
 	fclose(f);
 	assert_int_equal(config_load(&c, conf, NULL, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, ":2: unknown setting 'serverurl'"));
 	config_free(&c);
+	/* the lowercase spelling (lost under the service's EnvironmentFile=) names the right one */
+	f = fopen(conf, "w");
+	fputs("server_url = https://ok.example\n", f);
+	fclose(f);
+	assert_int_equal(config_load(&c, conf, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":1: 'server_url': spell it NETINV_SERVER_URL"));
+	config_free(&c);
+	f = fopen(conf, "w");
+	fputs("netinv_timeout=5\n", f);
+	fclose(f);
+	assert_int_equal(config_load(&c, conf, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "spell it NETINV_TIMEOUT"));
+	config_free(&c);
 	/* blank lines count: the line named is the line an editor shows */
 	f = fopen(conf, "w");
-	fputs("# comment\n\nserver_url=https://ok.example\n\n\nserverurl=x\n", f);
+	fputs("# comment\n\nNETINV_SERVER_URL=https://ok.example\n\n\nserverurl=x\n", f);
 	fclose(f);
 	assert_int_equal(config_load(&c, conf, NULL, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, ":6: unknown setting 'serverurl'"));
 	config_free(&c);
 	f = fopen(conf, "w");
-	fputs("timeout=0\n", f);
+	fputs("NETINV_TIMEOUT=0\n", f);
 	fclose(f);
 	assert_int_equal(config_load(&c, conf, NULL, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "timeout"));
