@@ -187,6 +187,7 @@ deb:
 		{ echo "deploy/debian/changelog is at $$dv, VERSION is $(VERSION)" >&2; exit 1; }
 	rm -rf build/deb && mkdir -p $(DEB_SRC)
 	cp -r Makefile VERSION CHANGELOG.md README.md collector netlink delta report $(DEB_SRC)/
+	mkdir -p $(DEB_SRC)/docs && cp docs/REPORT.md $(DEB_SRC)/docs/
 	mkdir -p $(DEB_SRC)/deploy && cp -r deploy/man deploy/systemd deploy/netinv.conf.example deploy/commands.conf.example \
 		$(DEB_SRC)/deploy/
 	cp -r deploy/debian $(DEB_SRC)/debian

@@ -1471,6 +1471,12 @@ static void write_metadata(struct json_w *w, const struct snapshot *s, const str
 	}
 	if (c)
 		key_u64(w, "netns_inode", c->netns_inode);
+	json_key(w, "tables_collected");
+	json_arr_begin(w);
+	for (int t = 0; t < SNAP_NTABLES; t++)
+		if (m->tables & (1u << t))
+			json_str(w, snap_table_names[t]);
+	json_arr_end(w);
 	json_key(w, "stats");
 	json_obj_begin(w);
 	write_table_stats(w, s, m->tables | (1u << SNAP_LINKS));
@@ -1553,15 +1559,21 @@ int report_write(struct json_w *w, const struct snapshot *s, const struct report
 	key_str(w, "platform_release", m->platform_release);
 	if (m->extra)
 		m->extra(w, m->extra_ctx);
+	/* every list is left out when its table was not collected, so "not collected" never reads
+	 * as "none" (a Graphēon server defaults a missing list to empty); metadata names the tables
+	 * collected */
 	if (t & (1u << SNAP_LINKS))
 		write_links(w, s, selection(m, SNAP_LINKS), m);
-	write_addresses(w, s, t & (1u << SNAP_ADDRS), selection(m, SNAP_ADDRS), m, rs);
-	write_neighbors(w, s, t & (1u << SNAP_NEIGH), selection(m, SNAP_NEIGH), m, rs);
-	write_routes(w, s, t & (1u << SNAP_ROUTES), selection(m, SNAP_ROUTES), m, rs);
-	write_sockets(w, s, t & (1u << SNAP_SOCKS), false, selection(m, SNAP_SOCKS), m, rs);
-	write_sockets(w, s, t & (1u << SNAP_SOCKS), true, selection(m, SNAP_SOCKS), m, rs);
-	/* extensions a plain Graphēon server ignores; left out when not collected, so "not
-	 * collected" never reads as "none" */
+	if (t & (1u << SNAP_ADDRS))
+		write_addresses(w, s, true, selection(m, SNAP_ADDRS), m, rs);
+	if (t & (1u << SNAP_NEIGH))
+		write_neighbors(w, s, true, selection(m, SNAP_NEIGH), m, rs);
+	if (t & (1u << SNAP_ROUTES))
+		write_routes(w, s, true, selection(m, SNAP_ROUTES), m, rs);
+	if (t & (1u << SNAP_SOCKS)) {
+		write_sockets(w, s, true, false, selection(m, SNAP_SOCKS), m, rs);
+		write_sockets(w, s, true, true, selection(m, SNAP_SOCKS), m, rs);
+	}
 	if (t & (1u << SNAP_RULES))
 		write_rules(w, s, selection(m, SNAP_RULES), m);
 	if (t & (1u << SNAP_NHOBJ))

@@ -80,7 +80,7 @@ struct report_meta {
 	time_t observed_at;
 	uint64_t sequence_number;
 	bool full_snapshot;
-	unsigned int tables; /* lists to fill (1 << SNAP_*); the four server lists are always present */
+	unsigned int tables; /* lists to write (1 << SNAP_*): the others are left out */
 	const struct collect_stats *collect;
 	bool identity_missing; /* no agent identity yet (dry run before enrollment) */
 	/* The delta to report: only records it marks are written, and its removals are listed under

@@ -101,7 +101,8 @@ def validate(report):
     if not isinstance(report.get("sequence_number"), int) or report["sequence_number"] < 0:
         err("sequence_number", "must be an integer >= 0")
     for lst in ("addresses", "neighbors", "routes", "connections"):
-        if not isinstance(report.get(lst), list):
+        # PROTOCOL.md: a missing list defaults to empty (netinv leaves out what it did not collect)
+        if lst in report and not isinstance(report[lst], list):
             err(lst, "must be a list")
     for i, a in enumerate(report.get("addresses") or []):
         if not valid_ip(a.get("ip_address")):

@@ -43,7 +43,9 @@ if dp -i "$deb"; then ok "dpkg -i into a scratch root"; else notok "dpkg -i: $(t
 	[ "$(mode /usr/share/man/man8/netinv.8.gz)" = "644 root" ] && [ -f "$R/usr/share/doc/netinv/copyright" ] &&
 	[ "$(mode /etc/netinv/commands.d)" = "755 root" ] && [ -z "$(ls -A "$R/etc/netinv/commands.d")" ] &&
 	[ -f "$R/usr/share/doc/netinv/examples/commands.conf" ] &&
-	ok "files and modes: binary 0755, netinv.conf 0600, units, man page, an empty command allowlist" ||
+	[ -f "$R/usr/share/doc/netinv/examples/namespaces.conf" ] && [ -f "$R/usr/share/doc/netinv/REPORT.md" ] &&
+	"$PYTHON" -c "import json,sys; json.load(open(sys.argv[1]))" "$R/usr/share/doc/netinv/report.schema.json" &&
+	ok "files and modes: binary 0755, netinv.conf 0600, units, man page, an empty command allowlist, the namespaces drop-in, REPORT.md and the report schema" ||
 	notok "files: $(cd "$R" && find . -path ./var/lib/dpkg -prune -o -type f -printf '%m %u %p\n')"
 grep -q "^ExecStart=/usr/sbin/netinv$" "$R/lib/systemd/system/netinv.service" && "$R/usr/sbin/netinv" --version | grep -q "^netinv $V" &&
 	ok "the installed binary runs (netinv $V) and is the unit's ExecStart" || notok "installed binary"

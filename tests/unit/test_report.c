@@ -264,12 +264,19 @@ static void test_only_selection(void **state)
 	(void)state;
 	build(&s);
 	j = render(&s, 1u << SNAP_ROUTES, &rs);
-	assert_null(cJSON_GetObjectItemCaseSensitive(j, "links"));
-	assert_int_equal(cJSON_GetArraySize(get(j, "addresses")), 0);
-	assert_int_equal(cJSON_GetArraySize(get(j, "neighbors")), 0);
-	assert_int_equal(cJSON_GetArraySize(get(j, "connections")), 0);
-	assert_int_equal(cJSON_GetArraySize(get(j, "listeners")), 0);
+	/* a list not collected is left out, never written empty: "not collected" is not "none" */
+	for (const char *const *k = (const char *const[]){ "links", "addresses", "neighbors",
+							   "connections", "listeners", "rules",
+							   "nexthops", "namespaces", NULL };
+	     *k; k++)
+		assert_null(cJSON_GetObjectItemCaseSensitive(j, *k));
 	assert_int_equal(cJSON_GetArraySize(get(j, "routes")), 2);
+	{
+		cJSON *tc = cJSON_GetObjectItemCaseSensitive(get(j, "metadata"), "tables_collected");
+
+		assert_int_equal(cJSON_GetArraySize(tc), 1);
+		assert_string_equal(cJSON_GetArrayItem(tc, 0)->valuestring, "routes");
+	}
 	cJSON_Delete(j);
 	snap_free(&s);
 }
