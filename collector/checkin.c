@@ -326,10 +326,12 @@ enum run_outcome agent_checkin(struct agent *a)
 				a->st.as.part_budget = 0;
 			agent_save_status(a);
 		}
-		harvest_summary(&c->h, "check-in accepted in", c->sent_bytes, c->sent_gz,
-				snap_mono_us() - t0);
-		log_info("%u part%s accepted; sequence %llu", c->parts, c->parts == 1 ? "" : "s",
-			 (unsigned long long)a->st.base_seq);
+		char more[96];
+
+		snprintf(more, sizeof(more), "; %u part%s accepted, sequence %llu", c->parts,
+			 c->parts == 1 ? "" : "s", (unsigned long long)a->st.base_seq);
+		harvest_summary(&c->h, "check-in", "check-in accepted in", c->sent_bytes, c->sent_gz,
+				snap_mono_us() - t0, more);
 	}
 	for (int t = 0; t < SNAP_NTABLES; t++) {
 		free(c->part.incl[t]);

@@ -126,7 +126,8 @@ enum run_outcome run_report(const struct cli_opts *o, const struct config *cfg, 
 			out = RUN_IOERR;
 		}
 		if (out == RUN_OK)
-			harvest_summary(&h, "report", bytes, gz_bytes, snap_mono_us() - t0);
+			harvest_summary(&h, commit ? "commit-dry-run" : "dry-run", "report", bytes,
+					gz_bytes, snap_mono_us() - t0, NULL);
 		/* only what a server accepted becomes the acknowledged state: a dry run never
 		 * writes */
 		if (out == RUN_OK && commit)

@@ -344,13 +344,22 @@ void harvest_meta(struct report_meta *m, const struct settings *set, const struc
 	m->netns = &h->ns.rep;
 }
 
-void harvest_summary(const struct harvest *h, const char *what, uint64_t bytes, uint64_t gz_bytes,
-		    uint64_t encode_us)
+/* "1 link", "2 links" */
+static const char *count(char *buf, size_t len, uint64_t n, const char *one, const char *many)
+{
+	snprintf(buf, len, "%llu %s", (unsigned long long)n, n == 1 ? one : many);
+	return buf;
+}
+
+void harvest_summary(const struct harvest *h, const char *outcome, const char *what, uint64_t bytes,
+		     uint64_t gz_bytes, uint64_t encode_us, const char *more)
 {
 	const struct snapshot *s = &h->s;
 	const struct delta *d = &h->d;
 	uint32_t add = 0, chg = 0, rem = 0;
-	char inc[128] = "", gzs[48] = "", nss[96] = "";
+	char inc[128] = "", gzs[48] = "", nss[96] = "", msg[900], c[5][48];
+	struct log_field f[16];
+	unsigned nf = 0;
 	size_t n = 0;
 
 	if (gz_bytes)
@@ -373,10 +382,33 @@ void harvest_summary(const struct harvest *h, const char *what, uint64_t bytes, 
 	if (h->ns.all)
 		snprintf(nss, sizeof(nss), "; namespaces: %u of %u read (%s)", h->ns.rep.read,
 			 h->ns.rep.found, h->ns.rep.status);
-	log_info("collected %u links, %u addresses, %u neighbours, %u routes, %u sockets in %.1f ms; "
-		 "%s: %u added, %u changed, %u removed; %s %llu bytes%s in %.1f ms; processes: %s%s",
-		 s->t[SNAP_LINKS].n, s->t[SNAP_ADDRS].n, s->t[SNAP_NEIGH].n, s->t[SNAP_ROUTES].n,
-		 s->t[SNAP_SOCKS].n, h->cs.total_us / 1000.0, d->full ? "full snapshot" : "delta", add,
-		 chg, rem, what, (unsigned long long)bytes, gzs, encode_us / 1000.0,
+	snprintf(msg, sizeof(msg),
+		 "collected %s, %s, %s, %s, %s in %.1f ms; %s: %u added, %u changed, %u removed; %s "
+		 "%llu bytes%s in %.1f ms%s; processes: %s%s",
+		 count(c[0], sizeof(c[0]), s->t[SNAP_LINKS].n, "link", "links"),
+		 count(c[1], sizeof(c[1]), s->t[SNAP_ADDRS].n, "address", "addresses"),
+		 count(c[2], sizeof(c[2]), s->t[SNAP_NEIGH].n, "neighbour", "neighbours"),
+		 count(c[3], sizeof(c[3]), s->t[SNAP_ROUTES].n, "route", "routes"),
+		 count(c[4], sizeof(c[4]), s->t[SNAP_SOCKS].n, "socket", "sockets"),
+		 h->cs.total_us / 1000.0, d->full ? "full snapshot" : "delta", add, chg, rem, what,
+		 (unsigned long long)bytes, gzs, encode_us / 1000.0, more ? more : "",
 		 procmap_status_names[h->cs.proc.status], nss);
+#define FIELD(k, ...) (f[nf].key = (k), snprintf(f[nf].value, sizeof(f[nf].value), __VA_ARGS__), nf++)
+	FIELD("outcome", "%s", outcome);
+	FIELD("links", "%u", s->t[SNAP_LINKS].n);
+	FIELD("addresses", "%u", s->t[SNAP_ADDRS].n);
+	FIELD("neighbors", "%u", s->t[SNAP_NEIGH].n);
+	FIELD("routes", "%u", s->t[SNAP_ROUTES].n);
+	FIELD("sockets", "%u", s->t[SNAP_SOCKS].n);
+	FIELD("full_snapshot", "%s", d->full ? "yes" : "no");
+	FIELD("added", "%u", add);
+	FIELD("changed", "%u", chg);
+	FIELD("removed", "%u", rem);
+	FIELD("bytes", "%llu", (unsigned long long)bytes);
+	FIELD("gzip_bytes", "%llu", (unsigned long long)gz_bytes);
+	FIELD("collect_ms", "%.1f", h->cs.total_us / 1000.0);
+	FIELD("inconsistent", "%s", inc[0] ? inc + 1 : "none");
+	FIELD("namespaces_read", "%u", h->ns.rep.read);
+#undef FIELD
+	log_summary(msg, f, nf);
 }

@@ -67,8 +67,8 @@ enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 void harvest_free(struct harvest *h);
 void harvest_meta(struct report_meta *m, const struct settings *set, const struct run_state *st,
 		  struct harvest *h, struct utsname *u, char *fqdn, size_t fqdn_len);
-/* The run's one summary line. */
-void harvest_summary(const struct harvest *h, const char *what, uint64_t bytes, uint64_t gz_bytes,
-		     uint64_t encode_us);
+/* The run's one summary line (outcome: "dry-run", "check-in"; more: appended, or NULL). */
+void harvest_summary(const struct harvest *h, const char *outcome, const char *what, uint64_t bytes,
+		     uint64_t gz_bytes, uint64_t encode_us, const char *more);
 
 #endif

@@ -43,7 +43,7 @@ $x curl -s -X POST -d "{\"agent_uuid\":\"$UUID\"}" "$URL/admin/approve" >/dev/nu
 $x "$NETINV" --no-jitter --no-processes 2>"$dir/err"
 rc=$?
 cat "$dir/err" >>"$dir/log"
-parts=$(sed -n 's/.*info: \([0-9]*\) parts accepted.*/\1/p' "$dir/err")
+parts=$(sed -n 's/.*; \([0-9]*\) parts accepted.*/\1/p' "$dir/err")
 maxreply=$($x curl -s "$URL/admin/state" | "$PYTHON" -c "import json,sys; print(json.load(sys.stdin)['stats']['max_reply_bytes'])")
 if [ "$rc" = 0 ] && [ "${parts:-0}" -ge 4 ] && [ "$maxreply" -gt 65536 ]; then
 	ok "medium host, first check-in: exit 0 in $parts parts, largest reply $maxreply bytes"

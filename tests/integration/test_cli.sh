@@ -40,10 +40,43 @@ rc=$?
 if [ "$rc" = 74 ] && grep -q "No space left" "$dir/err"; then ok "--output /dev/full -> exit 74"; else
 	notok "/dev/full: exit $rc $(cat "$dir/err")"; fi
 
-# under journald each line carries its syslog priority
-JOURNAL_STREAM=8:1234 $x "$NETINV" --bogus 2>"$dir/j.err"
+# under journald (stderr is the stream JOURNAL_STREAM names) each line carries its syslog priority;
+# a JOURNAL_STREAM inherited by a process whose stderr goes elsewhere changes nothing
+: >"$dir/j.err"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$dir/j.err") $x "$NETINV" --bogus 2>>"$dir/j.err"
 grep -q "^<3>unknown option '--bogus'" "$dir/j.err" && ok "journald: <3> priority prefix on errors" ||
 	notok "journald prefix: $(cat "$dir/j.err")"
+JOURNAL_STREAM=8:1234 $x "$NETINV" --bogus 2>"$dir/j2.err"
+grep -q "^netinv: error: unknown option '--bogus'" "$dir/j2.err" &&
+	ok "a JOURNAL_STREAM that is not stderr's: plain lines" || notok "inherited JOURNAL_STREAM: $(cat "$dir/j2.err")"
+# the run's summary: one line with key=value figures; under journald one journal entry whose figures
+# are fields (a journal socket of the test's own, in a private mount namespace)
+$x "$NETINV" --dry-run -o /dev/null --state-dir "$dir/sum" 2>"$dir/sum.err"
+n=$(grep -c "collected" "$dir/sum.err")
+[ "$n" = 1 ] && grep -Eq "collected [0-9]+ links?, .*\[outcome=dry-run links=[0-9]+ .* bytes=[0-9]+ " "$dir/sum.err" &&
+	ok "one summary line per run, with key=value figures" || notok "summary: $(cat "$dir/sum.err")"
+cat >"$dir/jsock.py" <<'PY'
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+open(sys.argv[2] + ".ready", "w").close()
+s.settimeout(20)
+open(sys.argv[2], "wb").write(s.recv(65536))
+PY
+unshare -m --propagation private bash -c '
+	mount -t tmpfs netinv-run /run && mkdir -p /run/systemd/journal || exit 1
+	"$1" "$2/jsock.py" /run/systemd/journal/socket "$2/journal.dgram" &
+	for _ in $(seq 100); do [ -e "$2/journal.dgram.ready" ] && break; sleep 0.05; done
+	: >"$2/jr.err"
+	JOURNAL_STREAM=$(stat -c "%d:%i" "$2/jr.err") "$4" --dry-run -o /dev/null --state-dir "$2/sum" 2>>"$2/jr.err"
+	wait' _ "$PYTHON" "$dir" "$ns" "$NETINV"
+if grep -q "^MESSAGE=collected " "$dir/journal.dgram" && grep -q "^PRIORITY=6$" "$dir/journal.dgram" &&
+	grep -q "^NETINV_OUTCOME=dry-run$" "$dir/journal.dgram" && grep -Eq "^NETINV_LINKS=[0-9]+$" "$dir/journal.dgram" &&
+	grep -q "^SYSLOG_IDENTIFIER=netinv$" "$dir/journal.dgram" && ! grep -q "collected" "$dir/jr.err"; then
+	ok "under journald the summary is one journal entry with its figures as fields (NETINV_LINKS=...)"
+else
+	notok "journal fields: $(tr '\n' ' ' <"$dir/journal.dgram" 2>/dev/null) | $(cat "$dir/jr.err")"
+fi
 
 # help and version
 $x "$NETINV" --help >"$dir/help" 2>&1 && grep -q -- "--dry-run" "$dir/help" && grep -q "Examples:" "$dir/help" &&
