@@ -1,4 +1,5 @@
 #include "agent.h"
+#include "metrics.h"
 #include "exec/dispatch.h"
 #include "exec/exec.h"
 #include "log.h"
@@ -268,6 +269,7 @@ enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 		log_info("backing off after %u failed attempt%s; next try in %llds (--force to try now)",
 			 a.st.as.failures, a.st.as.failures == 1 ? "" : "s",
 			 (long long)(a.st.as.next_attempt - now));
+		run_metrics.outcome = "backing_off";
 		out = RUN_TEMPFAIL;
 		goto done;
 	}
@@ -283,6 +285,7 @@ enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 	}
 	if (o->mode == MODE_NONE && !o->force && a.st.as.last_checkin &&
 	    now < a.st.as.last_checkin + (int64_t)a.st.as.policy.interval - 60) {
+		run_metrics.outcome = "not_due";
 		log_info("next check-in due in %llds (policy interval %us; --force to check in now)",
 			 (long long)(a.st.as.last_checkin + a.st.as.policy.interval - 60 - now),
 			 a.st.as.policy.interval);
@@ -298,6 +301,13 @@ enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 	}
 	out = agent_checkin(&a);
 done:
+	/* what the metrics file says of the agent, whatever the run did */
+	run_metrics.have_agent = a.st.have_dir;
+	run_metrics.last_success = a.st.as.last_checkin;
+	run_metrics.failures = a.st.as.failures;
+	snprintf(run_metrics.agent_uuid, sizeof(run_metrics.agent_uuid), "%s",
+		 a.st.have_identity ? a.st.uuid : "");
+	snprintf(run_metrics.agent_id, sizeof(run_metrics.agent_id), "%s", a.st.as.agent_id);
 	cmdlog_free(&a.cmds);
 	exec_ctx_free(&a.exec);
 	http_free(a.http);

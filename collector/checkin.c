@@ -1,4 +1,5 @@
 #include "agent.h"
+#include "metrics.h"
 #include "exec/dispatch.h"
 #include "exec/exec.h"
 #include "log.h"
@@ -328,6 +329,8 @@ enum run_outcome agent_checkin(struct agent *a)
 		}
 		char more[96];
 
+		run_metrics.parts = c->parts;
+		run_metrics.outcome = "checked_in";
 		snprintf(more, sizeof(more), "; %u part%s accepted, sequence %llu", c->parts,
 			 c->parts == 1 ? "" : "s", (unsigned long long)a->st.base_seq);
 		harvest_summary(&c->h, "check-in", "check-in accepted in", c->sent_bytes, c->sent_gz,

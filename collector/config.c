@@ -69,6 +69,8 @@ const struct cfg_def cfg_defs[CFG_N] = {
 	[CFG_CONTAINER_ROOT] = { "container_root", "NETINV_CONTAINER_ROOT", NULL,
 				 "--container-root", CT_PATH, "/", 0, 0,
 				 "root under which container runtimes keep their state files" },
+	[CFG_METRICS_FILE] = { "metrics_file", "NETINV_METRICS_FILE", NULL, "--metrics-file", CT_PATH,
+			       "", 0, 0, "node_exporter textfile to write each run's metrics to" },
 	[CFG_IMPORT_FROM] = { "import_from", "NETINV_IMPORT_FROM", NULL, "--import-from", CT_PATH,
 			      "/var/lib/grapheon-agent", 0, 0,
 			      "Graphēon agent state to take the identity from" },
@@ -425,6 +427,7 @@ static void resolve(struct config *c)
 	s->iproute2_dir = cfg_str(c, CFG_IPROUTE2_DIR);
 	s->netns_dir = cfg_str(c, CFG_NETNS_DIR);
 	s->container_root = cfg_str(c, CFG_CONTAINER_ROOT);
+	s->metrics_file = cfg_str(c, CFG_METRICS_FILE);
 	s->all_namespaces = !strcmp(cfg_str(c, CFG_NAMESPACES), "all");
 	s->timeout = cfg_uint(c, CFG_TIMEOUT);
 	s->connect_timeout = cfg_uint(c, CFG_CONNECT_TIMEOUT);

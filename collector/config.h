@@ -38,6 +38,7 @@ enum cfg_id {
 	CFG_NAMESPACES,
 	CFG_NETNS_DIR,
 	CFG_CONTAINER_ROOT,
+	CFG_METRICS_FILE,
 	CFG_IMPORT_FROM,
 	CFG_N
 };
@@ -65,6 +66,7 @@ struct settings {
 	const char *netns_dir;      /* named network namespaces (/run/netns) */
 	const char *container_root; /* prefix of the runtimes' state files ("/") */
 	bool all_namespaces;        /* namespaces=all: every network namespace, not the host's only */
+	const char *metrics_file;   /* node_exporter textfile, "" = none */
 	unsigned timeout, connect_timeout; /* seconds */
 	bool allow_insecure_http, include_time_wait;
 	bool all_neighbors; /* also the kernel's NOARP entries (multicast, broadcast mappings) */

@@ -1,4 +1,5 @@
 #include "harvest.h"
+#include "metrics.h"
 #include "exec/exec.h"
 #include "log.h"
 #include "state.h"
@@ -411,4 +412,18 @@ void harvest_summary(const struct harvest *h, const char *outcome, const char *w
 	FIELD("namespaces_read", "%u", h->ns.rep.read);
 #undef FIELD
 	log_summary(msg, f, nf);
+	run_metrics.collected = true;
+	run_metrics.tables = h->tables;
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		run_metrics.records[t] = s->t[t].n;
+		run_metrics.added[t] = d->t[t].added;
+		run_metrics.changed[t] = d->t[t].changed;
+		run_metrics.removed[t] = d->t[t].n_removed;
+		run_metrics.dump_us[t] = s->st[t].dump_us;
+		run_metrics.inconsistent += s->st[t].inconsistent;
+	}
+	run_metrics.bytes = bytes;
+	run_metrics.gz_bytes = gz_bytes;
+	run_metrics.ns_found = h->ns.rep.found;
+	run_metrics.ns_read = h->ns.rep.read;
 }

@@ -4,6 +4,8 @@
 #include "cli.h"
 #include "log.h"
 #include "run.h"
+#include "metrics.h"
+#include "config.h"
 #include "exec/exec.h"
 
 #include <stdio.h>
@@ -58,6 +60,32 @@ static int exit_code(enum run_outcome o)
 	}
 }
 
+/* The metrics file's outcome when the run named none: after its exit code. */
+static const char *outcome_name(int code)
+{
+	switch (code) {
+	case 0:
+		return "success";
+	case EX_TEMPFAIL_:
+		return "temporary_failure";
+	case EX_CONFIG_:
+		return "configuration_error";
+	case EX_NOPERM_:
+		return "refused";
+	case EX_PROTOCOL_:
+		return "protocol_error";
+	case EX_DATAERR_:
+		return "data_error";
+	case EX_UNAVAILABLE_:
+		return "unavailable";
+	case EX_CANTCREAT_:
+	case EX_IOERR_:
+		return "io_error";
+	default:
+		return "internal_error";
+	}
+}
+
 static void version(void)
 {
 	printf("netinv %s\n", NETINV_VERSION);
@@ -102,6 +130,7 @@ int main(int argc, char **argv)
 	}
 	log_parse_level(cfg.set.log_level, &lvl);
 	log_setup(lvl);
+	run_metrics.start_us = snap_mono_us();
 	switch (o.mode) {
 	case MODE_DRY_RUN:
 		out = run_report(&o, &cfg, false);
@@ -120,6 +149,18 @@ int main(int argc, char **argv)
 		break;
 	default:
 		out = run_agent(&o, &cfg);
+		/* the timer's runs (and their manual forms) leave their figures for node_exporter */
+		if (*cfg.set.metrics_file) {
+			int code = exit_code(out);
+
+			if (metrics_write(cfg.set.metrics_file, &run_metrics, NETINV_VERSION,
+					  run_metrics.outcome && !code ? run_metrics.outcome :
+					  run_metrics.outcome && code == EX_TEMPFAIL_ ?
+									 run_metrics.outcome :
+									 outcome_name(code),
+					  code, err, sizeof(err)) < 0)
+				log_warn("%s", err);
+		}
 	}
 	config_free(&cfg);
 	return exit_code(out);

@@ -126,9 +126,12 @@ static bool check_connect(const struct config *cfg)
 enum run_outcome run_check_config(const struct cli_opts *o, struct config *cfg)
 {
 	const struct settings *s = &cfg->set;
-	char err[512];
+	char err[512], keyerr[512] = "";
 	bool ok = true;
 
+	/* the key is read first, so the listing shows it was found (redacted) */
+	if (*s->enrollment_key_file && !config_enrollment_key(cfg, keyerr, sizeof(keyerr)) && !keyerr[0])
+		snprintf(keyerr, sizeof(keyerr), "the enrollment key cannot be read");
 	config_print(cfg, stdout);
 	fflush(stdout);
 	/* everything that can be checked without the network, each error on its own line */
@@ -142,16 +145,16 @@ enum run_outcome run_check_config(const struct cli_opts *o, struct config *cfg)
 	}
 	if (*s->ca_file && !check_file("ca_file", s->ca_file))
 		ok = false;
-	if (*s->enrollment_key_file && !config_enrollment_key(cfg, err, sizeof(err))) {
+	if (keyerr[0]) {
 		char path[4096];
 		struct stat st;
 
 		/* removing the key file after enrollment is supported: the agent key is what counts */
 		snprintf(path, sizeof(path), "%s/api_key", s->state_dir);
 		if (stat(path, &st) == 0) {
-			log_info("%s; not needed: this agent holds its key", err);
+			log_info("%s; not needed: this agent holds its key", keyerr);
 		} else {
-			log_error("%s", err);
+			log_error("%s", keyerr);
 			ok = false;
 		}
 	}

@@ -115,6 +115,33 @@ expect 75 "asks to slow down (429)" -- --check-in-only
 na=$(awk -F= '/^next_attempt=/ {print $2}' "$S/agent.status")
 [ "$na" -ge $(( $(date +%s) + 1700 )) ] && ok "Retry-After honoured: next attempt in >= 1800 s" || notok "Retry-After ignored ($na)"
 desc="backing off (the unit stays failed)"; expect 75 "backing off after" --
+# the metrics file for node_exporter: each run, success or failure, replaced whole (0644)
+M=$dir/textfile/netinv.prom
+mkdir -p "$dir/textfile"
+prom() { "$PYTHON" "$IT_DIR/promcheck.py" "$M" "$@" >"$dir/prom.txt" 2>&1; }
+NETINV_METRICS_FILE=$M nv
+prom 'netinv_last_exit_code=75' 'netinv_last_outcome{outcome="backing_off"}=1' 'netinv_consecutive_failures=3' &&
+	ok "metrics while backing off: exit 75, outcome backing_off, 3 consecutive failures" ||
+	notok "metrics while backing off: $(cat "$dir/prom.txt")"
+fault '{"mode":"5xx","count":1,"status":503}'
+NETINV_METRICS_FILE=$M nv --check-in-only
+prom 'netinv_last_exit_code=75' 'netinv_last_outcome{outcome="temporary_failure"}=1' 'netinv_consecutive_failures=4' &&
+	ok "metrics after a failed check-in: exit 75, temporary_failure, 4 consecutive failures" ||
+	notok "metrics after a failure: $(cat "$dir/prom.txt")"
+# the metrics file for node_exporter: each run, success or failure, replaced whole (0644)
+NETINV_METRICS_FILE=$M nv --check-in-only --force
+rc=$?
+if [ $rc = 0 ] && [ "$(stat -c %a "$M")" = 644 ] && [ -z "$(ls -A "$dir/textfile" | grep -v '^netinv.prom$')" ] &&
+	prom 'netinv_last_exit_code=0' 'netinv_last_outcome{outcome="checked_in"}=1' \
+		'netinv_last_success_timestamp_seconds=>0' 'netinv_consecutive_failures=0' \
+		'netinv_records{table="links"}=>0' 'netinv_report_bytes{encoding="gzip"}=>0' 'netinv_report_parts=1' \
+		'netinv_changes{table="routes",kind="added"}=0' 'netinv_dump_duration_seconds{table="routes"}=>0' \
+		'netinv_run_duration_seconds=>0' "netinv_info{version=\"$(cat "$IT_TOP/VERSION")\",agent_uuid=\"$UUID\",agent_id=\"$(srvjq "a[0]['id']")\"}=1"; then
+	ok "metrics file after a check-in: 0644, exposition format, figures right ($(tail -1 "$dir/prom.txt"))"
+else
+	notok "metrics after a check-in (exit $rc): $(cat "$dir/prom.txt")"
+fi
+
 nv --check-in-only --force >/dev/null
 # a week's Retry-After is capped at 24 hours, and the cap is said
 desc="Retry-After of a week"; fault '{"mode":"retry-after","count":1,"status":503,"seconds":604799}'

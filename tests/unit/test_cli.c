@@ -160,6 +160,7 @@ static const char *sample(int i, int layer, char *buf)
 	case CFG_IPROUTE2_DIR:
 	case CFG_NETNS_DIR:
 	case CFG_CONTAINER_ROOT:
+	case CFG_METRICS_FILE:
 		sprintf(buf, "/layer%d/%s", layer, cfg_defs[i].key);
 		return buf;
 	default:
