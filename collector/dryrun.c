@@ -104,19 +104,26 @@ enum run_outcome run_report(const struct cli_opts *o, const struct config *cfg, 
 	uint64_t t0, bytes = 0, gz_bytes = 0;
 	int fd = STDOUT_FILENO;
 
-	out = run_state_load(&cfg->set, commit, &st);
-	if (out != RUN_OK) {
-		run_state_free(&st);
-		return out;
-	}
-	out = harvest(o, &cfg->set, &st, o->tables, &h);
-	if (out == RUN_OK && o->output) {
-		fd = open(o->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600);
+	/* -o FILE is the operator's: opened as who ran netinv, before a root run becomes the state
+	 * directory's owner (run_state_load), and emptied only once there is a report to write */
+	if (o->output) {
+		fd = open(o->output, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
 		if (fd < 0) {
 			log_error("cannot create %s: %s", o->output, strerror(errno));
-			out = RUN_CANTCREAT;
+			return RUN_CANTCREAT;
 		}
 	}
+	out = run_state_load(&cfg->set, commit, &st);
+	if (out == RUN_OK)
+		out = harvest(o, &cfg->set, &st, o->tables, &h);
+	else
+		memset(&h, 0, sizeof(h));
+	if (out == RUN_OK && o->output && ftruncate(fd, 0) < 0 && errno != EINVAL) {
+		log_error("cannot write the report to %s: %s", o->output, strerror(errno));
+		out = RUN_IOERR;
+	}
+	if (out != RUN_OK && o->output)
+		close(fd);
 	if (out == RUN_OK) {
 		harvest_meta(&m, &cfg->set, &st, &h, &u, fqdn, sizeof(fqdn));
 		t0 = snap_mono_us();

@@ -182,6 +182,15 @@ grep -q "^rc=0" "$dir/eacces" && grep -q env-ok "$dir/eacces" && grep -q note-ok
 	"$PYTHON" "$here/validate.py" "$top/report/schema/report.schema.json" "$dir/host.json" &&
 	ok "this host's report validates against the schema" || notok "host report: $(cat "$dir/host.err")"
 
+# root's -o FILE in a root-only directory, while netinv acts as the state directory's owner
+mkdir -m 0700 "$dir/rootonly" && mkdir -m 0700 "$dir/svc" && chown 65534:65534 "$dir/svc"
+$x "$NETINV" --dry-run --state-dir "$dir/svc" -o "$dir/rootonly/r.json" 2>"$dir/ro.err"
+rc=$?
+[ $rc = 0 ] && [ "$(stat -c '%U %a' "$dir/rootonly/r.json" 2>/dev/null)" = "root 600" ] &&
+	"$PYTHON" -c "import json,sys; json.load(open(sys.argv[1]))" "$dir/rootonly/r.json" &&
+	ok "root's -o FILE in a root-only directory: written (root, 0600) while acting as the service user" ||
+	notok "root -o: exit $rc $(cat "$dir/ro.err")"
+
 # status --json: the documented keys, and reading creates nothing (no lock file, nothing else)
 SJ=$dir/sj
 $x "$NETINV" --commit-dry-run --state-dir "$SJ" -o /dev/null 2>/dev/null && rm -f "$SJ/lock"
