@@ -8,8 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* libcurl is loaded when a run first talks to the server: linking it pulls in some 35 libraries
- * (TLS, LDAP, Kerberos, ...) whose start-up costs ~4 ms in every process, dry runs included. */
+/* libcurl is loaded when a run first talks to the server: linking it pulls in some 30 more
+ * libraries (TLS, LDAP, Kerberos, ...) whose loading costs every process, dry runs and skipped runs
+ * included (measured for 0.5.0: a dry run of a small host 2.7 ms loaded on demand, 9.7 ms linked;
+ * docs/PERFORMANCE.md). The package's dependency on it is versioned from the build's libcurl
+ * (debian/rules), and SETOPT below checks each option's argument type at compile time, as curl's
+ * own checks do for a linked curl_easy_setopt. */
 static struct {
 	void *so;
 	CURLcode (*global_init)(long);
@@ -60,6 +64,40 @@ static int load_curl(char *err, size_t errlen)
 	C.so = so;
 	return 0;
 }
+
+/* An option's argument type is in its number (CURLOPTTYPE_*): a long below 10000, an object
+ * pointer up to 19999, a callback up to 29999, a curl_off_t up to 39999. Passing an int where curl
+ * reads a long, or a size_t where it reads a curl_off_t, fails to compile. */
+#define OPT_KIND(o) ((int)(o) / 10000)
+#define SETOPT(c, o, v)                                                                            \
+	((void)sizeof(struct {                                                                     \
+		 int unused_;                                                                      \
+		 _Static_assert(OPT_KIND(o) != 0 || _Generic((v), long: 1, default: 0),            \
+				#o " takes a long");                                               \
+		 _Static_assert(OPT_KIND(o) != 3 || _Generic((v), curl_off_t: 1, default: 0),      \
+				#o " takes a curl_off_t");                                         \
+		 _Static_assert(OPT_KIND(o) != 2 ||                                                \
+					_Generic((v), curl_write_callback: 1, curl_debug_callback: 1, \
+						 default: 0),                                      \
+				#o " takes a callback");                                           \
+		 _Static_assert(OPT_KIND(o) != 1 || !_Generic((v), long: 1, int: 1, default: 0),   \
+				#o " takes a pointer");                                            \
+	 }),                                                                                       \
+	 C.setopt((c), (o), (v)))
+
+#ifdef NETINV_SETOPT_SELFTEST /* tests/integration/test_cli.sh: each must fail to compile */
+void setopt_selftest(CURL *c);
+void setopt_selftest(CURL *c)
+{
+#if NETINV_SETOPT_SELFTEST == 1
+	SETOPT(c, CURLOPT_TIMEOUT, 5);                    /* an int, not a long */
+#elif NETINV_SETOPT_SELFTEST == 2
+	SETOPT(c, CURLOPT_POSTFIELDSIZE_LARGE, (size_t)5); /* not a curl_off_t */
+#else
+	SETOPT(c, CURLOPT_URL, 5L);                        /* not a pointer */
+#endif
+}
+#endif
 
 const char *http_curl_version(void)
 {
@@ -176,32 +214,32 @@ struct http *http_new(const struct http_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	h->o = *o;
-	C.setopt(h->c, CURLOPT_NOSIGNAL, 1L);
-	C.setopt(h->c, CURLOPT_FOLLOWLOCATION, 0L);
-	C.setopt(h->c, CURLOPT_PROTOCOLS_STR, "http,https");
-	C.setopt(h->c, CURLOPT_SSL_VERIFYPEER, 1L);
-	C.setopt(h->c, CURLOPT_SSL_VERIFYHOST, 2L);
-	C.setopt(h->c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	C.setopt(h->c, CURLOPT_CONNECTTIMEOUT, (long)o->connect_timeout);
-	C.setopt(h->c, CURLOPT_TIMEOUT, (long)o->total_timeout);
+	SETOPT(h->c, CURLOPT_NOSIGNAL, 1L);
+	SETOPT(h->c, CURLOPT_FOLLOWLOCATION, 0L);
+	SETOPT(h->c, CURLOPT_PROTOCOLS_STR, "http,https");
+	SETOPT(h->c, CURLOPT_SSL_VERIFYPEER, 1L);
+	SETOPT(h->c, CURLOPT_SSL_VERIFYHOST, 2L);
+	SETOPT(h->c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	SETOPT(h->c, CURLOPT_CONNECTTIMEOUT, (long)o->connect_timeout);
+	SETOPT(h->c, CURLOPT_TIMEOUT, (long)o->total_timeout);
 	/* a server that stops sending mid-reply: under 64 bytes/s for 15 s aborts */
-	C.setopt(h->c, CURLOPT_LOW_SPEED_LIMIT, 64L);
-	C.setopt(h->c, CURLOPT_LOW_SPEED_TIME, 15L);
+	SETOPT(h->c, CURLOPT_LOW_SPEED_LIMIT, 64L);
+	SETOPT(h->c, CURLOPT_LOW_SPEED_TIME, 15L);
 	if (o->ca_file && *o->ca_file)
-		C.setopt(h->c, CURLOPT_CAINFO, o->ca_file);
+		SETOPT(h->c, CURLOPT_CAINFO, o->ca_file);
 	if (o->pin_pubkey && *o->pin_pubkey)
-		C.setopt(h->c, CURLOPT_PINNEDPUBLICKEY, o->pin_pubkey);
+		SETOPT(h->c, CURLOPT_PINNEDPUBLICKEY, o->pin_pubkey);
 	if (o->proxy && *o->proxy)
-		C.setopt(h->c, CURLOPT_PROXY, o->proxy);
-	C.setopt(h->c, CURLOPT_USERAGENT, "netinv/" NETINV_HTTP_VERSION);
-	C.setopt(h->c, CURLOPT_WRITEFUNCTION, on_body);
-	C.setopt(h->c, CURLOPT_WRITEDATA, h);
-	C.setopt(h->c, CURLOPT_HEADERFUNCTION, on_header);
-	C.setopt(h->c, CURLOPT_HEADERDATA, h);
+		SETOPT(h->c, CURLOPT_PROXY, o->proxy);
+	SETOPT(h->c, CURLOPT_USERAGENT, "netinv/" NETINV_HTTP_VERSION);
+	SETOPT(h->c, CURLOPT_WRITEFUNCTION, on_body);
+	SETOPT(h->c, CURLOPT_WRITEDATA, h);
+	SETOPT(h->c, CURLOPT_HEADERFUNCTION, on_header);
+	SETOPT(h->c, CURLOPT_HEADERDATA, h);
 	if (o->verbose) {
-		C.setopt(h->c, CURLOPT_DEBUGFUNCTION, on_debug);
-		C.setopt(h->c, CURLOPT_DEBUGDATA, h);
-		C.setopt(h->c, CURLOPT_VERBOSE, 1L);
+		SETOPT(h->c, CURLOPT_DEBUGFUNCTION, on_debug);
+		SETOPT(h->c, CURLOPT_DEBUGDATA, h);
+		SETOPT(h->c, CURLOPT_VERBOSE, 1L);
 	}
 	return h;
 }
@@ -302,9 +340,9 @@ int http_probe(struct http *h, const char *url, struct http_resp *r, const char 
 	r->retry_after = -1;
 	h->r = r;
 	h->sink = &sink;
-	C.setopt(h->c, CURLOPT_URL, url);
-	C.setopt(h->c, CURLOPT_HTTPGET, 1L);
-	C.setopt(h->c, CURLOPT_ERRORBUFFER, ebuf);
+	SETOPT(h->c, CURLOPT_URL, url);
+	SETOPT(h->c, CURLOPT_HTTPGET, 1L);
+	SETOPT(h->c, CURLOPT_ERRORBUFFER, ebuf);
 	cc = C.perform(h->c);
 	C.getinfo(h->c, CURLINFO_RESPONSE_CODE, &r->status);
 	r->curl_code = (int)cc;
@@ -342,11 +380,11 @@ int http_post(struct http *h, const char *url, const char *const *headers, const
 		hl = C.slist_append(hl, *p);
 	/* no "Expect: 100-continue" round trip for small bodies */
 	hl = C.slist_append(hl, "Expect:");
-	C.setopt(h->c, CURLOPT_URL, url);
-	C.setopt(h->c, CURLOPT_HTTPHEADER, hl);
-	C.setopt(h->c, CURLOPT_POSTFIELDS, body);
-	C.setopt(h->c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	C.setopt(h->c, CURLOPT_ERRORBUFFER, ebuf);
+	SETOPT(h->c, CURLOPT_URL, url);
+	SETOPT(h->c, CURLOPT_HTTPHEADER, hl);
+	SETOPT(h->c, CURLOPT_POSTFIELDS, body);
+	SETOPT(h->c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	SETOPT(h->c, CURLOPT_ERRORBUFFER, ebuf);
 	cc = C.perform(h->c);
 	C.getinfo(h->c, CURLINFO_RESPONSE_CODE, &r->status);
 	{
@@ -360,7 +398,7 @@ int http_post(struct http *h, const char *url, const char *const *headers, const
 	 * cannot have been acted on (the server reads Content-Length bytes first). */
 	if (C.getinfo(h->c, CURLINFO_SIZE_UPLOAD_T, &up) == CURLE_OK && up >= 0 && (size_t)up == len)
 		r->sent_all = true;
-	C.setopt(h->c, CURLOPT_HTTPHEADER, NULL);
+	SETOPT(h->c, CURLOPT_HTTPHEADER, NULL);
 	C.slist_free_all(hl);
 	r->curl_code = (int)cc;
 	if (cc != CURLE_OK) {

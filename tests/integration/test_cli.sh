@@ -191,6 +191,19 @@ rc=$?
 	ok "root's -o FILE in a root-only directory: written (root, 0600) while acting as the service user" ||
 	notok "root -o: exit $rc $(cat "$dir/ro.err")"
 
+# curl's options are type-checked at compile time (libcurl is loaded on demand, so curl's own
+# checks cannot apply): a wrong argument type does not compile
+flags=$(pkg-config --cflags libcurl libcjson 2>/dev/null)
+bad=0
+for k in 1 2 3; do
+	cc -std=c17 -D_GNU_SOURCE -O2 -fsyntax-only -DNETINV_HTTP_VERSION='"t"' -DNETINV_SETOPT_SELFTEST=$k \
+		$flags "$top/report/http.c" 2>"$dir/cc$k.err" && bad=1
+	grep -q "takes a" "$dir/cc$k.err" || bad=1
+done
+cc -std=c17 -D_GNU_SOURCE -O2 -fsyntax-only -DNETINV_HTTP_VERSION='"t"' $flags "$top/report/http.c" 2>"$dir/cc0.err" || bad=1
+[ $bad = 0 ] && ok "curl options are type-checked at compile time (a long, a curl_off_t, a pointer)" ||
+	notok "setopt type checks: $(cat "$dir"/cc*.err | head -5)"
+
 # status --json: the documented keys, and reading creates nothing (no lock file, nothing else)
 SJ=$dir/sj
 $x "$NETINV" --commit-dry-run --state-dir "$SJ" -o /dev/null 2>/dev/null && rm -f "$SJ/lock"

@@ -20,7 +20,9 @@ else
 	exit 1
 fi
 deb=$(ls "$top"/build/deb/netinv_"$V"_*.deb)
-dpkg-deb -f "$deb" Depends | grep -q "libcurl4" && ok "Depends names libcurl4 (loaded with dlopen)" || notok "Depends: $(dpkg-deb -f "$deb" Depends)"
+dpkg-deb -f "$deb" Depends | grep -Eq "(^|, )libcurl4 \(>= $(pkg-config --modversion libcurl)\)" &&
+	ok "Depends: libcurl4 (>= the version it was built against), though loaded on demand" ||
+	notok "Depends: $(dpkg-deb -f "$deb" Depends)"
 
 # the shipped configuration: its NETINV_* keys are what systemd's EnvironmentFile= passes on
 "$NETINV" --config "$top/deploy/netinv.conf.example" --check-config >"$dir/cc" 2>&1
