@@ -589,9 +589,18 @@ void config_print(const struct config *c, FILE *f)
 		fprintf(f, "# %s is not readable by this user: its values count only as far as they "
 			   "arrive in the environment (systemd EnvironmentFile=)\n",
 			CONFIG_FILE_DEFAULT);
-	for (int i = 0; i < CFG_N; i++)
-		fprintf(f, "%-20s = %-40s # %s\n", cfg_defs[i].key, cfg_str(c, (enum cfg_id)i),
-			c->source[i]);
+	for (int i = 0; i < CFG_N; i++) {
+		const char *v = cfg_str(c, (enum cfg_id)i), *at = strrchr(v, '@'), *sch = strstr(v, "://");
+		char shown[600];
+
+		/* a proxy's credentials are a secret too */
+		if (i == CFG_PROXY && at && (!sch || at > sch))
+			snprintf(shown, sizeof(shown), "%.*s<redacted>%s", sch ? (int)(sch + 3 - v) : 0, v,
+				 at);
+		else
+			snprintf(shown, sizeof(shown), "%s", v);
+		fprintf(f, "%-20s = %-40s # %s\n", cfg_defs[i].key, shown, c->source[i]);
+	}
 	fprintf(f, "%-20s = %-40s # %s\n", "enrollment_key",
 		c->enrollment_key ? "<redacted>" : "(not loaded)",
 		c->enrollment_key ? c->key_source : "read from enrollment_key_file when registering");

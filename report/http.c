@@ -109,6 +109,8 @@ const char *http_curl_version(void)
 struct http {
 	CURL *c;
 	struct http_opts o;
+	/* passwords of the proxy URLs in play (the setting, the environment's), never traced */
+	char proxy_pw[4][128];
 	struct http_resp *r;
 	const struct http_sink *sink;
 };
@@ -183,6 +185,17 @@ static int on_debug(CURL *c, curl_infotype t, char *data, size_t size, void *arg
 		return 0;
 	memcpy(copy, data, n);
 	http_redact(copy, n, h->o.secrets, HTTP_MAX_SECRETS);
+	{
+		const char *pw[4] = { h->proxy_pw[0], h->proxy_pw[1], h->proxy_pw[2], h->proxy_pw[3] };
+
+		http_redact(copy, n, pw, 4);
+	}
+	/* credentials sent to a proxy (or a server) in a header are never shown */
+	if (t == CURLINFO_HEADER_OUT)
+		for (char *p = copy; (p = strcasestr(p, "authorization:")); p += 14)
+			for (char *q = p + 14; q < copy + n && *q != '\r' && *q != '\n'; q++)
+				if (*q != ' ')
+					*q = '*';
 	show = n < 1023 ? n : 1023;
 	copy[show] = 0;
 	fprintf(stderr, "netinv: curl: %s %s", tag, copy);
@@ -214,6 +227,20 @@ struct http *http_new(const struct http_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	h->o = *o;
+	{
+		const char *urls[4] = { o->proxy, getenv("https_proxy"), getenv("HTTPS_PROXY"),
+					getenv("all_proxy") };
+
+		for (int i = 0; i < 4; i++) {
+			const char *u = urls[i], *s = u ? strstr(u, "://") : NULL, *at, *colon;
+
+			s = s ? s + 3 : u;
+			at = s ? strchr(s, '@') : NULL;
+			colon = at ? memchr(s, ':', (size_t)(at - s)) : NULL;
+			if (colon && at - colon - 1 > 0 && (size_t)(at - colon - 1) < sizeof(h->proxy_pw[i]))
+				memcpy(h->proxy_pw[i], colon + 1, (size_t)(at - colon - 1));
+		}
+	}
 	SETOPT(h->c, CURLOPT_NOSIGNAL, 1L);
 	SETOPT(h->c, CURLOPT_FOLLOWLOCATION, 0L);
 	SETOPT(h->c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -249,6 +276,7 @@ void http_free(struct http *h)
 	if (!h)
 		return;
 	C.cleanup(h->c);
+	explicit_bzero(h->proxy_pw, sizeof(h->proxy_pw));
 	free(h);
 }
 
