@@ -104,11 +104,16 @@ srv() { # a Python expression over the server's state (d) for agent uuid $1 (a)
 }
 show() { $IN systemctl show -p Result -p ExecMainStatus --value netinv.service | paste -sd' ' -; }
 # start the service once; print its result and this start's journal lines
+LAST_START=0
 start() {
-	local cur
+	local cur now
+	# systemd refuses a sixth start within 10 s (StartLimitBurst=): a timer never comes close
+	now=$(date +%s%N)
+	sleep "$("$PYTHON" -c "print(round(max(0.0, (2.1e9 - $((now - LAST_START))) / 1e9), 3))")"
+	LAST_START=$(date +%s%N)
 	cur=$($IN journalctl -n 0 --show-cursor -o cat 2>/dev/null | sed -n 's/^-- cursor: //p')
 	$IN systemctl start netinv.service 2>/dev/null
-	sleep 0.3
+	sleep 0.5
 	$IN journalctl -u netinv.service --after-cursor "$cur" -o cat --no-pager 2>/dev/null |
 		tee -a "$dir/journal" | sed 's/^/# /'
 }
@@ -154,6 +159,45 @@ start
 [ "$(show)" = "success 0" ] && [ "$(srv "$U1" "a.get('checkins')")" = 3 ] && [ "$(uuid)" = "$U1" ] &&
 	ok "path 3: after install-key the unit starts and checks in with the new key, same identity" ||
 	notok "path 3: $(show), server: $(srv "$U1" "a")"
+
+echo "# an outage: the unit shows it failed until a check-in succeeds"
+admin fault '{"mode":"5xx","count":1000,"status":503}' >/dev/null
+start
+s1=$(show)
+start
+s2=$(show)
+failed=$($IN systemctl is-failed netinv.service)
+admin fault '{"mode":null,"count":0}' >/dev/null
+# time passes: the backoff is over
+$IN sed -i 's/^next_attempt=.*/next_attempt=0/' /var/lib/netinv/agent.status
+start
+s3=$(show)
+if [ "$s1" = "exit-code 75" ] && [ "$s2" = "exit-code 75" ] && [ "$failed" = failed ] &&
+	grep -q "backing off after 1 failed attempt" "$dir/journal" && [ "$s3" = "success 0" ] &&
+	[ "$($IN systemctl is-failed netinv.service)" != failed ]; then
+	ok "outage: the unit is failed (75) at the 503 and stays failed while backing off; success 0 after the next check-in"
+else
+	notok "outage: $s1 / $s2 ($failed) / $s3"
+fi
+# the summary reaches the journal as one entry whose figures are fields
+$IN journalctl -u netinv.service -o json --no-pager 2>/dev/null | "$PYTHON" -c "
+import json, sys
+e = [json.loads(l) for l in sys.stdin if 'NETINV_OUTCOME' in l]
+assert e and e[-1]['NETINV_OUTCOME'] == 'check-in' and int(e[-1]['NETINV_LINKS']) >= 1, e[-1:]
+assert e[-1]['MESSAGE'].startswith('collected ') and e[-1]['PRIORITY'] == '6'
+" && ok "the run's summary is one journal entry with its figures as fields (NETINV_OUTCOME, NETINV_LINKS, ...)" ||
+	notok "journal fields: $($IN journalctl -u netinv.service -o json -n 3 --no-pager | tail -c 600)"
+
+echo "# namespaces: the default unit says not_permitted; the drop-in lets netinv read them"
+$IN systemd-run -q --unit=netinv-test-netns -p Type=exec /usr/bin/unshare --net /bin/sleep 3600
+start | grep -q "other network namespaces skipped (1 found): CAP_SYS_ADMIN is not in the effective set" &&
+	[ "$(show)" = "success 0" ] && ok "the default unit: the other namespace skipped (no CAP_SYS_ADMIN), said in the journal, success" ||
+	notok "default unit and namespaces: $(show) $(grep -i namespace "$dir/journal" | tail -2)"
+$IN sh -c 'mkdir -p /etc/systemd/system/netinv.service.d && cp /usr/share/doc/netinv/examples/namespaces.conf /etc/systemd/system/netinv.service.d/ && systemctl daemon-reload'
+start | grep -q "namespaces: 1 of 1 read (ok)" && [ "$(show)" = "success 0" ] &&
+	ok "with the shipped namespaces drop-in the unit reads the other namespace (1 of 1)" ||
+	notok "namespaces drop-in: $(show) $(tail -3 "$dir/journal")"
+$IN sh -c 'rm -r /etc/systemd/system/netinv.service.d && systemctl daemon-reload; systemctl stop netinv-test-netns'
 
 echo "# path 4: the identity and key of the Graphēon Python agent, no key file"
 fresh_host
