@@ -184,6 +184,7 @@ static int on_debug(CURL *c, curl_infotype t, char *data, size_t size, void *arg
 	if (!tag || !(copy = malloc(n + 1)))
 		return 0;
 	memcpy(copy, data, n);
+	copy[n] = 0;
 	http_redact(copy, n, h->o.secrets, HTTP_MAX_SECRETS);
 	{
 		const char *pw[4] = { h->proxy_pw[0], h->proxy_pw[1], h->proxy_pw[2], h->proxy_pw[3] };
