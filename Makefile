@@ -153,14 +153,21 @@ bench: deps
 	$(MAKE) all
 	tests/bench/bench.sh $(BUILD)/netinv
 
-# Coverage-guided fuzzing with clang's libFuzzer (optional tooling; CI runs the driver instead).
-fuzz:
+# Coverage-guided fuzzing with clang's libFuzzer (ASan + UBSan). `make test` runs it for a fixed
+# number of inputs (tests/run.sh); `make fuzz FUZZ_SECONDS=600` for as long as you like. A crashing
+# input lands in tests/fuzz/regressions/ (commit it: every later run replays it).
+FUZZ_SECONDS ?= 60
+build-fuzz/fuzz_parsers: tests/fuzz/fuzz_parsers.c $(LIB_SRCS) collector/exec/cmdlog.c collector/state.c \
+		collector/state_acked.c collector/util.c collector/log.c collector/nsname.c
 	@mkdir -p build-fuzz
 	clang -g -O1 -std=c17 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined $(DEP_CFLAGS) \
 		-DNETINV_VERSION='"$(VERSION)"' -DNETINV_HTTP_VERSION='"$(VERSION)"' \
-		-o build-fuzz/fuzz_parsers tests/fuzz/fuzz_parsers.c $(LIB_SRCS) collector/exec/cmdlog.c \
+		-o $@ tests/fuzz/fuzz_parsers.c $(LIB_SRCS) collector/exec/cmdlog.c \
 		collector/state.c collector/state_acked.c collector/util.c collector/log.c collector/nsname.c $(DEP_LIBS)
-	@echo "run: build-fuzz/fuzz_parsers -max_total_time=60 tests/fixtures/"
+fuzz: build-fuzz/fuzz_parsers
+	@mkdir -p build-fuzz/corpus
+	build-fuzz/fuzz_parsers -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=tests/fuzz/regressions/ \
+		build-fuzz/corpus tests/fixtures tests/fuzz/seeds tests/fuzz/regressions
 
 # Re-record the parser fixtures in a scratch network namespace (root; see tests/fixtures/README).
 fixtures: $(BUILD)/tests/nlrecord

@@ -24,6 +24,37 @@ record() { # name status
 	if [ "$2" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$1"); fi
 }
 
+# libFuzzer (clang, ASan + UBSan) over the fixtures, seeds and saved crashes, for a fixed number of
+# inputs (LIBFUZZER_RUNS) from a fixed seed: a new crash fails the suite and is kept in
+# tests/fuzz/regressions/ (commit it: the fuzz driver and libFuzzer replay it ever after)
+libfuzzer() {
+	local work rc
+	echo "== libFuzzer"
+	if ! command -v clang >/dev/null; then
+		echo "  clang is not installed (deploy/deps.sh installs it)"
+		record libfuzzer 1
+		return
+	fi
+	if ! make -s build-fuzz/fuzz_parsers >"$log" 2>&1; then
+		sed 's/^/  /' "$log" | tail -5
+		record "libfuzzer (build)" 1
+		return
+	fi
+	work=$(mktemp -d /tmp/netinv-libfuzzer.XXXXXX)
+	build-fuzz/fuzz_parsers -runs="${LIBFUZZER_RUNS:-60000}" -seed=1 -max_len=65536 \
+		-artifact_prefix="$work/" "$work" tests/fixtures tests/fuzz/seeds tests/fuzz/regressions \
+		>"$log" 2>&1
+	rc=$?
+	grep -E "^#[0-9]+ +(DONE|INITED)|ERROR|SUMMARY" "$log" | sed 's/^/  /' | tail -4
+	for a in "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-*; do
+		[ -e "$a" ] || continue
+		cp "$a" tests/fuzz/regressions/ && echo "  kept $(basename "$a") in tests/fuzz/regressions/"
+		rc=1
+	done
+	rm -rf "$work"
+	record "libfuzzer ($(grep -Eo '^#[0-9]+' "$log" | tail -1 | tr -d '#') inputs)" "$rc"
+}
+
 for BUILD in $BUILDS; do
 	if [ ! -x "$BUILD/netinv" ]; then
 		echo "no $BUILD/netinv: build it first (make unit)"
@@ -61,6 +92,7 @@ for BUILD in $BUILDS; do
 	rc=$?
 	sed 's/^/  /' "$log" | tail -5
 	record "fuzz_driver ($BUILD)" "$rc"
+	[ "$BUILD" = "${BUILDS%% *}" ] && [ "$unit_only" = 0 ] && libfuzzer
 
 	if [ "${NETINV_VALGRIND:-0}" = 1 ]; then
 		echo "== netinv --dry-run under valgrind ($BUILD)"
