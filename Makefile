@@ -38,7 +38,7 @@ LIB_SRCS := netlink/nl.c netlink/attr.c netlink/link.c netlink/linkinfo.c netlin
 APP_SRCS := collector/main.c collector/cli.c collector/log.c collector/util.c collector/harvest.c \
 	    collector/dryrun.c collector/agent.c collector/checkin.c collector/operator.c \
 	    collector/state.c collector/state_acked.c collector/config.c collector/exec/cmdlog.c collector/exec/dispatch.c \
-	    collector/nsname.c collector/namespaces.c collector/metrics.c
+	    collector/nsname.c collector/namespaces.c collector/metrics.c collector/cadence.c
 # The gated command execution module (collector/exec/): `make EXEC=0` leaves out everything in it
 # that can run a command; the journal and dispatch stay, so refusals are still reported.
 EXEC ?= 1
@@ -51,7 +51,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 APP_OBJS := $(APP_SRCS:%.c=$(BUILD)/%.o)
 
 UNIT_TESTS := test_nl test_parsers test_malformed test_oracle test_json test_snapshot test_cli test_delta \
-	      test_proto test_status test_report test_cmdlog test_skim test_namespaces
+	      test_proto test_status test_report test_cmdlog test_skim test_namespaces test_cadence
 ifeq ($(EXEC),1)
 UNIT_TESTS += test_exec
 endif
@@ -59,7 +59,7 @@ UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 UNIT_LIBS := $(shell $(PKG_CONFIG) --libs cmocka libcjson) $(DEP_LIBS)
 TEST_APP_OBJS := $(BUILD)/collector/cli.o $(BUILD)/collector/log.o $(BUILD)/collector/util.o \
 		 $(BUILD)/collector/state.o $(BUILD)/collector/state_acked.o $(BUILD)/collector/config.o $(BUILD)/collector/exec/cmdlog.o \
-		 $(BUILD)/collector/nsname.o $(BUILD)/collector/metrics.o \
+		 $(BUILD)/collector/nsname.o $(BUILD)/collector/metrics.o $(BUILD)/collector/cadence.o \
 		 $(if $(filter 1,$(EXEC)),$(EXEC_SRCS:%.c=$(BUILD)/%.o))
 
 .PHONY: all run demo test unit san valgrind bench fuzz install uninstall clean deps fixtures deb soak

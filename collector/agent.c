@@ -1,4 +1,5 @@
 #include "agent.h"
+#include "cadence.h"
 #include "metrics.h"
 #include "exec/dispatch.h"
 #include "exec/exec.h"
@@ -33,7 +34,7 @@
 #define NETINV_VERSION "0.0.0"
 #endif
 
-#define RETRY_AFTER_MAX 86400u /* seconds: the longest Retry-After honoured */
+
 
 enum run_outcome agent_outcome(enum proto_outcome p)
 {
@@ -74,13 +75,6 @@ bool agent_save_status(struct agent *a)
 	return true;
 }
 
-/* A per-agent offset in [0, span]: stable for an agent, spread across a fleet (clones share a
- * machine-id but not an agent identity). */
-static unsigned agent_offset(const char *uuid, unsigned span)
-{
-	return span ? (unsigned)(hash64(uuid, strlen(uuid), 0x6a6974746572ull) % ((uint64_t)span + 1)) : 0;
-}
-
 void agent_record_failure(struct agent *a, const struct proto_reply *r)
 {
 	int64_t now = (int64_t)time(NULL);
@@ -89,28 +83,16 @@ void agent_record_failure(struct agent *a, const struct proto_reply *r)
 	a->st.as.last_error_at = now;
 	if (r->outcome == PROTO_TEMPORARY || r->outcome == PROTO_RATE_LIMITED ||
 	    r->outcome == PROTO_UNKNOWN) {
-		uint64_t delay = 900, cap = a->st.as.policy.interval;
+		bool capped;
+		uint64_t delay;
 
 		if (a->st.as.failures < 20)
 			a->st.as.failures++;
-		for (unsigned i = 1; i < a->st.as.failures && delay < cap; i++)
-			delay *= 2;
-		if (delay > cap)
-			delay = cap;
-		delay -= delay / 4;
-		delay += agent_offset(a->st.uuid, (unsigned)(delay / 2));
-		if (r->retry_after > 0) {
-			uint64_t ra = (uint64_t)r->retry_after;
-
-			/* a server must not be able to silence a fleet for a week */
-			if (ra > RETRY_AFTER_MAX) {
-				log_warn("the server asked to wait %llus (Retry-After); waiting at most %us",
-					 (unsigned long long)ra, RETRY_AFTER_MAX);
-				ra = RETRY_AFTER_MAX;
-			}
-			if (ra > delay)
-				delay = ra;
-		}
+		delay = cadence_backoff(a->st.as.failures, a->st.as.policy.interval, a->st.uuid,
+					r->retry_after, &capped);
+		if (capped)
+			log_warn("the server asked to wait %lds (Retry-After); waiting at most %us",
+				 r->retry_after, CADENCE_RETRY_AFTER_MAX);
 		a->st.as.next_attempt = now + (int64_t)delay;
 		log_warn("%s (attempt %u; next try after %llds)", r->message, a->st.as.failures,
 			 (long long)delay);
@@ -229,8 +211,9 @@ enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 	enum run_outcome out;
 	char err[512];
 	enum state_err e;
-	int64_t now = (int64_t)time(NULL);
-	bool manual = isatty(STDIN_FILENO) || isatty(STDERR_FILENO);
+	int64_t now = (int64_t)time(NULL), wait = 0;
+	bool manual = isatty(STDIN_FILENO) || isatty(STDERR_FILENO), clock_back = false;
+	enum cadence_verdict verdict = CADENCE_DUE;
 
 	if (!*cfg->set.server_url) {
 		log_error("no server_url configured (set it in %s, NETINV_SERVER_URL or --server-url)",
@@ -263,12 +246,16 @@ enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 		out = RUN_NOPERM;
 		goto done;
 	}
-	if (!o->force && o->mode == MODE_NONE && a.st.as.next_attempt > now) {
+	verdict = cadence_decide(now, a.st.as.last_checkin, a.st.as.last_error_at, a.st.as.next_attempt,
+				 a.st.as.policy.interval, &wait, &clock_back);
+	if (clock_back)
+		log_warn("the clock went back (a recorded check-in or retry time lies in the future): "
+			 "not waiting for it");
+	if (!o->force && o->mode == MODE_NONE && verdict == CADENCE_BACKING_OFF) {
 		/* exit 75 like the failure itself: the unit stays failed through an outage, until a
 		 * check-in succeeds (README, "When the server says no") */
 		log_info("backing off after %u failed attempt%s; next try in %llds (--force to try now)",
-			 a.st.as.failures, a.st.as.failures == 1 ? "" : "s",
-			 (long long)(a.st.as.next_attempt - now));
+			 a.st.as.failures, a.st.as.failures == 1 ? "" : "s", (long long)wait);
 		run_metrics.outcome = "backing_off";
 		out = RUN_TEMPFAIL;
 		goto done;
@@ -283,16 +270,14 @@ enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 		if (out != RUN_OK || o->mode == MODE_REGISTER_ONLY || !a.have_key)
 			goto done; /* pending: exit 0 and try again on a later run */
 	}
-	if (o->mode == MODE_NONE && !o->force && a.st.as.last_checkin &&
-	    now < a.st.as.last_checkin + (int64_t)a.st.as.policy.interval - 60) {
+	if (o->mode == MODE_NONE && !o->force && verdict == CADENCE_NOT_DUE) {
 		run_metrics.outcome = "not_due";
 		log_info("next check-in due in %llds (policy interval %us; --force to check in now)",
-			 (long long)(a.st.as.last_checkin + a.st.as.policy.interval - 60 - now),
-			 a.st.as.policy.interval);
+			 (long long)wait, a.st.as.policy.interval);
 		goto done;
 	}
 	if (!o->no_jitter && !manual && a.st.as.policy.jitter) {
-		unsigned off = agent_offset(a.st.uuid, a.st.as.policy.jitter);
+		unsigned off = cadence_offset(a.st.uuid, a.st.as.policy.jitter);
 		struct timespec ts = { .tv_sec = off };
 
 		log_debug("waiting %us (this agent's jitter offset)", off);
