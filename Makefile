@@ -153,6 +153,16 @@ bench: deps
 	$(MAKE) all
 	tests/bench/bench.sh $(BUILD)/netinv
 
+# Allocation-failure injection (tests/integration/test_allocfail.sh): netinv with ASan + UBSan whose
+# own malloc, calloc, realloc and strdup can be made to fail one at a time (tests/tools/allocfail.c).
+build-alloc/netinv: $(LIB_SRCS) $(APP_SRCS) tests/tools/allocfail.c VERSION
+	@mkdir -p build-alloc
+	$(CC) -O1 -g -std=c17 -D_GNU_SOURCE -fsanitize=address,undefined -fno-sanitize-recover=all \
+		-fno-omit-frame-pointer $(DEP_CFLAGS) -DNETINV_VERSION='"$(VERSION)"' \
+		-DNETINV_HTTP_VERSION='"$(VERSION)"' -DLIBMNL_BUILD_VERSION='"$(shell $(PKG_CONFIG) --modversion libmnl)"' \
+		$(if $(filter 1,$(EXEC)),-DNETINV_EXEC=1) -o $@ $(LIB_SRCS) $(APP_SRCS) \
+		tests/tools/allocfail.c $(DEP_LIBS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
+
 # Coverage-guided fuzzing with clang's libFuzzer (ASan + UBSan). `make test` runs it for a fixed
 # number of inputs (tests/run.sh); `make fuzz FUZZ_SECONDS=600` for as long as you like. A crashing
 # input lands in tests/fuzz/regressions/ (commit it: every later run replays it).

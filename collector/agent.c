@@ -150,8 +150,10 @@ static enum run_outcome do_register(struct agent *a)
 	const char *ek;
 	enum run_outcome out;
 
-	if (!r)
+	if (!r) {
+		log_error("out of memory");
 		return RUN_SOFTWARE;
+	}
 	ek = config_enrollment_key(a->cfg, err, sizeof(err));
 	if (!ek) {
 		log_error("cannot register: %s", err);

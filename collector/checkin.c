@@ -89,12 +89,16 @@ static enum run_outcome checkin_start(struct checkin *c)
 	for (int t = 0; t < SNAP_NTABLES; t++) {
 		c->part.incl[t] = calloc(c->h.s.t[t].n ? c->h.s.t[t].n : 1, 1);
 		c->part.rincl[t] = calloc(c->h.d.t[t].n_removed ? c->h.d.t[t].n_removed : 1, 1);
-		if (!c->part.incl[t] || !c->part.rincl[t])
+		if (!c->part.incl[t] || !c->part.rincl[t]) {
+			log_error("out of memory preparing the report parts");
 			return RUN_SOFTWARE;
+		}
 	}
 	c->part.ns_partial = calloc(c->h.s.t[SNAP_NETNS].n ? c->h.s.t[SNAP_NETNS].n : 1, 1);
-	if (!c->part.ns_partial)
+	if (!c->part.ns_partial) {
+		log_error("out of memory preparing the report parts");
 		return RUN_SOFTWARE;
+	}
 	return RUN_OK;
 }
 
@@ -108,8 +112,10 @@ static enum run_outcome part_build(struct checkin *c)
 
 	free(c->buf);
 	c->buf = malloc(cap);
-	if (!c->buf)
+	if (!c->buf) {
+		log_error("out of memory building a report part");
 		return RUN_SOFTWARE;
+	}
 	for (int t = 0; t < SNAP_NTABLES; t++) {
 		memset(c->part.incl[t], 0, c->h.s.t[t].n ? c->h.s.t[t].n : 1);
 		memset(c->part.rincl[t], 0, c->h.d.t[t].n_removed ? c->h.d.t[t].n_removed : 1);
@@ -309,6 +315,7 @@ enum run_outcome agent_checkin(struct agent *a)
 
 	if (!c || !(c->r = calloc(1, sizeof(*c->r)))) {
 		free(c);
+		log_error("out of memory");
 		return RUN_SOFTWARE;
 	}
 	c->a = a;

@@ -270,6 +270,11 @@ enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 	h->cs.proc = walk;
 	if (walk.status != PROCMAP_DISABLED && walk.status != PROCMAP_NOT_PERMITTED)
 		procmap_attribute(&h->pm, &h->s, &h->cs.proc);
+	if (h->s.oom) {
+		/* a record left out for want of memory would read as removed: nothing goes out */
+		log_error("out of memory collecting the tables");
+		return RUN_SOFTWARE;
+	}
 	if (h->cs.proc.status == PROCMAP_NOT_PERMITTED)
 		log_info("process attribution skipped: CAP_SYS_PTRACE is not in the effective set");
 	/* names for the report, from the iproute2 configuration (a missing one: the kernel's) */
@@ -281,8 +286,18 @@ enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 				 h->names->bad_lines, h->names->bad_lines == 1 ? "" : "s",
 				 h->names->bad_lines == 1 ? "" : "s", h->names->first_bad);
 	}
-	if (h->ns.all)
+	if (h->ns.all) {
 		ns_collect(&h->ns, &co, &h->pm, &walk, &h->copts, &h->s);
+		for (uint32_t i = 0; i < h->ns.n; i++)
+			if (h->ns.v[i].have_s && h->ns.v[i].s.oom) {
+				log_error("out of memory collecting the tables of another namespace");
+				return RUN_SOFTWARE;
+			}
+	}
+	if (h->s.oom) {
+		log_error("out of memory");
+		return RUN_SOFTWARE;
+	}
 	prev = (st->have_acked && !o->full) ? &st->acked : NULL;
 	/* Namespaces are a table of the delta: read (or, in host mode, to withdraw what an earlier
 	 * run reported), or carried over untouched when they could not be entered. */

@@ -93,6 +93,8 @@ void *snap_push(struct snapshot *s, enum snap_table t)
 
 	if (!r && errno == ENOSPC)
 		s->st[t].truncated = true;
+	else if (!r)
+		s->oom = true;
 	return r;
 }
 
@@ -102,6 +104,8 @@ struct snap_nexthop *snap_push_nh(struct snapshot *s, enum snap_table t)
 
 	if (!r && errno == ENOSPC)
 		s->st[t].truncated = true;
+	else if (!r)
+		s->oom = true;
 	return r;
 }
 
@@ -125,7 +129,7 @@ uint32_t snap_str(struct snapshot *s, const char *p, size_t len)
 			ncap = s->str_max;
 		n = realloc(s->str, (size_t)ncap);
 		if (!n) {
-			s->str_truncated = true;
+			s->oom = true;
 			return 0;
 		}
 		s->str = n;

@@ -316,6 +316,9 @@ struct snapshot {
 	char *str;
 	uint32_t str_len, str_cap, str_max;
 	bool str_truncated;
+	/* memory ran out while records were added: some may be missing, so the snapshot must not be
+	 * reported or diffed (a missing record would read as a removal) */
+	bool oom;
 	struct snap_table_stats st[SNAP_NTABLES];
 };
 

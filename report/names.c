@@ -135,8 +135,12 @@ static int read_file(struct names_conf *nc, enum kind k, const char *path)
 	if (fd < 0)
 		return errno == ENOENT || errno == ENOTDIR ? -1 : (note_bad(nc, path, 0), 0);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(buf = malloc(NAMES_MAX_FILE + 1))) {
+		bool oom = fstat(fd, &st) == 0 && S_ISREG(st.st_mode); /* the malloc failed */
+
 		close(fd);
 		note_bad(nc, path, 0);
+		if (oom && nc->bad_lines == 1)
+			snprintf(nc->first_bad, sizeof(nc->first_bad), "%.140s: out of memory", path);
 		return 0;
 	}
 	while (got < NAMES_MAX_FILE && (n = read(fd, buf + got, NAMES_MAX_FILE - got)) > 0)
