@@ -186,15 +186,7 @@ static void jtime(struct json_w *w, const char *k, size_t kl, int64_t t)
 }
 #define key_time(w, k, t) jtime(w, k, sizeof(k) - 1, t)
 
-static void jstr(struct json_w *w, const char *k, size_t kl, const char *v)
-{
-	json_keyn(w, k, kl);
-	if (v && *v)
-		json_str(w, v);
-	else
-		json_null(w);
-}
-#define key_sn(w, k, v) jstr(w, k, sizeof(k) - 1, v)
+#define key_sn(w, k, v) json_key_str_or_null(w, k, sizeof(k) - 1, v)
 
 /* status --json: the same facts for a machine, with the documented keys (README, netinv(8)). */
 static enum run_outcome status_json(const struct cli_opts *o, const struct config *cfg,

@@ -440,3 +440,12 @@ int json_fd_sink(void *ctx, const void *p, size_t n)
 {
 	return json_write_all(*(int *)ctx, p, n);
 }
+
+void json_key_str_or_null(struct json_w *w, const char *k, size_t klen, const char *v)
+{
+	json_keyn(w, k, klen);
+	if (v && *v)
+		json_str(w, v);
+	else
+		json_null(w);
+}

@@ -81,6 +81,9 @@ void json_time(struct json_w *w, time_t t);
 		json_bool(w, v);                                                                   \
 	} while (0)
 
+/* A key and a string value, or null when the value is NULL or "". */
+void json_key_str_or_null(struct json_w *w, const char *k, size_t klen, const char *v);
+
 /* Flush whatever is buffered; returns w->err. */
 int json_finish(struct json_w *w);
 

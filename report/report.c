@@ -854,15 +854,7 @@ void report_ns_ident(uint8_t id_type, const uint8_t *ident, uint8_t id_len, char
 	}
 }
 
-static void key_str_or_null(struct json_w *w, const char *k, size_t klen, const char *v)
-{
-	json_keyn(w, k, klen);
-	if (v && *v)
-		json_str(w, v);
-	else
-		json_null(w);
-}
-#define key_opt(w, k, v) key_str_or_null(w, k, sizeof(k) - 1, v)
+#define key_opt(w, k, v) json_key_str_or_null(w, k, sizeof(k) - 1, v)
 
 /* A namespace's identity and description: what it is, where it is wired to the host. */
 static void ns_header(struct json_w *w, const struct snap_netns *r, const struct report_ns *v,

@@ -53,6 +53,12 @@ it_ns() {
 	x="ip netns exec $ns"
 }
 
+# A self-signed certificate for 127.0.0.1 in $dir (cert.pem, key.pem), for a TLS test server.
+tls_cert() {
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=netinv-test" \
+		-addext "subjectAltName=IP:127.0.0.1" -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+}
+
 # The loopback test server in $ns (extra arguments go to server.py); sets URL with scheme $1.
 server_start() {
 	local scheme=$1

@@ -8,9 +8,7 @@ set -u
 source "$(dirname "$0")/lib.sh"
 trap ns_cleanup_all EXIT
 it_ns tls || { notok "namespace"; exit 1; }
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=netinv-test" \
-	-addext "subjectAltName=IP:127.0.0.1" -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null ||
-	{ notok "openssl could not make a certificate"; exit 1; }
+tls_cert || { notok "openssl could not make a certificate"; exit 1; }
 PIN="sha256//$(openssl x509 -in "$dir/cert.pem" -pubkey -noout | openssl pkey -pubin -outform der |
 	openssl dgst -sha256 -binary | base64)"
 server_start https --tls "$dir/cert.pem" "$dir/key.pem" || { notok "start the test server"; exit 1; }
