@@ -45,7 +45,7 @@ libfuzzer() {
 		-artifact_prefix="$work/" "$work" tests/fixtures tests/fuzz/seeds tests/fuzz/regressions \
 		>"$log" 2>&1
 	rc=$?
-	grep -E "^#[0-9]+ +(DONE|INITED)|ERROR|SUMMARY" "$log" | sed 's/^/  /' | tail -4
+	grep -E "^#[0-9]+[[:space:]]+(DONE|INITED)|ERROR|SUMMARY" "$log" | sed 's/^/  /' | tail -4
 	for a in "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-*; do
 		[ -e "$a" ] || continue
 		cp "$a" tests/fuzz/regressions/ && echo "  kept $(basename "$a") in tests/fuzz/regressions/"
