@@ -4,7 +4,8 @@
 set -eu
 pkgs=(gcc make pkg-config libc6-dev libmnl-dev libnl-3-dev libnl-route-3-dev zlib1g-dev libcjson-dev
       libcurl4-openssl-dev libcmocka-dev iproute2 python3 python3-jsonschema util-linux procps
-      curl openssl mandoc groff-base systemd time debootstrap systemd-container podman runc busybox-static
+      curl openssl mandoc groff-base systemd time debootstrap systemd-container podman runc
+      netavark aardvark-dns iptables busybox-static
       clang libclang-rt-dev)
 [ "${WITH_VALGRIND:-0}" = 1 ] && pkgs+=(valgrind)
 [ "${WITH_DEB:-0}" = 1 ] && pkgs+=(debhelper lintian dpkg-dev)
