@@ -249,7 +249,7 @@ enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 		goto done;
 	}
 	verdict = cadence_decide(now, a.st.as.last_checkin, a.st.as.last_error_at, a.st.as.next_attempt,
-				 a.st.as.policy.interval, &wait, &clock_back);
+				 a.st.as.policy.interval, a.st.uuid, &wait, &clock_back);
 	if (clock_back)
 		log_warn("the clock went back (a recorded check-in or retry time lies in the future): "
 			 "not waiting for it");
@@ -274,7 +274,8 @@ enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 	}
 	if (o->mode == MODE_NONE && !o->force && verdict == CADENCE_NOT_DUE) {
 		run_metrics.outcome = "not_due";
-		log_info("next check-in due in %llds (policy interval %us; --force to check in now)",
+		log_info("next check-in due in %llds (this agent's slot in the policy interval of %us; "
+			 "--force to check in now)",
 			 (long long)wait, a.st.as.policy.interval);
 		goto done;
 	}

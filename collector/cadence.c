@@ -1,6 +1,7 @@
 #include "cadence.h"
 #include "../delta/hash.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* How far ahead a recorded time can honestly be: the longest backoff or Retry-After, plus a
@@ -38,9 +39,28 @@ uint64_t cadence_backoff(unsigned failures, unsigned interval, const char *uuid,
 	return delay;
 }
 
+int64_t cadence_next_due(int64_t last, unsigned interval, const char *uuid)
+{
+	char salt[80];
+	int64_t slot, base, t;
+
+	/* at or below the timer's period: every run, once the interval has passed */
+	if (interval <= CADENCE_TIMER_PERIOD)
+		return last + (int64_t)interval - 60;
+	snprintf(salt, sizeof(salt), "slot:%.64s", uuid);
+	slot = (int64_t)cadence_offset(salt, interval - 1);
+	/* the first slot more than two minutes after the last check-in (a check-in made a minute
+	 * before its slot is not due again at that slot) */
+	base = last + 120;
+	t = base + (((slot - base) % (int64_t)interval) + (int64_t)interval) % (int64_t)interval;
+	if (t <= base)
+		t += interval;
+	return t - 60; /* a timer tick a minute early still counts */
+}
+
 enum cadence_verdict cadence_decide(int64_t now, int64_t last_checkin, int64_t last_failure,
-				    int64_t next_attempt, unsigned interval, int64_t *wait,
-				    bool *clock_back)
+				    int64_t next_attempt, unsigned interval, const char *uuid,
+				    int64_t *wait, bool *clock_back)
 {
 	int64_t longest = (int64_t)(interval > CADENCE_RETRY_AFTER_MAX ? interval : CADENCE_RETRY_AFTER_MAX);
 
@@ -61,9 +81,13 @@ enum cadence_verdict cadence_decide(int64_t now, int64_t last_checkin, int64_t l
 		*clock_back = true; /* checked in "in the future": the clock went back */
 		return CADENCE_DUE;
 	}
-	if (now < last_checkin + (int64_t)interval - 60) {
-		*wait = last_checkin + (int64_t)interval - 60 - now;
-		return CADENCE_NOT_DUE;
+	{
+		int64_t due = cadence_next_due(last_checkin, interval, uuid);
+
+		if (now < due) {
+			*wait = due - now;
+			return CADENCE_NOT_DUE;
+		}
 	}
 	return CADENCE_DUE;
 }

@@ -1,7 +1,10 @@
 /*
  * cadence: when the timer's run checks in, as pure functions of the clock, the agent's record and
- * the policy, so they can be tested with any clock. A check-in is due once the policy interval
- * has passed since the last accepted one; after a temporary failure the next attempts back off
+ * the policy, so they can be tested with any clock. Each agent has a slot in the policy interval
+ * (a stable offset from its identity): a check-in is due at the first slot more than two minutes
+ * after the last accepted one, so a fleet that booted together, or came back together after an
+ * outage, spreads over the interval within one interval. An interval at or below the timer's 15
+ * minutes makes every run due once it has passed. After a temporary failure the next attempts back off
  * (15 minutes doubling up to the interval, a quarter less and a per-agent share of half of it,
  * or as long as a Retry-After asks, at most 24 hours). The host's clock is not trusted to move
  * forward: a last check-in or a next attempt further in the future than any interval or backoff
@@ -27,8 +30,11 @@ enum cadence_verdict {
  * *clock_back is set when a recorded time lies in the future (beyond a few minutes' step): the
  * clock went back since, and that record holds nothing up. */
 enum cadence_verdict cadence_decide(int64_t now, int64_t last_checkin, int64_t last_failure,
-				    int64_t next_attempt, unsigned interval, int64_t *wait,
-				    bool *clock_back);
+				    int64_t next_attempt, unsigned interval, const char *uuid,
+				    int64_t *wait, bool *clock_back);
+/* When the check-in after one at last is due (unix seconds). */
+int64_t cadence_next_due(int64_t last, unsigned interval, const char *uuid);
+#define CADENCE_TIMER_PERIOD 900 /* netinv.timer's OnUnitInactiveSec= */
 /* The delay before the next attempt after the failures-th consecutive temporary failure (>= 1),
  * with the server's Retry-After (seconds, <= 0 = none; capped, *capped set when it was). */
 uint64_t cadence_backoff(unsigned failures, unsigned interval, const char *uuid, long retry_after,
