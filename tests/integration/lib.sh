@@ -29,6 +29,9 @@ ns_cleanup_all() {
 	for d in "${TMP_CREATED[@]}"; do rm -rf "$d"; done
 	PIDS_STARTED=() NS_CREATED=() TMP_CREATED=()
 }
+# The scratch directory above goes whatever the test does, also when it stops before setting a
+# trap of its own (every test's own cleanup calls ns_cleanup_all).
+trap ns_cleanup_all EXIT
 
 
 # TAP-like result lines, counted by tests/run.sh; scripts end with `exit $((fails > 0))`.
