@@ -172,6 +172,16 @@ bad:
 	return -1;
 }
 
+/* A setting that is one of two words. */
+static int check_mode(const struct cfg_def *d, const char *v, const char *a, const char *b, char *err,
+		      size_t errlen)
+{
+	if (!strcmp(v, a) || !strcmp(v, b))
+		return 0;
+	snprintf(err, errlen, "%s: unknown mode '%.32s' (expected %s or %s)", d->key, v, a, b);
+	return -1;
+}
+
 static int check_header(const struct cfg_def *d, const char *v, char *err, size_t errlen)
 {
 	bool ok = *v && strlen(v) <= d->max;
@@ -260,19 +270,9 @@ static int check_value(enum cfg_id id, const char *v, char *err, size_t errlen)
 		}
 		return 0;
 	case CT_KEYING:
-		if (strcmp(v, "exact") && strcmp(v, "flow")) {
-			snprintf(err, errlen, "%s: unknown mode '%.32s' (expected exact or flow)", d->key,
-				 v);
-			return -1;
-		}
-		return 0;
+		return check_mode(d, v, "exact", "flow", err, errlen);
 	case CT_NAMESPACES:
-		if (strcmp(v, "host") && strcmp(v, "all")) {
-			snprintf(err, errlen, "%s: unknown mode '%.32s' (expected host or all)", d->key,
-				 v);
-			return -1;
-		}
-		return 0;
+		return check_mode(d, v, "host", "all", err, errlen);
 	case CT_HEADER:
 		return check_header(d, v, err, errlen);
 	case CT_PINS:

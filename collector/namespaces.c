@@ -216,7 +216,9 @@ static void container_name(struct ns_entry *e, const struct ns_paths *p, struct 
 				snprintf(path, sizeof(path),
 					 "%s/var/lib/containers/storage/%s-containers/containers.json",
 					 p->container_root, storage_drivers[d]);
-				sf->json[d] = ns_read_small(path, 64u << 20, &sf->len[d]);
+				/* a few hundred bytes a container: 16 MiB is tens of
+				 * thousands of them, well inside the unit's MemoryMax */
+				sf->json[d] = ns_read_small(path, 16u << 20, &sf->len[d]);
 			}
 		}
 		for (size_t d = 0; d < N_DRIVERS && !e->name[0]; d++)

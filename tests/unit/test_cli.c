@@ -316,6 +316,12 @@ static void test_config_errors(void **state)
 	assert_non_null(strstr(err, ":6: unknown setting 'serverurl'"));
 	config_free(&c);
 	f = fopen(conf, "w");
+	fputs("NETINV_NAMESPACES=containers\n", f);
+	fclose(f);
+	assert_int_equal(config_load(&c, conf, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "namespaces: unknown mode 'containers' (expected host or all)"));
+	config_free(&c);
+	f = fopen(conf, "w");
 	fputs("NETINV_TIMEOUT=0\n", f);
 	fclose(f);
 	assert_int_equal(config_load(&c, conf, NULL, err, sizeof(err)), -1);
