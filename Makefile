@@ -32,7 +32,7 @@ CFLAGS += $(DEP_CFLAGS) -DNETINV_VERSION='"$(VERSION)"' -DNETINV_HTTP_VERSION='"
 
 LIB_SRCS := netlink/nl.c netlink/attr.c netlink/link.c netlink/linkinfo.c netlink/addr.c netlink/neigh.c \
 	    netlink/route.c netlink/rule.c netlink/nexthop.c netlink/sockdiag.c netlink/procmap.c netlink/collect.c \
-	    delta/snapshot.c delta/canon.c delta/hash.c delta/diff.c delta/persist.c delta/crc32c.c \
+	    delta/snapshot.c delta/canon.c delta/hash.c delta/diff.c delta/persist.c delta/crc32c.c delta/reconcile.c \
 	    report/json.c report/names.c report/report.c report/gzip.c \
 	    report/http.c report/proto.c report/skim.c
 APP_SRCS := collector/main.c collector/cli.c collector/log.c collector/util.c collector/harvest.c \
@@ -51,7 +51,8 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 APP_OBJS := $(APP_SRCS:%.c=$(BUILD)/%.o)
 
 UNIT_TESTS := test_nl test_parsers test_malformed test_oracle test_json test_snapshot test_cli test_delta \
-	      test_proto test_status test_report test_cmdlog test_skim test_namespaces test_cadence
+	      test_proto test_status test_report test_cmdlog test_skim test_namespaces test_cadence \
+	      test_reconcile
 ifeq ($(EXEC),1)
 UNIT_TESTS += test_exec
 endif
@@ -107,6 +108,11 @@ $(BUILD)/tests/faultinj.so: tests/tools/faultinj.c
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g -Wall -Wextra -fPIC -shared -o $@ $< -ldl
 
+# Route churn with a record of what existed when (test_churn.sh)
+$(BUILD)/tests/churn: tests/tools/churn.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -Wall -Wextra -o $@ $<
+
 $(BUILD)/tests/nlrecord: tests/tools/nlrecord.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(DEP_LIBS)
@@ -116,7 +122,7 @@ $(BUILD)/tests/vmprobe: tests/tools/vmprobe.c
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g -Wall -Wextra -o $@ $<
 
-unit: $(UNIT_BINS) $(BUILD)/tests/fuzz_driver $(BUILD)/netinv $(BUILD)/tests/nlrecord \
+unit: $(UNIT_BINS) $(BUILD)/tests/fuzz_driver $(BUILD)/netinv $(BUILD)/tests/nlrecord $(BUILD)/tests/churn \
 	$(BUILD)/tests/faultinj.so $(BUILD)/tests/vmprobe
 
 # register -> approve -> check in against the bundled loopback server, in a scratch namespace (root)

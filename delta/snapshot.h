@@ -304,6 +304,9 @@ struct snap_table_stats {
 	uint32_t first_drop; /* errno of the first malformed record */
 	uint32_t duplicates; /* identical records removed (a torn dump) */
 	uint32_t dump_us;
+	/* routes: notifications that arrived during the dump (notifications), and how many records
+	 * they changed when the dump was brought up to date with them instead of retried */
+	uint32_t notifications, changes_applied;
 	int kernel_error;    /* the kernel refused part of the dump */
 	bool truncated;      /* hit the table cap */
 	bool inconsistent;   /* still unstable after the retry budget */

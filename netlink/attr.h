@@ -67,9 +67,16 @@ static inline size_t nl_request_len(const void *buf)
 
 /* What every parser callback receives: the snapshot to fill and the dump's context. */
 struct snapshot;
+struct route_seams;
+struct nl_walk;
 struct parse_ctx {
 	struct snapshot *snap;
 	uint8_t proto; /* sock_diag: the protocol the request asked for */
 	uint8_t proxy; /* neighbours: this is the proxy (pneigh) dump */
+	uint8_t event; /* routes: a change notification, so RTM_DELROUTE is a route too */
+	/* routes: where the kernel's IPv4 dump broke between datagrams (NULL: not tracked), and
+	 * the walk that tells which datagram a message came in */
+	struct route_seams *seams;
+	const struct nl_walk *walk;
 };
 #endif

@@ -11,6 +11,7 @@
 #include "sockdiag.h"
 #include "../delta/snapshot.h"
 #include "../delta/canon.h"
+#include "../delta/reconcile.h"
 
 #include <errno.h>
 #include <string.h>
@@ -28,12 +29,40 @@ struct collector {
 	bool tcp_compat_failed;
 	uint32_t changed[SNAP_NTABLES];
 	bool mon_lost;
+	/* route notifications kept (parsed) while a route dump's listener is drained */
+	bool keep_routes;
+	bool have_rev;
+	struct route_events rev;
 	struct collect_stats *st;
 	const struct collect_opts *o;
 };
 
 /* The bind(2) mask bit of a multicast group (groups 1..32 fit the mask). */
 #define GRP(g) (1u << ((g) - 1))
+
+/* The maximum of route notifications kept from one route dump: the listener's 1 MiB buffer
+ * overflows long before (a lost notification makes the dump one to retry anyway). */
+#define ROUTE_EVENTS_MAX 65536
+/* Datagrams of an IPv4 route dump whose seams are kept: 4M routes at ~250 a datagram. */
+#define ROUTE_SEAMS_MAX 16384
+
+static void keep_route_event(struct collector *c, const struct nlmsghdr *nlh)
+{
+	struct parse_ctx pc = { .snap = &c->rev.ev, .event = 1 };
+	uint32_t n = c->rev.ev.t[SNAP_ROUTES].n;
+
+	if (c->rev.unusable)
+		return;
+	/* an appended route shares its identity with another: not one to place by identity */
+	if (nlh->nlmsg_type == RTM_NEWROUTE && (nlh->nlmsg_flags & NLM_F_APPEND)) {
+		c->rev.unusable = true;
+		return;
+	}
+	if (route_parse(nlh, &pc) < 0)
+		c->rev.unusable = true;
+	else if (c->rev.ev.t[SNAP_ROUTES].n != n)
+		route_events_note(&c->rev, nlh->nlmsg_type == RTM_DELROUTE);
+}
 
 static int mon_classify(const struct nlmsghdr *nlh, void *arg)
 {
@@ -55,6 +84,8 @@ static int mon_classify(const struct nlmsghdr *nlh, void *arg)
 	case RTM_NEWROUTE:
 	case RTM_DELROUTE:
 		c->changed[SNAP_ROUTES]++;
+		if (c->keep_routes)
+			keep_route_event(c, nlh);
 		break;
 	case RTM_NEWRULE:
 	case RTM_DELRULE:
@@ -84,7 +115,10 @@ static int dump_one(struct nlconn *nc, void *req, enum snap_table t,
 {
 	struct snap_table_stats *ts = &pc->snap->st[t];
 	struct nl_walk w = { 0 };
-	int r = nl_conn_dump(nc, req, &w, fn, pc);
+	int r;
+
+	pc->walk = &w;
+	r = nl_conn_dump(nc, req, &w, fn, pc);
 
 	if (w.dropped) {
 		if (!ts->dropped)
@@ -148,6 +182,7 @@ static int dump_table(struct collector *c, struct snapshot *s, enum snap_table t
 		/* Kernels built without proxy support refuse the request; that is an empty table. */
 		return r == -EOPNOTSUPP || r == -EINVAL ? 0 : r;
 	case SNAP_ROUTES:
+		pc.seams = c->keep_routes ? &c->rev.seams : NULL;
 		route_request(&req, AF_INET);
 		r = dump_one(&c->rt, &req, t, &pc, route_parse, intr);
 		if (r < 0)
@@ -212,6 +247,33 @@ static int dump_table(struct collector *c, struct snapshot *s, enum snap_table t
 	}
 }
 
+/* The route notifications of this attempt, emptied; false when there is no listener or no
+ * memory for them (the dump is then checked as the other tables are). */
+static bool route_events_ready(struct collector *c)
+{
+	if (!c->have_mon)
+		return false;
+	if (!c->have_rev) {
+		if (route_events_init(&c->rev, ROUTE_EVENTS_MAX, ROUTE_SEAMS_MAX) < 0) {
+			route_events_free(&c->rev);
+			return false;
+		}
+		c->have_rev = true;
+	}
+	route_events_reset(&c->rev);
+	return true;
+}
+
+/* Can a route dump that saw changes be brought up to date from its notifications? Only an IPv4
+ * dump that resumed by key (no NLM_F_DUMP_INTR: IPv6 restarts by position once its tree changes),
+ * held no record twice, lost no notification, and saw no change that removes routes without
+ * announcing each (a link going down, an address or a nexthop object removed). */
+static bool reconcilable(const struct collector *c, bool intr, uint32_t dups)
+{
+	return c->have_rev && !intr && !dups && !c->mon_lost && !c->rev.unusable && !c->changed[SNAP_LINKS] &&
+	       !c->changed[SNAP_ADDRS] && !c->changed[SNAP_NHOBJ];
+}
+
 static void collect_table(struct collector *c, struct snapshot *s, enum snap_table t)
 {
 	struct snap_table_stats *ts = &s->st[t];
@@ -230,6 +292,7 @@ static void collect_table(struct collector *c, struct snapshot *s, enum snap_tab
 		ts->attempts = attempt;
 		ts->kernel_error = 0;
 		ts->inconsistent = false;
+		ts->changes_applied = ts->notifications = 0;
 		if (attempt > 1) {
 			snap_rewind(s, t, m);
 			ts->dropped = 0;
@@ -238,6 +301,7 @@ static void collect_table(struct collector *c, struct snapshot *s, enum snap_tab
 		mon_drain(c); /* discard what happened before this attempt */
 		memset(c->changed, 0, sizeof(c->changed));
 		c->mon_lost = false;
+		c->keep_routes = t == SNAP_ROUTES && route_events_ready(c);
 		r = dump_table(c, s, t, &intr);
 		dups = canon_sort(s, t) ? canon_dedup(s, t) : 0;
 		ts->duplicates = dups;
@@ -247,10 +311,20 @@ static void collect_table(struct collector *c, struct snapshot *s, enum snap_tab
 			intr = true;
 		}
 		mon_drain(c);
+		c->keep_routes = false;
 		/* Without a listener (c) cannot be checked, and a clean dump is accepted as is. */
 		changed = c->have_mon && t != SNAP_SOCKS && (c->mon_lost || c->changed[t]);
 		if (!intr && !dups && !changed)
 			break;
+		if (t == SNAP_ROUTES && reconcilable(c, intr, dups)) {
+			int a = reconcile_routes(s, &c->rev);
+
+			if (a >= 0) {
+				ts->changes_applied = (uint32_t)a;
+				ts->notifications = c->changed[SNAP_ROUTES];
+				break;
+			}
+		}
 		/* Only an attempt that saw changes needs its fingerprint (for the next comparison). */
 		fp = canon_fingerprint(s, t);
 		if (!intr && !dups && have_prev && fp == prev_fp)
@@ -334,6 +408,8 @@ int collect_run_on(struct collect_socks *k, struct snapshot *s, const struct col
 	for (int t = SNAP_ADDRS; t < SNAP_NTABLES; t++)
 		if (tables & (1u << t))
 			collect_table(&c, s, (enum snap_table)t);
+	if (c.have_rev)
+		route_events_free(&c.rev);
 	/* a host socket re-opened after a framing error is the caller's to close */
 	k->rt = c.rt;
 	k->sd = c.sd;

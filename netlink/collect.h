@@ -12,6 +12,11 @@
  * changes such as a neighbour going STALE do not move entries). Sockets have no creation
  * notifications; their check is (a) and (b), since an insert before the resume point shows up as a
  * duplicate.
+ *
+ * Routes under churn are not retried: the route notifications that arrive while the table is
+ * dumped are parsed and applied to the dump (delta/reconcile.h says when that is exact and when it
+ * refuses), so the table is as of the last notification. Only when they cannot be applied is the
+ * table checked and retried as above.
  */
 #ifndef NETINV_COLLECT_H
 #define NETINV_COLLECT_H

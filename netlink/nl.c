@@ -102,6 +102,7 @@ int nl_walk_buf(const void *buf, size_t len, struct nl_walk *w, nl_msg_fn fn, vo
 	const uint8_t *p = buf;
 	size_t off = 0;
 
+	w->datagrams++;
 	while (off < len && len - off >= sizeof(struct nlmsghdr)) {
 		const struct nlmsghdr *nlh = (const void *)(p + off);
 		size_t mlen = nlh->nlmsg_len;

@@ -41,6 +41,7 @@ struct nl_walk {
 	bool intr;          /* some message carried NLM_F_DUMP_INTR */
 	int kernel_error;   /* negative errno from NLMSG_ERROR / NLMSG_DONE payload, or 0 */
 	uint32_t msgs;      /* data messages handed to the callback */
+	uint32_t datagrams; /* buffers walked */
 	uint32_t dropped;   /* messages the callback rejected as malformed */
 	uint32_t truncated; /* messages that did not fit a table cap */
 	int first_drop;     /* errno of the first drop, for the report's stats */

@@ -1,6 +1,8 @@
 #include "route.h"
 #include "attr.h"
 #include "../delta/snapshot.h"
+#include "nl.h"
+#include "../delta/reconcile.h"
 
 #include <errno.h>
 #include <string.h>
@@ -87,6 +89,24 @@ static int parse_multipath(struct snapshot *s, struct snap_route *rt, const stru
 	return 0;
 }
 
+/* The IPv4 dump resumes at the prefix it stopped in, at the index of the route it stopped at
+ * within that prefix: the last prefix of a datagram is where a change can shift a route past the
+ * resume point. Each is recorded (the caller's array; past its size, overflow). */
+static void seam_note(struct route_seams *sm, const struct snap_route *rt, uint32_t dgram)
+{
+	if (sm->have_last && sm->last_dgram != dgram) {
+		if (sm->n < sm->max)
+			sm->v[sm->n++] = sm->last;
+		else
+			sm->overflow = true;
+	}
+	sm->last.table = rt->table;
+	memcpy(sm->last.dst, rt->dst, 4);
+	sm->last.dst_len = rt->dst_len;
+	sm->last_dgram = dgram;
+	sm->have_last = true;
+}
+
 int route_parse(const struct nlmsghdr *nlh, void *arg)
 {
 	struct parse_ctx *ctx = arg;
@@ -97,7 +117,7 @@ int route_parse(const struct nlmsghdr *nlh, void *arg)
 	uint32_t nh_mark = s->nh.n;
 	int r;
 
-	if (nlh->nlmsg_type != RTM_NEWROUTE)
+	if (nlh->nlmsg_type != RTM_NEWROUTE && !(ctx->event && nlh->nlmsg_type == RTM_DELROUTE))
 		return 0;
 	r = attr_parse(nlh, sizeof(*rtm), tb, RTA_MAX);
 	if (r < 0)
@@ -130,6 +150,8 @@ int route_parse(const struct nlmsghdr *nlh, void *arg)
 	    (r = attr_get_u32(tb[RTA_FLOW], &rt.flow)) < 0 ||
 	    (r = parse_gateway(tb, rt.family, &rt.gw_family, rt.gw)) < 0)
 		return r;
+	if (ctx->seams && ctx->walk && rt.family == AF_INET)
+		seam_note(ctx->seams, &rt, ctx->walk->datagrams);
 	rt.has_prefsrc = tb[RTA_PREFSRC] != NULL;
 	rt.has_pref = tb[RTA_PREF] != NULL;
 	if (tb[RTA_MULTIPATH]) {

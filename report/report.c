@@ -1427,6 +1427,10 @@ static void write_table_stats(struct json_w *w, const struct snapshot *s, unsign
 			json_str(w, strerror((int)ts->first_drop));
 		}
 		key_u64(w, "duplicates", ts->duplicates);
+		if (ts->notifications) {
+			key_u64(w, "notifications", ts->notifications);
+			key_u64(w, "changes_applied", ts->changes_applied);
+		}
 		if (ts->fields_skipped)
 			key_u64(w, "fields_skipped", ts->fields_skipped);
 		json_key(w, "kernel_error");
