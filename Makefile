@@ -52,7 +52,7 @@ APP_OBJS := $(APP_SRCS:%.c=$(BUILD)/%.o)
 
 UNIT_TESTS := test_nl test_parsers test_malformed test_oracle test_json test_snapshot test_cli test_delta \
 	      test_proto test_status test_report test_cmdlog test_skim test_namespaces test_cadence \
-	      test_reconcile
+	      test_reconcile test_mapped
 ifeq ($(EXEC),1)
 UNIT_TESTS += test_exec
 endif

@@ -226,7 +226,7 @@ enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 	 * hands it to the service); a missing key is reported when registration needs it */
 	if (geteuid() == 0)
 		config_enrollment_key(cfg, err, sizeof(err));
-	out = run_state_load(&cfg->set, true, &a.st);
+	out = run_state_load_async(&cfg->set, true, &a.st);
 	if (out != RUN_OK)
 		goto done;
 	e = state_read_key(&a.st.sd, a.key, sizeof(a.key), err, sizeof(err));

@@ -113,7 +113,7 @@ enum run_outcome run_report(const struct cli_opts *o, const struct config *cfg, 
 			return RUN_CANTCREAT;
 		}
 	}
-	out = run_state_load(&cfg->set, commit, &st);
+	out = run_state_load_async(&cfg->set, commit, &st);
 	if (out == RUN_OK)
 		out = harvest(o, &cfg->set, &st, o->tables, &h);
 	else

@@ -8,6 +8,8 @@
 #include "../delta/diff.h"
 #include "../delta/hash.h"
 #include "../delta/persist.h"
+
+#include <pthread.h>
 #include "../delta/snapshot.h"
 #include "../netlink/collect.h"
 #include "../report/gzip.h"
@@ -101,12 +103,76 @@ static enum run_outcome run_state_load_unconfirmed(struct run_state *rs, const c
 	return RUN_OK;
 }
 
+/* The thread that reads acked.state: nothing but state_read_acked (no log, no other state). */
+struct acked_reader {
+	pthread_t tid;
+	bool started;
+	struct run_state *rs;
+	enum state_err e;
+	const char *corrupt;
+	char err[512];
+	char dir[512];
+};
+
+static void *acked_read(void *arg)
+{
+	struct acked_reader *ar = arg;
+
+	ar->e = state_read_acked(&ar->rs->sd, &ar->rs->acked, &ar->corrupt, ar->err, sizeof(ar->err));
+	return NULL;
+}
+
+enum run_outcome run_state_acked(struct run_state *rs)
+{
+	struct acked_reader *ar = rs->reader;
+	enum run_outcome out = RUN_OK;
+
+	if (rs->acked_done || !ar)
+		return RUN_OK;
+	if (ar->started)
+		pthread_join(ar->tid, NULL);
+	else
+		acked_read(ar); /* not prefetched, or no thread to be had: read it here */
+	rs->acked_done = true;
+	rs->reader = NULL;
+	if (ar->e == STATE_IO) {
+		log_error("%s", ar->err);
+		out = run_state_outcome(ar->e, false);
+		goto done;
+	}
+	if (ar->e == STATE_OK && ar->corrupt) {
+		log_warn("the acknowledged state in %s is unusable (%s); sending a full snapshot", ar->dir,
+			 ar->corrupt);
+	} else if (ar->e == STATE_OK) {
+		rs->have_acked = true;
+		if (rs->acked.sequence > rs->base_seq)
+			rs->base_seq = rs->acked.sequence;
+	}
+	if (run_state_load_unconfirmed(rs, ar->dir) != RUN_OK) {
+		out = RUN_IOERR;
+		goto done;
+	}
+	/* a no-change check-in advances the sequence in agent.status only */
+	if (rs->as.last_sequence > rs->base_seq)
+		rs->base_seq = rs->as.last_sequence;
+done:
+	free(ar);
+	return out;
+}
+
 enum run_outcome run_state_load(const struct settings *set, bool commit, struct run_state *rs)
+{
+	enum run_outcome out = run_state_load_async(set, commit, rs);
+
+	return out == RUN_OK ? run_state_acked(rs) : out;
+}
+
+enum run_outcome run_state_load_async(const struct settings *set, bool commit, struct run_state *rs)
 {
 	const char *dir = set->state_dir, *import = set->import_from;
 	char err[512];
-	const char *corrupt = NULL;
 	enum state_err e;
+	struct acked_reader *ar;
 
 	memset(rs, 0, sizeof(*rs));
 	policy_defaults(&rs->as.policy);
@@ -148,30 +214,39 @@ enum run_outcome run_state_load(const struct settings *set, bool commit, struct 
 		return run_state_outcome(e, commit);
 	}
 	rs->have_identity = e == STATE_OK;
-	e = state_read_acked(&rs->sd, &rs->acked, &corrupt, err, sizeof(err));
-	if (e == STATE_IO) {
-		log_error("%s", err);
-		return run_state_outcome(e, false);
-	}
-	if (e == STATE_OK && corrupt) {
-		log_warn("the acknowledged state in %s is unusable (%s); sending a full snapshot", dir,
-			 corrupt);
-	} else if (e == STATE_OK) {
-		rs->have_acked = true;
-		if (rs->acked.sequence > rs->base_seq)
-			rs->base_seq = rs->acked.sequence;
-	}
-	if (run_state_load_unconfirmed(rs, dir) != RUN_OK)
-		return RUN_IOERR;
 	state_read_status(&rs->sd, &rs->as);
-	/* a no-change check-in advances the sequence in agent.status only */
-	if (rs->as.last_sequence > rs->base_seq)
-		rs->base_seq = rs->as.last_sequence;
+	ar = calloc(1, sizeof(*ar));
+	if (!ar) {
+		log_error("out of memory reading the state in %s", dir);
+		return RUN_IOERR;
+	}
+	ar->rs = rs;
+	snprintf(ar->dir, sizeof(ar->dir), "%s", dir);
+	rs->reader = ar;
 	return RUN_OK;
+}
+
+void run_state_prefetch(struct run_state *rs)
+{
+	struct acked_reader *ar = rs->reader;
+	pthread_attr_t at;
+
+	if (!ar || ar->started || rs->acked_done || pthread_attr_init(&at) != 0)
+		return;
+	/* little stack: state_read_acked's buffers are on the heap */
+	pthread_attr_setstacksize(&at, 256u << 10);
+	ar->started = pthread_create(&ar->tid, &at, acked_read, ar) == 0;
+	pthread_attr_destroy(&at);
 }
 
 void run_state_free(struct run_state *rs)
 {
+	if (rs->reader) { /* a run that stopped before it needed the state */
+		if (rs->reader->started)
+			pthread_join(rs->reader->tid, NULL);
+		free(rs->reader);
+		rs->reader = NULL;
+	}
 	/* what the store met without failing, once per run */
 	if (rs->sd.note[0])
 		log_warn("state directory: %s", rs->sd.note);
@@ -218,7 +293,7 @@ static enum run_outcome open_namespaces(const struct settings *set, unsigned tab
 }
 
 enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
-				const struct run_state *st, unsigned tables, struct harvest *h)
+				struct run_state *st, unsigned tables, struct harvest *h)
 {
 	struct collect_opts co = { .tables = tables & ~NETNS_BIT };
 	struct procmap_limits lim = { .max_procs = 1u << 20, .max_fds = 1u << 24, .max_netns = 4096 };
@@ -258,6 +333,9 @@ enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 	}
 	if ((out = open_namespaces(set, tables, h)) != RUN_OK)
 		return out;
+	/* acked.state is read while the kernel dumps, by a thread started only now that
+	 * CAP_SYS_ADMIN is gone (capabilities are per thread; it inherits the reduced set) */
+	run_state_prefetch(st);
 	if (snap_init(&h->s, NULL) < 0) {
 		log_error("out of memory");
 		return RUN_SOFTWARE;
@@ -298,6 +376,9 @@ enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 		log_error("out of memory");
 		return RUN_SOFTWARE;
 	}
+	out = run_state_acked(st);
+	if (out != RUN_OK)
+		return out;
 	prev = (st->have_acked && !o->full) ? &st->acked : NULL;
 	/* Namespaces are a table of the delta: read (or, in host mode, to withdraw what an earlier
 	 * run reported), or carried over untouched when they could not be entered. */

@@ -39,6 +39,10 @@ struct run_state {
 	/* the last sequence number used: accepted, or sent unconfirmed (never used twice) */
 	uint64_t base_seq;
 	struct agent_status as; /* agent.status, read once (defaults when there is none) */
+	/* acked.state is read and decoded by a thread of its own while the tables are dumped
+	 * (run_state_load_async); run_state_acked joins it and finishes the load */
+	struct acked_reader *reader;
+	bool acked_done;
 };
 
 /* One collection and its delta against the acknowledged state. */
@@ -58,12 +62,22 @@ enum run_outcome run_state_outcome(enum state_err e, bool writing);
 /* Open the state directory, find the identity (creating it only for a committing run) and the
  * acknowledged state. A corrupt state is not an error: it means a full snapshot. */
 enum run_outcome run_state_load(const struct settings *set, bool commit, struct run_state *rs);
+/* The same without acked.state (megabytes on a host with a full routing table) and what depends
+ * on it: harvest reads it on a thread of its own while the tables are dumped (run_state_prefetch),
+ * and a run that ends before collecting (not due, backing off) never reads it. Until
+ * run_state_acked, rs->acked, have_acked, base_seq and the unconfirmed records are not to be read. */
+enum run_outcome run_state_load_async(const struct settings *set, bool commit, struct run_state *rs);
+/* Start reading acked.state on a thread (or leave it to run_state_acked when none can be had). */
+void run_state_prefetch(struct run_state *rs);
+/* Wait for the reader (or read here) and merge what it read: RUN_OK, or the load's error.
+ * Idempotent. */
+enum run_outcome run_state_acked(struct run_state *rs);
 void run_state_free(struct run_state *rs);
 /* Walk /proc, open the other namespaces' sockets and give up CAP_SYS_ADMIN, collect the tables
  * (1 << SNAP_*) of the host and of every namespace, and diff them against st's acknowledged
  * state. */
 enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
-			 const struct run_state *st, unsigned tables, struct harvest *h);
+			 struct run_state *st, unsigned tables, struct harvest *h);
 void harvest_free(struct harvest *h);
 void harvest_meta(struct report_meta *m, const struct settings *set, const struct run_state *st,
 		  struct harvest *h, struct utsname *u, char *fqdn, size_t fqdn_len);

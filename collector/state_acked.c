@@ -11,6 +11,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,6 +63,56 @@ static enum state_err check_file(struct state_dir *sd, const char *name, int fd,
 	return STATE_OK;
 }
 
+/* State files at least this large are mapped rather than read: the diff walks them once in order
+ * and gives the pages back behind it (delta/diff.h), so a million-route state is not held twice
+ * (page cache and a copy) nor whole. */
+#define MAP_AT_LEAST (4u << 20)
+
+/* A mapped file cut short by another process while netinv reads it faults (SIGBUS) instead of
+ * returning a short read: that is a one-line error and exit 74, never a crash, and nothing is
+ * committed (the run has not written yet). */
+static struct {
+	const char *addr;
+	size_t len;
+	char msg[sizeof(((struct state_dir *)0)->path) + 160];
+} mapped[2];
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	for (size_t i = 0; i < sizeof(mapped) / sizeof(mapped[0]); i++) {
+		const char *a = si->si_addr;
+
+		if (mapped[i].addr && a >= mapped[i].addr && a < mapped[i].addr + mapped[i].len) {
+			ssize_t w = write(STDERR_FILENO, mapped[i].msg, strlen(mapped[i].msg));
+
+			(void)w;
+			_exit(74);
+		}
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void guard_mapping(const struct state_dir *sd, const char *name, const void *addr, size_t len)
+{
+	static bool installed;
+	size_t i = !strcmp(name, ACKED_FILE) ? 0 : 1;
+
+	if (!installed) {
+		struct sigaction sa = { .sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO };
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGBUS, &sa, NULL);
+		installed = true;
+	}
+	snprintf(mapped[i].msg, sizeof(mapped[i].msg),
+		 "netinv: error: %s/%s was cut short by another process while netinv read it; nothing "
+		 "was committed\n", sd->path, name);
+	mapped[i].len = len;
+	mapped[i].addr = addr;
+}
+
 /* Read one persist-format file (the acknowledged state, the unconfirmed reports). */
 static enum state_err read_persist(struct state_dir *sd, const char *name, struct acked_state *out,
 				   const char **corrupt, char *err, size_t errlen)
@@ -88,6 +141,20 @@ static enum state_err read_persist(struct state_dir *sd, const char *name, struc
 	if (e != STATE_OK || *corrupt) {
 		close(fd);
 		return e;
+	}
+	if ((uint64_t)st.st_size >= MAP_AT_LEAST && (uint64_t)st.st_size <= SIZE_MAX) {
+		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+
+		if (m != MAP_FAILED) {
+			close(fd);
+			guard_mapping(sd, name, m, (size_t)st.st_size);
+			r = persist_decode_mapped(m, (size_t)st.st_size, out, corrupt);
+			if (r < 0)
+				munmap(m, (size_t)st.st_size);
+			if (r == -ENOMEM)
+				return state_fail(err, errlen, STATE_IO, "out of memory decoding %s", name);
+			return STATE_OK;
+		}
 	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {

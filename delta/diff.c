@@ -4,59 +4,69 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
-/* Sort by id, stably. Ids are uniform 64-bit hashes, so one counting pass on the top 16 bits leaves
- * buckets of about n/65536 entries, finished by insertion sort; a run of equal ids (identical keys)
- * costs one comparison per entry, since insertion sort stops at an equal neighbour. */
+/* Sort by id, in place (a million routes would need another 24 MiB for a buffer). Ids are
+ * uniform 64-bit hashes, so one counting pass on the top 16 bits and a permutation in place
+ * (American flag sort) leave buckets of about n/65536 entries, finished by insertion sort. Equal
+ * ids (identical keys) are adjacent afterwards; their order is settled by make_unique, which sorts
+ * each run of them by snapshot index. */
+static void insertion_sort(struct delta_ent *a, uint32_t n)
+{
+	for (uint32_t i = 1; i < n; i++) {
+		struct delta_ent e = a[i];
+		uint32_t j = i;
+
+		while (j && (a[j - 1].id > e.id || (a[j - 1].id == e.id && a[j - 1].idx > e.idx))) {
+			a[j] = a[j - 1];
+			j--;
+		}
+		a[j] = e;
+	}
+}
+
 static int sort_by_id(struct delta_ent *a, uint32_t n)
 {
-	struct delta_ent *tmp;
-	uint32_t *start;
+	uint32_t *start, *next;
 
-	if (n < 2)
-		return 0;
 	if (n <= 64) {
-		for (uint32_t i = 1; i < n; i++) {
-			struct delta_ent e = a[i];
-			uint32_t j = i;
-
-			while (j && a[j - 1].id > e.id) {
-				a[j] = a[j - 1];
-				j--;
-			}
-			a[j] = e;
-		}
+		insertion_sort(a, n);
 		return 0;
 	}
-	tmp = malloc((size_t)n * sizeof(*tmp));
 	start = calloc(65537, sizeof(*start));
-	if (!tmp || !start) {
-		free(tmp);
+	next = malloc(65536 * sizeof(*next));
+	if (!start || !next) {
 		free(start);
+		free(next);
 		return -ENOMEM;
 	}
 	for (uint32_t i = 0; i < n; i++)
 		start[(a[i].id >> 48) + 1]++;
 	for (uint32_t b = 1; b <= 65536; b++)
 		start[b] += start[b - 1];
-	for (uint32_t i = 0; i < n; i++)
-		tmp[start[a[i].id >> 48]++] = a[i];
-	/* start[b] is now the end of bucket b */
-	for (uint32_t b = 0, lo = 0; b < 65536; lo = start[b], b++) {
-		for (uint32_t i = lo + 1; i < start[b]; i++) {
-			struct delta_ent e = tmp[i];
-			uint32_t j = i;
+	memcpy(next, start, 65536 * sizeof(*next));
+	/* each bucket b fills [start[b], start[b + 1]); next[b] is its first unsettled slot */
+	for (uint32_t b = 0; b < 65536; b++) {
+		while (next[b] < start[b + 1]) {
+			struct delta_ent e = a[next[b]];
+			uint32_t d = (uint32_t)(e.id >> 48);
 
-			while (j > lo && tmp[j - 1].id > e.id) {
-				tmp[j] = tmp[j - 1];
-				j--;
+			while (d != b) { /* carry e to its bucket, taking what was there */
+				struct delta_ent t = a[next[d]];
+
+				a[next[d]++] = e;
+				e = t;
+				d = (uint32_t)(e.id >> 48);
 			}
-			tmp[j] = e;
+			a[next[b]++] = e;
 		}
 	}
-	memcpy(a, tmp, (size_t)n * sizeof(*a));
-	free(tmp);
+	for (uint32_t b = 0; b < 65536; b++)
+		if (start[b + 1] - start[b] > 1)
+			insertion_sort(a + start[b], start[b + 1] - start[b]);
 	free(start);
+	free(next);
 	return 0;
 }
 
@@ -90,8 +100,16 @@ static int make_unique(struct delta_ent *a, uint32_t n)
 	return 0;
 }
 
+/* A mapped state's pages are given back every DROP_RECS records walked, and at a table's end. */
+#define DROP_RECS 32768u
+static void walked(const struct acked_state *a, const struct acked_table *pt, uint32_t p)
+{
+	if (a && a->map_len && p && (p % DROP_RECS == 0 || p == pt->n))
+		acked_drop(a, &pt->r[(p - 1) / DROP_RECS * DROP_RECS], &pt->r[p]);
+}
+
 static int build_table(struct delta_table *dt, const struct canon_ctx *c, enum snap_table t,
-		       const struct acked_table *prev)
+		       const struct acked_state *a, const struct acked_table *prev)
 {
 	const struct snapshot *s = c->s;
 	uint32_t n = s->t[t].n, k = 0, p = 0, i = 0;
@@ -138,7 +156,7 @@ static int build_table(struct delta_table *dt, const struct canon_ctx *c, enum s
 			i++;
 		} else if (i >= k || prev->r[p].id < dt->cur[i].id) {
 			dt->removed[dt->n_removed++] = p;
-			p++;
+			walked(a, prev, ++p);
 		} else {
 			if (dt->cur[i].content != prev->r[p].content) {
 				dt->cur[i].kind = DELTA_CHANGED;
@@ -149,7 +167,7 @@ static int build_table(struct delta_table *dt, const struct canon_ctx *c, enum s
 				dt->unchanged++;
 			}
 			i++;
-			p++;
+			walked(a, prev, ++p);
 		}
 	}
 	return 0;
@@ -175,7 +193,7 @@ int delta_build(struct delta *d, const struct canon_ctx *c, const struct acked_s
 			}
 			continue;
 		}
-		r = build_table(&d->t[t], c, (enum snap_table)t, prev ? &prev->t[t] : NULL);
+		r = build_table(&d->t[t], c, (enum snap_table)t, prev, prev ? &prev->t[t] : NULL);
 
 		if (r < 0) {
 			delta_free(d);
@@ -270,7 +288,7 @@ int delta_next_state(const struct delta *d, const struct canon_ctx *c, delta_emi
 					rm++;
 				if (!sent)
 					r = emit(arg, (enum snap_table)t, &pt->r[p]);
-				p++;
+				walked(d->prev, pt, ++p);
 			} else {
 				if (dt->cur[i].sent) {
 					cur_rec(c, (enum snap_table)t, &dt->cur[i], &rec);
@@ -279,7 +297,7 @@ int delta_next_state(const struct delta *d, const struct canon_ctx *c, delta_emi
 					r = emit(arg, (enum snap_table)t, &pt->r[p]);
 				}
 				i++;
-				p++;
+				walked(d->prev, pt, ++p);
 			}
 			if (r)
 				return r;
@@ -303,9 +321,29 @@ void delta_next_counts(const struct delta *d, uint32_t count[SNAP_NTABLES])
 	}
 }
 
+void acked_drop(const struct acked_state *a, const void *from, const void *to)
+{
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), lo = ((uintptr_t)from + pg - 1) & ~(pg - 1),
+		  hi = (uintptr_t)to & ~(pg - 1);
+
+	if (!a->map_len || hi <= lo)
+		return;
+	if ((const char *)from < (const char *)a->block || (const char *)to > (const char *)a->block + a->map_len)
+		return;
+	madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+static void block_release(struct acked_state *a)
+{
+	if (a->map_len)
+		munmap(a->block, a->map_len);
+	else
+		free(a->block);
+}
+
 void acked_free(struct acked_state *a)
 {
-	free(a->block);
+	block_release(a);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -410,8 +448,9 @@ int acked_merge_unconfirmed(struct acked_state *a, const struct acked_state *u)
 		m.t[t].n = k;
 		p += k;
 	}
-	free(a->block);
+	block_release(a);
 	m.block = block;
+	m.map_len = 0;
 	*a = m;
 	return 0;
 }

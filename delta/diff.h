@@ -28,7 +28,14 @@ struct acked_state {
 	uint32_t flags;       /* PERSIST_FLAG_* */
 	struct acked_table t[SNAP_NTABLES];
 	void *block;          /* one allocation behind every table */
+	/* block is a read-only mapping of a state file, map_len bytes: its pages are given back as
+	 * the diff walks past them (acked_drop) and come back from the page cache when read again,
+	 * so a million-route state costs its window, not its size, in resident memory */
+	size_t map_len;
 };
+
+/* Give back the resident pages wholly inside [from, to) of a mapped state (nothing otherwise). */
+void acked_drop(const struct acked_state *a, const void *from, const void *to);
 
 enum delta_kind { DELTA_UNCHANGED, DELTA_ADDED, DELTA_CHANGED };
 

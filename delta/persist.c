@@ -163,9 +163,30 @@ int persist_expected_size(const uint8_t *hdr, size_t len, uint64_t *size, const 
 	return 0;
 }
 
+/* The resident pages of a mapped state are given back every this many bytes walked. */
+#define DROP_SLICE (2u << 20)
+
+enum decode_mode { DECODE_COPY, DECODE_TAKE, DECODE_MAPPED };
+
+static int decode(const uint8_t *buf, size_t len, struct acked_state *out, const char **why,
+		  enum decode_mode mode);
+
 int persist_decode_owned(const uint8_t *buf, size_t len, struct acked_state *out, const char **why,
 			 bool take)
 {
+	return decode(buf, len, out, why, take ? DECODE_TAKE : DECODE_COPY);
+}
+
+int persist_decode_mapped(const uint8_t *buf, size_t len, struct acked_state *out, const char **why)
+{
+	return decode(buf, len, out, why, DECODE_MAPPED);
+}
+
+static int decode(const uint8_t *buf, size_t len, struct acked_state *out, const char **why,
+		  enum decode_mode mode)
+{
+	bool take = mode != DECODE_COPY;
+	struct acked_state m = { .block = (void *)(uintptr_t)buf, .map_len = len };
 	struct hdr h;
 	uint64_t total = 0;
 	uint32_t crc, want;
@@ -183,7 +204,17 @@ int persist_decode_owned(const uint8_t *buf, size_t len, struct acked_state *out
 		return -EBADMSG;
 	}
 	memcpy(&want, buf + len - 4, 4);
-	crc = persist_crc(0, buf, len - 4);
+	if (mode == DECODE_MAPPED) {
+		crc = 0;
+		for (size_t off = 0; off < len - 4; off += DROP_SLICE) {
+			size_t n = len - 4 - off < DROP_SLICE ? len - 4 - off : DROP_SLICE;
+
+			crc = persist_crc(crc, buf + off, n);
+			acked_drop(&m, buf + off, buf + off + n);
+		}
+	} else {
+		crc = persist_crc(0, buf, len - 4);
+	}
 	if (crc != want) {
 		*why = "checksum mismatch (corrupted)";
 		return -EBADMSG;
@@ -204,6 +235,8 @@ int persist_decode_owned(const uint8_t *buf, size_t len, struct acked_state *out
 		at->r = (struct state_rec *)p;
 		at->n = h.count[t];
 		for (uint32_t i = 1; i < at->n; i++) {
+			if (mode == DECODE_MAPPED && i % (DROP_SLICE / sizeof(struct state_rec)) == 0)
+				acked_drop(&m, &at->r[i - DROP_SLICE / sizeof(struct state_rec)], &at->r[i]);
 			if (at->r[i - 1].id >= at->r[i].id) {
 				if (!take)
 					free(recs);
@@ -214,7 +247,10 @@ int persist_decode_owned(const uint8_t *buf, size_t len, struct acked_state *out
 		}
 		p += (size_t)at->n * sizeof(struct state_rec);
 	}
+	if (mode == DECODE_MAPPED)
+		acked_drop(&m, buf, buf + len);
 	out->block = take ? (void *)(uintptr_t)buf : (void *)recs;
+	out->map_len = mode == DECODE_MAPPED ? len : 0;
 	out->sequence = h.sequence;
 	out->accepted_at = h.accepted_at;
 	out->keying = h.keying;

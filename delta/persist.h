@@ -57,5 +57,8 @@ int persist_decode(const uint8_t *buf, size_t len, struct acked_state *out, cons
  * failure buf is still the caller's). */
 int persist_decode_owned(const uint8_t *buf, size_t len, struct acked_state *out, const char **why,
 			 bool take);
+/* The same for a read-only mapping of the file (mmap): checked in slices whose pages are given
+ * back behind the check, and owned by out on success (acked_free unmaps it). */
+int persist_decode_mapped(const uint8_t *buf, size_t len, struct acked_state *out, const char **why);
 
 #endif

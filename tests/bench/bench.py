@@ -19,11 +19,12 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOCKETS_PY = os.path.join(HERE, "..", "integration", "sockets.py")
-SCALES = {  # addresses, routes, neighbours, sockets
-    "small": (10, 100, 100, 100),
-    "medium": (100, 10_000, 2_000, 2_000),
-    "large": (1_000, 100_000, 20_000, 20_000),
-    "huge": (10, 1_000_000, 10, 10),
+SCALES = {  # addresses, IPv4 routes, IPv6 routes, neighbours, sockets
+    "small": (10, 100, 0, 100, 100),
+    "medium": (100, 10_000, 0, 2_000, 2_000),
+    "large": (1_000, 100_000, 0, 20_000, 20_000),
+    # a full IPv4 BGP table and a large IPv6 one on a busy host (issue 15: peak RSS at most 192 MiB)
+    "huge": (1_000, 1_000_000, 100_000, 20_000, 50_000),
 }
 TOOLS = [
     ["ip", "-json", "addr", "show"],
@@ -61,7 +62,7 @@ def batch(ns, lines):
 
 
 def build(ns, scale):
-    naddr, nroutes, nneigh, nsock = SCALES[scale]
+    naddr, nroutes, nroutes6, nneigh, nsock = SCALES[scale]
     subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
     sh("ip", "netns", "add", ns)
     x = ["ip", "netns", "exec", ns]
@@ -71,8 +72,12 @@ def build(ns, scale):
     batch(ns, ["link set lo up", "link add b0 type veth peer name b1", "link set b0 up", "link set b1 up",
                "addr add 10.0.0.1/16 dev b0"])
     batch(ns, [f"addr add 10.{1 + i // 250}.{i % 250}.1/24 dev b1" for i in range(naddr - 1)])
-    batch(ns, [f"route add {20 + i // 65536}.{i // 256 % 256}.{i % 256}.0/24 via 10.0.0.2"
-               for i in range(nroutes)])
+    # in slices: one ip -batch of a million lines holds them all in memory at once
+    for lo in range(0, nroutes, 250_000):
+        batch(ns, [f"route add {20 + i // 65536}.{i // 256 % 256}.{i % 256}.0/24 via 10.0.0.2"
+                   for i in range(lo, min(nroutes, lo + 250_000))])
+    if nroutes6:
+        batch(ns, [f"route add 2001:db8:{i >> 16:x}:{i & 0xffff:x}::/64 via fe80::2 dev b0" for i in range(nroutes6)])
     batch(ns, [f"neigh add 10.0.{1 + i // 250}.{i % 250 + 1} lladdr 02:00:00:{i >> 16 & 255:02x}:"
                f"{i >> 8 & 255:02x}:{i & 255:02x} dev b0 nud permanent" for i in range(nneigh)])
     holder = None

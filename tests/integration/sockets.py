@@ -25,6 +25,21 @@ def tcp_listen(fam, addr, port, v6only=False):
     return s
 
 
+def drop_inherited(keep, but):
+    """A forked side closes the parent's sockets it inherited (the limit is per process)."""
+    for s in keep:
+        if s is not but:
+            s.close()
+    keep[:] = [but] if but else []
+
+
+def serve(lst, n):
+    """Accept n connections, then hold them until killed (a further slice's accepting process)."""
+    conns = [lst.accept()[0] for _ in range(n)]
+    while conns:
+        time.sleep(3600)
+
+
 def main():
     extra = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1] else 0
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -49,24 +64,38 @@ def main():
     uc.bind(("127.0.0.1", 40002))
     uc.connect(("127.0.0.1", 5353))
     keep.extend([u, u6, uc])
-    if extra:
-        big = tcp_listen(socket.AF_INET, "127.0.0.1", 9100)
+    # in slices of at most `chunk` connections, each slice's two sides in processes of their own
+    # (listener 9100 + slice): no process holds more descriptors than the hard limit allows
+    chunk = max(1, hard - 64)
+    for k, lo in enumerate(range(0, extra, chunk)):
+        n = min(chunk, extra - lo)
+        big = tcp_listen(socket.AF_INET, "127.0.0.1", 9100 + k)
         rd, wr = os.pipe()
+        if k:
+            if os.fork() == 0:
+                # the accepting side of a further slice; dies with the parent (PR_SET_PDEATHSIG)
+                ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+                drop_inherited(keep, big)
+                serve(big, n)
+            keep.remove(big)
+            big.close()
         if os.fork() == 0:
             # the client side; dies with the parent (PR_SET_PDEATHSIG), never outlives the test
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
             os.close(rd)
-            for i in range(extra):
+            drop_inherited(keep, None)
+            for i in range(n):
                 cl = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                cl.connect(("127.0.0.1", 9100))
+                cl.connect(("127.0.0.1", 9100 + k))
                 keep.append(cl)
             os.write(wr, b"x")
             while True:
                 time.sleep(3600)
         os.close(wr)
-        for i in range(extra):
-            acc, _ = big.accept()
-            keep.append(acc)
+        if k == 0:
+            for i in range(n):
+                acc, _ = big.accept()
+                keep.append(acc)
         os.read(rd, 1)
     print("ready", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))

@@ -1,9 +1,10 @@
 /*
  * faultinj: LD_PRELOAD fault injection for netinv's state writes. NETINV_FAULT="OP:N:ACTION" acts
  * on the N-th OP (1-based) touching NETINV_FAULT_DIR:
- *   OP     create (openat with O_CREAT), write, fsync (a file), fsyncdir, rename
+ *   OP     create (openat with O_CREAT), write, fsync (a file), fsyncdir, rename, mmap (a file)
  *   ACTION kill (SIGKILL before the call), killafter (SIGKILL after it succeeded),
- *          eio, enospc (the call fails with that errno)
+ *          eio, enospc (the call fails with that errno),
+ *          truncate (mmap only: the file is cut to nothing once mapped, as another process could)
  * Test-only; never installed.
  */
 #define _GNU_SOURCE
@@ -15,11 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 static char op[16], action[16], dir[4096];
-static long nth, seen[5];
+static long nth, seen[6];
 static int ready = -1;
 
 static void init(void)
@@ -69,6 +71,8 @@ static int hit(const char *what, int idx, int *err)
 		*err = ENOSPC;
 		return 1;
 	}
+	if (!strcmp(action, "truncate"))
+		return 3;
 	return 2; /* killafter */
 }
 
@@ -155,5 +159,38 @@ int renameat(int ofd, const char *o, int nfd, const char *n)
 	r = real(ofd, o, nfd, n);
 	if (h == 2 && r == 0)
 		raise(SIGKILL);
+	return r;
+}
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	static void *(*real)(void *, size_t, int, int, int, off_t);
+	int e = 0, h = 0;
+	void *r;
+
+	if (!real)
+		real = dlsym(RTLD_NEXT, "mmap");
+	if (fd > 2 && under_dir_fd(fd))
+		h = hit("mmap", 5, &e);
+	if (h == 1) {
+		errno = e;
+		return MAP_FAILED;
+	}
+	r = real(addr, len, prot, flags, fd, off);
+	if (h == 2 && r != MAP_FAILED)
+		raise(SIGKILL);
+	if (h == 3 && r != MAP_FAILED) {
+		/* the descriptor is read-only: cut the file by its name, as another process would */
+		char p[64], t[4096];
+		ssize_t n;
+
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+		n = readlink(p, t, sizeof(t) - 1);
+		if (n < 0)
+			abort();
+		t[n] = 0;
+		if (truncate(t, 0) != 0)
+			abort();
+	}
 	return r;
 }
