@@ -73,7 +73,7 @@ static enum run_outcome checkin_start(struct checkin *c)
 {
 	struct agent *a = c->a;
 	unsigned tables = a->o->tables & policy_tables(&a->st.as.policy);
-	enum run_outcome out = harvest(a->o, a->set, &a->st, tables, &c->h);
+	enum run_outcome out = harvest(a->o, a->set, &a->st, tables, true, &c->h);
 	int e;
 
 	if (out != RUN_OK)

@@ -115,7 +115,7 @@ enum run_outcome run_report(const struct cli_opts *o, const struct config *cfg, 
 	}
 	out = run_state_load_async(&cfg->set, commit, &st);
 	if (out == RUN_OK)
-		out = harvest(o, &cfg->set, &st, o->tables, &h);
+		out = harvest(o, &cfg->set, &st, o->tables, commit, &h);
 	else
 		memset(&h, 0, sizeof(h));
 	if (out == RUN_OK && o->output && ftruncate(fd, 0) < 0 && errno != EINVAL) {

@@ -293,7 +293,7 @@ static enum run_outcome open_namespaces(const struct settings *set, unsigned tab
 }
 
 enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
-				struct run_state *st, unsigned tables, struct harvest *h)
+				struct run_state *st, unsigned tables, bool keyed, struct harvest *h)
 {
 	struct collect_opts co = { .tables = tables & ~NETNS_BIT };
 	struct procmap_limits lim = { .max_procs = 1u << 20, .max_fds = 1u << 24, .max_netns = 4096 };
@@ -395,7 +395,8 @@ enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 		}
 	}
 	if (canon_ctx_init(&h->cc, &h->s, &h->copts) < 0 ||
-	    delta_build(&h->d, &h->cc, prev, h->tables) < 0) {
+	    (!prev && !keyed ? delta_build_unkeyed(&h->d, &h->cc, h->tables)
+			     : delta_build(&h->d, &h->cc, prev, h->tables)) < 0) {
 		log_error("out of memory computing the delta");
 		return RUN_SOFTWARE;
 	}

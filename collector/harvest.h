@@ -75,9 +75,10 @@ enum run_outcome run_state_acked(struct run_state *rs);
 void run_state_free(struct run_state *rs);
 /* Walk /proc, open the other namespaces' sockets and give up CAP_SYS_ADMIN, collect the tables
  * (1 << SNAP_*) of the host and of every namespace, and diff them against st's acknowledged
- * state. */
+ * state. keyed false: nothing of this run is acknowledged or persisted (a dry run), so a full
+ * snapshot is built without identities (delta_build_unkeyed). */
 enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
-			 struct run_state *st, unsigned tables, struct harvest *h);
+			 struct run_state *st, unsigned tables, bool keyed, struct harvest *h);
 void harvest_free(struct harvest *h);
 void harvest_meta(struct report_meta *m, const struct settings *set, const struct run_state *st,
 		  struct harvest *h, struct utsname *u, char *fqdn, size_t fqdn_len);

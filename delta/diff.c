@@ -7,11 +7,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* Sort by id, in place (a million routes would need another 24 MiB for a buffer). Ids are
- * uniform 64-bit hashes, so one counting pass on the top 16 bits and a permutation in place
- * (American flag sort) leave buckets of about n/65536 entries, finished by insertion sort. Equal
- * ids (identical keys) are adjacent afterwards; their order is settled by make_unique, which sorts
- * each run of them by snapshot index. */
+/* Sort by id, in place but for one top-level bucket (a million routes would need another 24 MiB
+ * for a whole buffer). Ids are uniform 64-bit hashes: a 256-way partition in place on the top byte
+ * (American flag sort: 256 write fronts, each moving forward, stay in cache), then each bucket is
+ * spread on the next byte into a buffer the size of the largest bucket and finished by insertion
+ * sort. Equal ids (identical keys) end up adjacent in snapshot order, which make_unique relies on. */
 static void insertion_sort(struct delta_ent *a, uint32_t n)
 {
 	for (uint32_t i = 1; i < n; i++) {
@@ -26,47 +26,71 @@ static void insertion_sort(struct delta_ent *a, uint32_t n)
 	}
 }
 
+#define BYTE(id, shift) ((uint32_t)((id) >> (shift)) & 255u)
+/* the bits of an id below its top byte, bits of them */
+#define SPREAD(id, bits) ((uint32_t)((id) << 8 >> (64 - (bits))))
+#define SPREAD_BITS 12
+
 static int sort_by_id(struct delta_ent *a, uint32_t n)
 {
-	uint32_t *start, *next;
+	uint32_t start[257] = { 0 }, next[256], cnt[(1u << SPREAD_BITS) + 1], biggest = 0;
+	struct delta_ent *tmp;
 
 	if (n <= 64) {
 		insertion_sort(a, n);
 		return 0;
 	}
-	start = calloc(65537, sizeof(*start));
-	next = malloc(65536 * sizeof(*next));
-	if (!start || !next) {
-		free(start);
-		free(next);
-		return -ENOMEM;
-	}
 	for (uint32_t i = 0; i < n; i++)
-		start[(a[i].id >> 48) + 1]++;
-	for (uint32_t b = 1; b <= 65536; b++)
+		start[BYTE(a[i].id, 56) + 1]++;
+	for (uint32_t b = 1; b <= 256; b++) {
+		if (start[b] > biggest)
+			biggest = start[b];
 		start[b] += start[b - 1];
-	memcpy(next, start, 65536 * sizeof(*next));
-	/* each bucket b fills [start[b], start[b + 1]); next[b] is its first unsettled slot */
-	for (uint32_t b = 0; b < 65536; b++) {
+	}
+	tmp = malloc((size_t)biggest * sizeof(*tmp));
+	if (!tmp)
+		return -ENOMEM;
+	memcpy(next, start, sizeof(next));
+	/* bucket b fills [start[b], start[b + 1]); next[b] is its first unsettled slot */
+	for (uint32_t b = 0; b < 256; b++) {
 		while (next[b] < start[b + 1]) {
 			struct delta_ent e = a[next[b]];
-			uint32_t d = (uint32_t)(e.id >> 48);
+			uint32_t d = BYTE(e.id, 56);
 
 			while (d != b) { /* carry e to its bucket, taking what was there */
 				struct delta_ent t = a[next[d]];
 
 				a[next[d]++] = e;
 				e = t;
-				d = (uint32_t)(e.id >> 48);
+				d = BYTE(e.id, 56);
 			}
 			a[next[b]++] = e;
 		}
 	}
-	for (uint32_t b = 0; b < 65536; b++)
-		if (start[b + 1] - start[b] > 1)
-			insertion_sort(a + start[b], start[b + 1] - start[b]);
-	free(start);
-	free(next);
+	for (uint32_t b = 0; b < 256; b++) {
+		struct delta_ent *v = a + start[b];
+		uint32_t m = start[b + 1] - start[b], bits = 1;
+
+		if (m <= 64) {
+			insertion_sort(v, m);
+			continue;
+		}
+		/* spread on the next bits (as many as leave parts of about 4), then each part in
+		 * order */
+		while (m >> bits > 4 && bits < SPREAD_BITS)
+			bits++;
+		memset(cnt, 0, ((size_t)1 << bits) * sizeof(*cnt) + sizeof(*cnt));
+		for (uint32_t i = 0; i < m; i++)
+			cnt[SPREAD(v[i].id, bits) + 1]++;
+		for (uint32_t k = 1; k <= 1u << bits; k++)
+			cnt[k] += cnt[k - 1];
+		for (uint32_t i = 0; i < m; i++)
+			tmp[cnt[SPREAD(v[i].id, bits)]++] = v[i];
+		for (uint32_t k = 0, lo = 0; k < 1u << bits; lo = cnt[k], k++)
+			insertion_sort(tmp + lo, cnt[k] - lo);
+		memcpy(v, tmp, (size_t)m * sizeof(*v));
+	}
+	free(tmp);
 	return 0;
 }
 
@@ -109,7 +133,7 @@ static void walked(const struct acked_state *a, const struct acked_table *pt, ui
 }
 
 static int build_table(struct delta_table *dt, const struct canon_ctx *c, enum snap_table t,
-		       const struct acked_state *a, const struct acked_table *prev)
+		       const struct acked_state *a, const struct acked_table *prev, bool keyed)
 {
 	const struct snapshot *s = c->s;
 	uint32_t n = s->t[t].n, k = 0, p = 0, i = 0;
@@ -127,15 +151,19 @@ static int build_table(struct delta_table *dt, const struct canon_ctx *c, enum s
 			continue;
 		}
 		e = &dt->cur[k++];
-		canon_key(c, t, r, key);
-		canon_fps(c, t, r, key, &e->id, &e->content);
+		if (keyed) {
+			canon_key(c, t, r, key);
+			canon_fps(c, t, r, key, &e->id, &e->content);
+		} else {
+			e->id = e->content = 0;
+		}
 		e->idx = r;
 		e->ordinal = 0;
 		e->kind = DELTA_ADDED;
 		e->sent = 0;
 	}
 	dt->n = k;
-	if (sort_by_id(dt->cur, k) < 0 || make_unique(dt->cur, k) < 0)
+	if (keyed && (sort_by_id(dt->cur, k) < 0 || make_unique(dt->cur, k) < 0))
 		return -ENOMEM;
 	if (!prev) {
 		for (i = 0; i < k; i++)
@@ -173,8 +201,22 @@ static int build_table(struct delta_table *dt, const struct canon_ctx *c, enum s
 	return 0;
 }
 
+static int build(struct delta *d, const struct canon_ctx *c, const struct acked_state *prev,
+		 unsigned int tables, bool keyed);
+
 int delta_build(struct delta *d, const struct canon_ctx *c, const struct acked_state *prev,
 		unsigned int tables)
+{
+	return build(d, c, prev, tables, true);
+}
+
+int delta_build_unkeyed(struct delta *d, const struct canon_ctx *c, unsigned int tables)
+{
+	return build(d, c, NULL, tables, false);
+}
+
+static int build(struct delta *d, const struct canon_ctx *c, const struct acked_state *prev,
+		 unsigned int tables, bool keyed)
 {
 	memset(d, 0, sizeof(*d));
 	if (prev && prev->keying != (uint32_t)c->o->keying)
@@ -193,7 +235,7 @@ int delta_build(struct delta *d, const struct canon_ctx *c, const struct acked_s
 			}
 			continue;
 		}
-		r = build_table(&d->t[t], c, (enum snap_table)t, prev, prev ? &prev->t[t] : NULL);
+		r = build_table(&d->t[t], c, (enum snap_table)t, prev, prev ? &prev->t[t] : NULL, keyed);
 
 		if (r < 0) {
 			delta_free(d);

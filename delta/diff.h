@@ -70,6 +70,12 @@ struct delta {
  * over untouched. 0 or -ENOMEM. */
 int delta_build(struct delta *d, const struct canon_ctx *c, const struct acked_state *prev,
 		unsigned int tables);
+/* A full snapshot that will never be acknowledged (a dry run that commits nothing): every kept
+ * record is sent, in snapshot order, without identities (cur[].id and content are 0, cur is not
+ * sorted by id), which saves the hashing and the sort of a million records. Nothing that
+ * acknowledges or persists (delta_next_state, delta_part_unconfirmed, delta_accept_part) may be
+ * used on it. */
+int delta_build_unkeyed(struct delta *d, const struct canon_ctx *c, unsigned int tables);
 void delta_free(struct delta *d);
 void delta_mark_all_sent(struct delta *d);
 /* A report part was accepted: incl[t] marks the snapshot records it carried, rincl[t] the removals.

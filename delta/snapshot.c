@@ -59,7 +59,7 @@ void snap_free(struct snapshot *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static void *vec_push(struct snap_vec *v)
+static void *vec_grow(struct snap_vec *v)
 {
 	void *rec;
 
@@ -82,8 +82,16 @@ static void *vec_push(struct snap_vec *v)
 		v->cap = (uint32_t)ncap;
 	}
 	rec = (char *)v->v + (size_t)v->n * v->size;
-	memset(rec, 0, v->size);
 	v->n++;
+	return rec;
+}
+
+static void *vec_push(struct snap_vec *v)
+{
+	void *rec = vec_grow(v);
+
+	if (rec)
+		memset(rec, 0, v->size);
 	return rec;
 }
 
@@ -95,6 +103,19 @@ void *snap_push(struct snapshot *s, enum snap_table t)
 		s->st[t].truncated = true;
 	else if (!r)
 		s->oom = true;
+	return r;
+}
+
+void *snap_put(struct snapshot *s, enum snap_table t, const void *rec)
+{
+	void *r = vec_grow(&s->t[t]);
+
+	if (!r && errno == ENOSPC)
+		s->st[t].truncated = true;
+	else if (!r)
+		s->oom = true;
+	else
+		memcpy(r, rec, s->t[t].size);
 	return r;
 }
 

@@ -340,6 +340,9 @@ void snap_free(struct snapshot *s);
 /* A zeroed record at the end of table t, or NULL with errno ENOSPC (cap: truncated flag set) or
  * ENOMEM. */
 void *snap_push(struct snapshot *s, enum snap_table t);
+/* The same, copying a whole record of table t in (the parsers build theirs on the stack: the
+ * record is written once, not zeroed first). */
+void *snap_put(struct snapshot *s, enum snap_table t, const void *rec);
 /* A zeroed next hop (of a route, or a member of a nexthop group) for a record of table t. */
 struct snap_nexthop *snap_push_nh(struct snapshot *s, enum snap_table t);
 

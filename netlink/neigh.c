@@ -49,9 +49,6 @@ int neigh_parse(const struct nlmsghdr *nlh, void *arg)
 			return r;
 		n.has_lladdr = 1;
 	}
-	out = snap_push(ctx->snap, SNAP_NEIGH);
-	if (!out)
-		return -errno;
-	*out = n;
-	return 0;
+	out = snap_put(ctx->snap, SNAP_NEIGH, &n);
+	return out ? 0 : -errno;
 }

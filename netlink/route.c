@@ -161,11 +161,10 @@ int route_parse(const struct nlmsghdr *nlh, void *arg)
 			return r;
 		}
 	}
-	out = snap_push(s, SNAP_ROUTES);
+	out = snap_put(s, SNAP_ROUTES, &rt);
 	if (!out) {
 		s->nh.n = nh_mark;
 		return -errno;
 	}
-	*out = rt;
 	return 0;
 }

@@ -62,9 +62,6 @@ int sd_parse(const struct nlmsghdr *nlh, void *arg)
 	k.inode = m->idiag_inode;
 	memcpy(k.src, m->id.idiag_src, af_addr_len(k.family));
 	memcpy(k.dst, m->id.idiag_dst, af_addr_len(k.family));
-	out = snap_push(ctx->snap, SNAP_SOCKS);
-	if (!out)
-		return -errno;
-	*out = k;
-	return 0;
+	out = snap_put(ctx->snap, SNAP_SOCKS, &k);
+	return out ? 0 : -errno;
 }

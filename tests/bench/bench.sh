@@ -3,7 +3,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 netinv=$(realpath "$1")
-make -C "$top" -s build/tests/nlfloor build/tests/attrbench
+make -C "$top" -s build/tests/nlfloor build/tests/attrbench build/tests/churn build/tests/test_cadence
 "$top/build/tests/attrbench" "$top/tests/fixtures"
 mkdir -p "$top/tests/bench/results"
 PYTHON=${PYTHON:-/usr/bin/python3}
