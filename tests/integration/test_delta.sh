@@ -15,6 +15,23 @@ S=$dir/s
 sleep 1 # let the namespace's own neighbour entries settle
 run() { $x "$NETINV" --compact --import-from "$dir/none" --state-dir "$S" "$@"; }
 
+# a dry run that commits nothing builds its full snapshot without identities: the same report
+run --dry-run --no-processes --state-dir "$dir/fresh" -o "$dir/unkeyed.json" 2>/dev/null &&
+	run --commit-dry-run --no-processes --state-dir "$dir/fresh" -o "$dir/keyed.json" 2>/dev/null ||
+	{ notok "full snapshots"; exit 1; }
+"$PYTHON" - "$dir/unkeyed.json" "$dir/keyed.json" <<'PY' && ok "a full dry run without identities reports what a committing one does" ||
+import json, sys
+u, k = (json.load(open(p)) for p in sys.argv[1:3])
+assert u["full_snapshot"] and k["full_snapshot"]
+n = 0
+for key in ("links", "addresses", "neighbors", "routes", "connections", "listeners", "rules", "nexthops"):
+    assert u[key] == k[key], key
+    n += len(u[key])
+assert n > 20, n
+assert u["metadata"]["stats"]["delta"]["routes"] == k["metadata"]["stats"]["delta"]["routes"]
+PY
+	notok "the unkeyed full dry run differs from the committing one"
+
 run --commit-dry-run -o "$dir/base.json" 2>/dev/null || { notok "baseline commit"; exit 1; }
 run --dry-run -o "$dir/none.json" 2>/dev/null
 "$PYTHON" - "$dir/none.json" <<'PY' && ok "nothing changed: every list empty, nothing removed" || notok "a no-change delta is not empty"
