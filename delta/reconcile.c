@@ -253,6 +253,7 @@ int reconcile_routes(struct snapshot *s, const struct route_events *e)
 	const struct snapshot *ev = &e->ev;
 	struct snap_vec *v = &s->t[SNAP_ROUTES];
 	uint32_t n0 = v->n, nh0 = s->nh.n, np = 0, changed = 0, w = 0;
+	bool unordered = false;
 	struct plan *p;
 	int r;
 
@@ -310,6 +311,20 @@ int reconcile_routes(struct snapshot *s, const struct route_events *e)
 		*h = *(const struct snap_route *)snap_at(ev, SNAP_ROUTES, p[i].ev);
 		h->nh_first = h->nh_count ? p[i].nh : 0;
 	}
+	/* A record replaced in place keeps its identity, which leads the canonical order, so it stays
+	 * between its neighbours; should one not, the table is sorted whole below. */
+	for (uint32_t i = 0; i < np && !unordered; i++) {
+		uint32_t at = p[i].at, j = at, k = at + 1;
+
+		if (p[i].act != ACT_WRITE || at >= n0)
+			continue;
+		while (j > 0 && !((const struct snap_route *)snap_at(s, SNAP_ROUTES, j - 1))->family)
+			j--;
+		while (k < n0 && !((const struct snap_route *)snap_at(s, SNAP_ROUTES, k))->family)
+			k++;
+		unordered = (j > 0 && canon_cmp(s, SNAP_ROUTES, snap_at(s, SNAP_ROUTES, j - 1), snap_at(s, SNAP_ROUTES, at)) > 0) ||
+			    (k < n0 && canon_cmp(s, SNAP_ROUTES, snap_at(s, SNAP_ROUTES, at), snap_at(s, SNAP_ROUTES, k)) > 0);
+	}
 	/* Drop the removed from the dumped part, keep its order; the added follow, sorted. */
 	for (uint32_t i = 0; i < n0; i++) {
 		const struct snap_route *h = snap_at(s, SNAP_ROUTES, i);
@@ -325,8 +340,8 @@ int reconcile_routes(struct snapshot *s, const struct route_events *e)
 		v->n -= n0 - w;
 	}
 	qsort_r(snap_at(s, SNAP_ROUTES, w), v->n - w, v->size, tail_order, s);
-	if (merge_tail(s, w) < 0)
-		canon_sort(s, SNAP_ROUTES); /* no memory to merge with: sort in place */
+	if (unordered || merge_tail(s, w) < 0)
+		canon_sort(s, SNAP_ROUTES); /* out of order, or no memory to merge with: sort in place */
 	r = (int)changed;
 	goto out;
 undo:

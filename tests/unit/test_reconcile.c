@@ -204,6 +204,30 @@ static void test_refusals(void **st)
 	teardown(&s, &e);
 }
 
+/* A replaced record that no longer sorts where it was (two records share the order's leading
+ * fields, the replacement changes one that follows them): the table is sorted whole. */
+static void test_replaced_out_of_order(void **st)
+{
+	struct snapshot s;
+	struct route_events e;
+	struct snap_route a = v4(254, 0x0b000500, 24, 0, 0x0a000102), b = a, ev;
+
+	(void)st;
+	setup(&s, &e);
+	b.src_len = 8;
+	b.src[0] = 1;
+	put(&s, a);
+	put(&s, b);
+	dumped(&s);
+	ev = a;
+	ev.type = RTN_BLACKHOLE; /* after b's type (unicast): a now sorts after b */
+	event(&e, ev, false);
+	assert_int_equal(reconcile_routes(&s, &e), 1);
+	assert_canonical(&s);
+	assert_int_equal(s.t[SNAP_ROUTES].n, 102);
+	teardown(&s, &e);
+}
+
 static void test_event_cap(void **st)
 {
 	struct route_events e;
@@ -334,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_add_remove_replace),
 		cmocka_unit_test(test_multipath_hops_copied),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_replaced_out_of_order),
 		cmocka_unit_test(test_event_cap),
 		cmocka_unit_test(test_against_model),
 		cmocka_unit_test(test_parse_notification),
