@@ -7,8 +7,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* Sort by id, in place but for one top-level bucket (a million routes would need another 24 MiB
- * for a whole buffer). Ids are uniform 64-bit hashes: a 256-way partition in place on the top byte
+/* Sort by id. Large tables in place but for one top-level bucket (a million routes would need
+ * another 27 MiB for a whole buffer). Ids are uniform 64-bit hashes: a 256-way partition in place on the top byte
  * (American flag sort: 256 write fronts, each moving forward, stay in cache), then each bucket is
  * spread on the next byte into a buffer the size of the largest bucket and finished by insertion
  * sort. Equal ids (identical keys) end up adjacent in snapshot order, which make_unique relies on. */
@@ -31,15 +31,61 @@ static void insertion_sort(struct delta_ent *a, uint32_t n)
 #define SPREAD(id, bits) ((uint32_t)((id) << 8 >> (64 - (bits))))
 #define SPREAD_BITS 12
 
+/* Up to this many bytes of entries the sort spreads them through a whole second buffer (one
+ * counting pass on the top 16 bits, one scatter, insertion sort of buckets of about n/65536):
+ * fastest, and a few MiB at most. Larger tables (a full routing table) are sorted in place. */
+#define SORT_BUFFERED_MAX (8u << 20)
+
+static int sort_buffered(struct delta_ent *a, uint32_t n)
+{
+	struct delta_ent *tmp = malloc((size_t)n * sizeof(*tmp));
+	uint32_t *start = calloc(65537, sizeof(*start));
+
+	if (!tmp || !start) {
+		free(tmp);
+		free(start);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		start[(a[i].id >> 48) + 1]++;
+	for (uint32_t b = 1; b <= 65536; b++)
+		start[b] += start[b - 1];
+	for (uint32_t i = 0; i < n; i++)
+		tmp[start[a[i].id >> 48]++] = a[i];
+	/* start[b] is now the end of bucket b */
+	for (uint32_t b = 0, lo = 0; b < 65536; lo = start[b], b++)
+		insertion_sort(tmp + lo, start[b] - lo);
+	memcpy(a, tmp, (size_t)n * sizeof(*a));
+	free(tmp);
+	free(start);
+	return 0;
+}
+
+static int sort_in_place(struct delta_ent *a, uint32_t n);
+
 static int sort_by_id(struct delta_ent *a, uint32_t n)
 {
-	uint32_t start[257] = { 0 }, next[256], cnt[(1u << SPREAD_BITS) + 1], biggest = 0;
-	struct delta_ent *tmp;
-
 	if (n <= 64) {
 		insertion_sort(a, n);
 		return 0;
 	}
+	return (size_t)n * sizeof(*a) <= SORT_BUFFERED_MAX ? sort_buffered(a, n) : sort_in_place(a, n);
+}
+
+int delta_sort_by_id(struct delta_ent *a, uint32_t n, bool in_place)
+{
+	if (n <= 64) {
+		insertion_sort(a, n);
+		return 0;
+	}
+	return in_place ? sort_in_place(a, n) : sort_buffered(a, n);
+}
+
+static int sort_in_place(struct delta_ent *a, uint32_t n)
+{
+	uint32_t start[257] = { 0 }, next[256], cnt[(1u << SPREAD_BITS) + 1], biggest = 0;
+	struct delta_ent *tmp;
+
 	for (uint32_t i = 0; i < n; i++)
 		start[BYTE(a[i].id, 56) + 1]++;
 	for (uint32_t b = 1; b <= 256; b++) {

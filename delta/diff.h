@@ -77,6 +77,9 @@ int delta_build(struct delta *d, const struct canon_ctx *c, const struct acked_s
  * used on it. */
 int delta_build_unkeyed(struct delta *d, const struct canon_ctx *c, unsigned int tables);
 void delta_free(struct delta *d);
+/* The diff's sort of entries by id (ties by snapshot index), either way it can run: through a
+ * buffer of n entries, or in place (tables past 8 MiB of entries). Exposed for its test. */
+int delta_sort_by_id(struct delta_ent *a, uint32_t n, bool in_place);
 void delta_mark_all_sent(struct delta *d);
 /* A report part was accepted: incl[t] marks the snapshot records it carried, rincl[t] the removals.
  * They become sent (and leave the send selection); unchanged records count as sent too. Returns

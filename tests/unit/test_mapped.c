@@ -185,12 +185,58 @@ static void test_diff_against_mapped(void **st)
 	snap_free(&s);
 }
 
+static int ent_cmp(const void *x, const void *y)
+{
+	const struct delta_ent *a = x, *b = y;
+
+	if (a->id != b->id)
+		return a->id < b->id ? -1 : 1;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+/* Both ways of the diff's sort give qsort's order: 400,000 ids, every 50th repeated (identical
+ * keys), some sharing their top 20 bits. */
+static void test_sort_by_id(void **st)
+{
+	const uint32_t n = 400000;
+	struct delta_ent *want = malloc((size_t)n * sizeof(*want)), *got = malloc((size_t)n * sizeof(*got));
+	struct delta_ent *orig = malloc((size_t)n * sizeof(*orig));
+
+	(void)st;
+	assert_non_null(want);
+	assert_non_null(got);
+	assert_non_null(orig);
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t id = hash64(&i, sizeof(i), 3);
+
+		if (i % 50 == 49)
+			id = want[i - 7].id; /* a duplicate */
+		else if (i % 13 == 0)
+			id = (id & 0xfffff00000000000ull) | (i & 0xff); /* a crowded bucket */
+		want[i] = (struct delta_ent){ .id = id, .content = i, .idx = i };
+	}
+	memcpy(orig, want, (size_t)n * sizeof(*orig));
+	qsort(want, n, sizeof(*want), ent_cmp);
+	for (int in_place = 0; in_place < 2; in_place++) {
+		memcpy(got, orig, (size_t)n * sizeof(*got));
+		assert_int_equal(delta_sort_by_id(got, n, in_place), 0);
+		for (uint32_t i = 0; i < n; i++) {
+			assert_true(got[i].id == want[i].id);
+			assert_int_equal(got[i].idx, want[i].idx);
+		}
+	}
+	free(want);
+	free(got);
+	free(orig);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decode_mapped),
 		cmocka_unit_test(test_mapped_corrupt),
 		cmocka_unit_test(test_diff_against_mapped),
+		cmocka_unit_test(test_sort_by_id),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
