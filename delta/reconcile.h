@@ -61,7 +61,8 @@ void route_events_free(struct route_events *e);
  * removal or not. 0, or -ENOMEM / -ENOSPC (e is then unusable). */
 int route_events_note(struct route_events *e, bool removal);
 
-/* Apply e to s's route table, which canon_sort and canon_dedup have ordered. Returns the number of
+/* Apply e to s's route table, which canon_sort and canon_dedup have ordered (e's seams are sorted
+ * in place on the way). Returns the number of
  * notifications that changed the table (>= 0), or -EAGAIN when the notifications cannot be placed
  * exactly (s is unchanged), or -ENOMEM / -ENOSPC when records could not be added (s is unchanged
  * apart from its oom or truncated flag). The table is in canonical order afterwards. */
