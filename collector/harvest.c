@@ -111,7 +111,6 @@ struct acked_reader {
 	enum state_err e;
 	const char *corrupt;
 	char err[512];
-	char dir[512];
 };
 
 static void *acked_read(void *arg)
@@ -141,14 +140,14 @@ enum run_outcome run_state_acked(struct run_state *rs)
 		goto done;
 	}
 	if (ar->e == STATE_OK && ar->corrupt) {
-		log_warn("the acknowledged state in %s is unusable (%s); sending a full snapshot", ar->dir,
+		log_warn("the acknowledged state in %s is unusable (%s); sending a full snapshot", rs->sd.path,
 			 ar->corrupt);
 	} else if (ar->e == STATE_OK) {
 		rs->have_acked = true;
 		if (rs->acked.sequence > rs->base_seq)
 			rs->base_seq = rs->acked.sequence;
 	}
-	if (run_state_load_unconfirmed(rs, ar->dir) != RUN_OK) {
+	if (run_state_load_unconfirmed(rs, rs->sd.path) != RUN_OK) {
 		out = RUN_IOERR;
 		goto done;
 	}
@@ -221,7 +220,6 @@ enum run_outcome run_state_load_async(const struct settings *set, bool commit, s
 		return RUN_IOERR;
 	}
 	ar->rs = rs;
-	snprintf(ar->dir, sizeof(ar->dir), "%s", dir);
 	rs->reader = ar;
 	return RUN_OK;
 }

@@ -63,15 +63,6 @@ static int sort_buffered(struct delta_ent *a, uint32_t n)
 
 static int sort_in_place(struct delta_ent *a, uint32_t n);
 
-static int sort_by_id(struct delta_ent *a, uint32_t n)
-{
-	if (n <= 64) {
-		insertion_sort(a, n);
-		return 0;
-	}
-	return (size_t)n * sizeof(*a) <= SORT_BUFFERED_MAX ? sort_buffered(a, n) : sort_in_place(a, n);
-}
-
 int delta_sort_by_id(struct delta_ent *a, uint32_t n, bool in_place)
 {
 	if (n <= 64) {
@@ -79,6 +70,11 @@ int delta_sort_by_id(struct delta_ent *a, uint32_t n, bool in_place)
 		return 0;
 	}
 	return in_place ? sort_in_place(a, n) : sort_buffered(a, n);
+}
+
+static int sort_by_id(struct delta_ent *a, uint32_t n)
+{
+	return delta_sort_by_id(a, n, (size_t)n * sizeof(*a) > SORT_BUFFERED_MAX);
 }
 
 static int sort_in_place(struct delta_ent *a, uint32_t n)

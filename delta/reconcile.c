@@ -203,9 +203,6 @@ static int plan_build(const struct snapshot *s, const struct route_events *e, st
 			if (ident_cmp(h, r) == 0) {
 				matches++;
 				at = i;
-				/* the kernel announces an IPv6 multipath route's hops one at a time */
-				if (h->family == AF_INET6 && h->nh_count)
-					matches = 2;
 			}
 		}
 		if (matches > 1 || !placeable(s, &e->seams, r)) {
