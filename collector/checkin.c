@@ -240,6 +240,12 @@ static enum run_outcome part_accepted(struct checkin *c, bool *carried)
 		return RUN_CANTCREAT;
 	}
 	acked_free(&st->unconf);
+	/* the routes were found as acknowledged (a quiet run commits nothing, so acked.state cannot
+	 * say so): the next run may digest them instead of parsing them */
+	st->as.routes_seen = c->h.d.prev && c->h.d.route_digest &&
+					     c->h.d.route_digest == c->h.d.prev->route_digest ?
+				     c->h.d.route_digest :
+				     0;
 	st->base_seq = c->m.sequence_number;
 	a->st.as.last_sequence = c->m.sequence_number;
 	if (c->m.extra && c->rc.n) {

@@ -290,6 +290,56 @@ static enum run_outcome open_namespaces(const struct settings *set, unsigned tab
 	return RUN_OK;
 }
 
+/* What shapes route records besides the dump's bytes: this build's parser. */
+static uint64_t route_seed(void)
+{
+	uint64_t h = hash64(NETINV_VERSION, strlen(NETINV_VERSION), 0x726f75746573ull);
+
+	h = hash_mix(h, sizeof(struct snap_route));
+	h = hash_mix(h, sizeof(struct snap_nexthop));
+	return hash_mix(h, snap_default_limits.max[SNAP_ROUTES] ^
+				   ((uint64_t)snap_default_limits.max_nexthops << 32));
+}
+
+/* Routes whose dump was the same as the acknowledged state's: carried when that state turned out
+ * to be the one the digest came from (read whole, same keying, nothing unconfirmed), else dumped
+ * again and parsed (a state found corrupt after its header was read, a --full run). */
+static enum run_outcome routes_same(struct harvest *h, const struct run_state *st,
+				    const struct acked_state *prev, const struct collect_opts *co,
+				    unsigned *same)
+{
+	struct snap_table_stats *ts = &h->s.st[SNAP_ROUTES];
+	struct collect_opts again = *co;
+	struct collect_stats cs;
+	int r;
+
+	if (prev && prev->keying == (uint32_t)h->copts.keying && prev->route_digest == ts->digest &&
+	    !st->unconf_on_disk) {
+		ts->same_count = prev->t[SNAP_ROUTES].n;
+		*same = 1u << SNAP_ROUTES;
+		log_debug("the route dump was the acknowledged one (digest %016llx): %u routes carried, "
+			  "not parsed", (unsigned long long)ts->digest, ts->same_count);
+		return RUN_OK;
+	}
+	log_debug("the routes were dumped as they were acknowledged, but that state cannot stand for "
+		  "them: dumping them again");
+	again.tables = 1u << SNAP_ROUTES;
+	again.skip_links = true;
+	again.route_same = 0;
+	r = collect_run(&h->s, &again, &cs);
+	if (r < 0) {
+		log_error("cannot open a netlink socket: %s", strerror(-r));
+		return r == -EPERM || r == -EACCES ? RUN_NOPERM : RUN_UNAVAILABLE;
+	}
+	h->cs.total_us += cs.total_us;
+	h->cs.ipv6 = h->cs.ipv6 && cs.ipv6;
+	if (h->s.oom) {
+		log_error("out of memory collecting the tables");
+		return RUN_SOFTWARE;
+	}
+	return RUN_OK;
+}
+
 enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 				struct run_state *st, unsigned tables, bool keyed, struct harvest *h)
 {
@@ -297,7 +347,7 @@ enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 	struct procmap_limits lim = { .max_procs = 1u << 20, .max_fds = 1u << 24, .max_netns = 4096 };
 	struct procmap_stats walk;
 	const struct acked_state *prev;
-	unsigned what = 0;
+	unsigned what = 0, same = 0;
 	enum run_outcome out;
 	int r;
 
@@ -338,11 +388,26 @@ enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 		log_error("out of memory");
 		return RUN_SOFTWARE;
 	}
+	if (co.tables & (1u << SNAP_ROUTES)) {
+		uint64_t digest;
+		uint32_t runs;
+
+		/* the routes were the same in the last two commits, or the last check-in found them
+		 * as acknowledged: they likely are now, and a dump only digested costs the kernel's
+		 * time alone (a routing table that keeps changing is parsed straight away) */
+		if (st->have_dir && !o->full && state_route_hint(&st->sd, &digest, &runs) &&
+		    (runs >= 2 || st->as.routes_seen == digest))
+			co.route_same = digest;
+		/* a digest is for a state to keep, or to compare with */
+		if (keyed || co.route_same)
+			co.route_seed = route_seed();
+	}
 	r = collect_run(&h->s, &co, &h->cs);
 	if (r < 0) {
 		log_error("cannot open a netlink socket: %s", strerror(-r));
 		return r == -EPERM || r == -EACCES ? RUN_NOPERM : RUN_UNAVAILABLE;
 	}
+	co.route_seed = co.route_same = 0; /* the other namespaces' routes: parsed, no digests */
 	h->cs.proc = walk;
 	if (walk.status != PROCMAP_DISABLED && walk.status != PROCMAP_NOT_PERMITTED)
 		procmap_attribute(&h->pm, &h->s, &h->cs.proc);
@@ -378,6 +443,12 @@ enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 	if (out != RUN_OK)
 		return out;
 	prev = (st->have_acked && !o->full) ? &st->acked : NULL;
+	if (h->s.st[SNAP_ROUTES].same_dump) {
+		struct collect_opts rco = { .tables = tables & ~NETNS_BIT, .route_seed = route_seed() };
+
+		if ((out = routes_same(h, st, prev, &rco, &same)) != RUN_OK)
+			return out;
+	}
 	/* Namespaces are a table of the delta: read (or, in host mode, to withdraw what an earlier
 	 * run reported), or carried over untouched when they could not be entered. */
 	h->tables = tables & ~NETNS_BIT;
@@ -394,10 +465,11 @@ enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 	}
 	if (canon_ctx_init(&h->cc, &h->s, &h->copts) < 0 ||
 	    (!prev && !keyed ? delta_build_unkeyed(&h->d, &h->cc, h->tables)
-			     : delta_build(&h->d, &h->cc, prev, h->tables)) < 0) {
+			     : delta_build_same(&h->d, &h->cc, prev, h->tables, same)) < 0) {
 		log_error("out of memory computing the delta");
 		return RUN_SOFTWARE;
 	}
+	h->d.route_digest = h->s.st[SNAP_ROUTES].digest;
 	return RUN_OK;
 }
 
@@ -484,7 +556,7 @@ void harvest_summary(const struct harvest *h, const char *outcome, const char *w
 		 count(c[0], sizeof(c[0]), s->t[SNAP_LINKS].n, "link", "links"),
 		 count(c[1], sizeof(c[1]), s->t[SNAP_ADDRS].n, "address", "addresses"),
 		 count(c[2], sizeof(c[2]), s->t[SNAP_NEIGH].n, "neighbour", "neighbours"),
-		 count(c[3], sizeof(c[3]), s->t[SNAP_ROUTES].n, "route", "routes"),
+		 count(c[3], sizeof(c[3]), snap_records(s, SNAP_ROUTES), "route", "routes"),
 		 count(c[4], sizeof(c[4]), s->t[SNAP_SOCKS].n, "socket", "sockets"),
 		 h->cs.total_us / 1000.0, d->full ? "full snapshot" : "delta", add, chg, rem, what,
 		 (unsigned long long)bytes, gzs, encode_us / 1000.0, more ? more : "",
@@ -494,7 +566,7 @@ void harvest_summary(const struct harvest *h, const char *outcome, const char *w
 	FIELD("links", "%u", s->t[SNAP_LINKS].n);
 	FIELD("addresses", "%u", s->t[SNAP_ADDRS].n);
 	FIELD("neighbors", "%u", s->t[SNAP_NEIGH].n);
-	FIELD("routes", "%u", s->t[SNAP_ROUTES].n);
+	FIELD("routes", "%u", snap_records(s, SNAP_ROUTES));
 	FIELD("sockets", "%u", s->t[SNAP_SOCKS].n);
 	FIELD("full_snapshot", "%s", d->full ? "yes" : "no");
 	FIELD("added", "%u", add);
@@ -510,7 +582,7 @@ void harvest_summary(const struct harvest *h, const char *outcome, const char *w
 	run_metrics.collected = true;
 	run_metrics.tables = h->tables;
 	for (int t = 0; t < SNAP_NTABLES; t++) {
-		run_metrics.records[t] = s->t[t].n;
+		run_metrics.records[t] = snap_records(s, (enum snap_table)t);
 		run_metrics.added[t] = d->t[t].added;
 		run_metrics.changed[t] = d->t[t].changed;
 		run_metrics.removed[t] = d->t[t].n_removed;

@@ -21,6 +21,28 @@
 #define ACKED_FILE "acked.state"
 #define UNCONFIRMED_FILE "unconfirmed.state"
 
+bool state_route_hint(struct state_dir *sd, uint64_t *digest, uint32_t *runs)
+{
+	uint8_t hdr[PERSIST_HDR_LEN];
+	struct stat sb;
+	ssize_t n;
+	int fd;
+
+	*digest = 0;
+	*runs = 0;
+	/* reports whose replies never came: the server may hold other routes than the state says */
+	if (fstatat(sd->dfd, UNCONFIRMED_FILE, &sb, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+		return false;
+	fd = openat(sd->dfd, ACKED_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	do
+		n = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? pread(fd, hdr, sizeof(hdr), 0) : -1;
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	return n > 0 && persist_route_digest(hdr, (size_t)n, digest, runs) == 0 && *digest;
+}
+
 long long state_acked_bytes(struct state_dir *sd)
 {
 	struct stat sb;
@@ -278,6 +300,7 @@ enum state_err state_commit(struct state_dir *sd, const struct delta *d, const s
 	int r;
 
 	delta_next_counts(d, m.count);
+	delta_next_digest(d, &m.route_digest, &m.route_runs);
 	r = state_write_atomic(sd, ACKED_FILE, fill_acked, &a);
 	if (r < 0)
 		return state_fail(err, errlen, STATE_IO,

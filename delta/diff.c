@@ -244,32 +244,44 @@ static int build_table(struct delta_table *dt, const struct canon_ctx *c, enum s
 }
 
 static int build(struct delta *d, const struct canon_ctx *c, const struct acked_state *prev,
-		 unsigned int tables, bool keyed);
+		 unsigned int tables, unsigned int same, bool keyed);
 
 int delta_build(struct delta *d, const struct canon_ctx *c, const struct acked_state *prev,
 		unsigned int tables)
 {
-	return build(d, c, prev, tables, true);
+	return build(d, c, prev, tables, 0, true);
+}
+
+int delta_build_same(struct delta *d, const struct canon_ctx *c, const struct acked_state *prev,
+		     unsigned int tables, unsigned int same)
+{
+	return build(d, c, prev, tables, same, true);
 }
 
 int delta_build_unkeyed(struct delta *d, const struct canon_ctx *c, unsigned int tables)
 {
-	return build(d, c, NULL, tables, false);
+	return build(d, c, NULL, tables, 0, false);
 }
 
 static int build(struct delta *d, const struct canon_ctx *c, const struct acked_state *prev,
-		 unsigned int tables, bool keyed)
+		 unsigned int tables, unsigned int same, bool keyed)
 {
 	memset(d, 0, sizeof(*d));
 	if (prev && prev->keying != (uint32_t)c->o->keying)
 		prev = NULL; /* identities were made another way: nothing matches */
+	if (!prev && same)
+		return -EINVAL; /* the same as nothing: the caller must collect those tables */
 	d->prev = prev;
 	d->full = prev == NULL;
 	for (int t = 0; t < SNAP_NTABLES; t++) {
 		int r;
 
-		if (!(tables & (1u << t))) {
+		if (!(tables & (1u << t)) || (same & (1u << t))) {
 			d->t[t].carried = true;
+			if (same & (1u << t)) {
+				d->t[t].same = true;
+				d->t[t].unchanged = prev->t[t].n;
+			}
 			d->t[t].send = calloc(c->s->t[t].n ? c->s->t[t].n : 1, 1);
 			if (!d->t[t].send) {
 				delta_free(d);
@@ -388,6 +400,42 @@ int delta_next_state(const struct delta *d, const struct canon_ctx *c, delta_emi
 		}
 	}
 	return 0;
+}
+
+/* Every record of the table went out in accepted reports (or needed not): the next state holds
+ * exactly the snapshot's records. */
+static bool settled(const struct delta_table *dt)
+{
+	for (uint32_t i = 0; i < dt->n; i++)
+		if (!dt->cur[i].sent && dt->cur[i].kind != DELTA_UNCHANGED)
+			return false;
+	for (uint32_t i = 0; i < dt->n_removed; i++)
+		if (!dt->removed_sent[i])
+			return false;
+	return true;
+}
+
+void delta_next_digest(const struct delta *d, uint64_t *digest, uint32_t *runs)
+{
+	const struct delta_table *dt = &d->t[SNAP_ROUTES];
+	const struct acked_state *p = d->prev;
+
+	*digest = 0;
+	*runs = 0;
+	if (dt->carried && !dt->same) {
+		/* not collected: the routes stay the acknowledged ones, and so does their digest */
+		if (p) {
+			*digest = p->route_digest;
+			*runs = p->route_runs;
+		}
+		return;
+	}
+	if (!d->route_digest || (!dt->same && !settled(dt)))
+		return;
+	*digest = d->route_digest;
+	*runs = 1;
+	if (p && p->route_digest == d->route_digest && p->route_runs)
+		*runs = p->route_runs < UINT32_MAX - 1 ? p->route_runs + 1 : p->route_runs;
 }
 
 void delta_next_counts(const struct delta *d, uint32_t count[SNAP_NTABLES])
@@ -531,6 +579,11 @@ int acked_merge_unconfirmed(struct acked_state *a, const struct acked_state *u)
 		m.t[t].r = p;
 		m.t[t].n = k;
 		p += k;
+	}
+	if (u->t[SNAP_ROUTES].n) {
+		/* routes of unknown content are not what the dump digest stands for */
+		m.route_digest = 0;
+		m.route_runs = 0;
 	}
 	block_release(a);
 	m.block = block;

@@ -26,6 +26,10 @@ struct acked_state {
 	int64_t accepted_at;  /* server time of that acceptance (unix seconds), 0 = never */
 	uint32_t keying;      /* enum canon_keying the identities were made with */
 	uint32_t flags;       /* PERSIST_FLAG_* */
+	/* the digest of the route dump its routes came from (0 = none) and in how many commits in a
+	 * row it stayed the same */
+	uint64_t route_digest;
+	uint32_t route_runs;
 	struct acked_table t[SNAP_NTABLES];
 	void *block;          /* one allocation behind every table */
 	/* block is a read-only mapping of a state file, map_len bytes: its pages are given back as
@@ -57,12 +61,16 @@ struct delta_table {
 	uint8_t *send;         /* per snapshot record: 1 = in the report */
 	uint32_t added, changed, unchanged, filtered;
 	bool carried;          /* not collected this run: the acknowledged records stay as they are */
+	bool same;             /* carried because the dump was the same (unchanged: all of them) */
 };
 
 struct delta {
 	struct delta_table t[SNAP_NTABLES];
 	const struct acked_state *prev; /* NULL: full snapshot */
 	bool full;
+	/* the digest of the dump this run's routes came from (snap_table_stats.digest), set by the
+	 * caller; 0 = none */
+	uint64_t route_digest;
 };
 
 /* prev NULL (or made with another keying) gives a full snapshot. Tables outside the mask (1 <<
@@ -70,6 +78,11 @@ struct delta {
  * over untouched. 0 or -ENOMEM. */
 int delta_build(struct delta *d, const struct canon_ctx *c, const struct acked_state *prev,
 		unsigned int tables);
+/* The same, with the tables in `same` known to be unchanged without being parsed (their dumps were
+ * byte-identical to the ones prev was made from): carried over, every record counted unchanged.
+ * -EINVAL when there is no usable prev to carry them from. */
+int delta_build_same(struct delta *d, const struct canon_ctx *c, const struct acked_state *prev,
+		     unsigned int tables, unsigned int same);
 /* A full snapshot that will never be acknowledged (a dry run that commits nothing): every kept
  * record is sent, in snapshot order, without identities (cur[].id and content are 0, cur is not
  * sorted by id), which saves the hashing and the sort of a million records. Nothing that
@@ -91,6 +104,10 @@ typedef int (*delta_emit_fn)(void *arg, enum snap_table t, const struct state_re
 /* Walk the next acknowledged state, table by table in identity order. Returns the first non-zero
  * emit result, else 0. */
 int delta_next_state(const struct delta *d, const struct canon_ctx *c, delta_emit_fn emit, void *arg);
+/* The route digest the next state is to carry, and in how many commits in a row it has been the
+ * same: this run's (d->route_digest) when every route of the snapshot is in the next state (all
+ * sent, or the dump was the same), the acknowledged one when routes were not collected, else 0. */
+void delta_next_digest(const struct delta *d, uint64_t *digest, uint32_t *runs);
 /* Record counts of the next state. */
 void delta_next_counts(const struct delta *d, uint32_t count[SNAP_NTABLES]);
 

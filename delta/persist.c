@@ -5,10 +5,11 @@
 #include <string.h>
 #include "crc32c.h"
 
-/* Header layout (little-endian, as every supported host is), version 2:
+/* Header layout (little-endian, as every supported host is), version 3:
  *  0 magic[8]  8 version u32  12 header_len u32  16 sequence u64  24 accepted_at i64
  * 32 keying u32  36 flags u32 (PERSIST_FLAG_*)  40 rec_len u32  44 ntables u32
- * 48 count[16] u32  112 reserved[16] (zero)
+ * 48 count[16] u32  112 route_digest u64  120 route_runs u32  124 reserved u32 (zero)
+ * Version 2: the same, with 112-127 reserved (zero).
  * Version 1: the same up to 40, then count[5] u32 at 40 and rec_len u32 at 60. */
 struct hdr {
 	char magic[8];
@@ -18,7 +19,9 @@ struct hdr {
 	uint32_t keying, flags;
 	uint32_t rec_len, ntables;
 	uint32_t count[PERSIST_MAX_TABLES];
-	uint8_t reserved[16];
+	uint64_t route_digest;
+	uint32_t route_runs;
+	uint32_t reserved;
 };
 _Static_assert(sizeof(struct hdr) == PERSIST_HDR_LEN, "state header is 128 bytes");
 _Static_assert(SNAP_NTABLES <= PERSIST_MAX_TABLES, "room for every table's count");
@@ -51,6 +54,8 @@ void persist_header(uint8_t out[PERSIST_HDR_LEN], const struct persist_meta *m)
 			 .accepted_at = m->accepted_at,
 			 .keying = m->keying,
 			 .flags = m->flags,
+			 .route_digest = m->route_digest,
+			 .route_runs = m->route_digest ? m->route_runs : 0,
 			 .rec_len = PERSIST_REC_LEN,
 			 .ntables = SNAP_NTABLES };
 
@@ -102,7 +107,7 @@ static int read_header(const uint8_t *p, size_t len, struct hdr *h, const char *
 		h->rec_len = v.rec_len;
 		h->ntables = 5;
 		memcpy(h->count, v.count, sizeof(v.count));
-	} else if (version == PERSIST_VERSION) {
+	} else if (version == 2 || version == PERSIST_VERSION) {
 		if (len < PERSIST_HDR_LEN) {
 			*why = "shorter than its header";
 			return -EBADMSG;
@@ -122,11 +127,12 @@ static int read_header(const uint8_t *p, size_t len, struct hdr *h, const char *
 				*why = "holds tables this version does not know";
 				return -EBADMSG;
 			}
-		for (size_t i = 0; i < sizeof(h->reserved); i++)
-			if (h->reserved[i]) {
-				*why = "unexpected header contents";
-				return -EBADMSG;
-			}
+		/* version 2 reserved what version 3 keeps the route digest in */
+		if (h->reserved || (version == 2 && (h->route_digest || h->route_runs)) ||
+		    (!h->route_digest && h->route_runs)) {
+			*why = "unexpected header contents";
+			return -EBADMSG;
+		}
 	} else {
 		*why = "unsupported state format version";
 		return -EBADMSG;
@@ -151,6 +157,18 @@ static uint64_t file_size(const struct hdr *h)
 	for (int t = 0; t < SNAP_NTABLES; t++)
 		n += h->count[t];
 	return h->hdr_len + n * PERSIST_REC_LEN + 4;
+}
+
+int persist_route_digest(const uint8_t *hdr, size_t len, uint64_t *digest, uint32_t *runs)
+{
+	const char *why;
+	struct hdr h;
+
+	if (read_header(hdr, len, &h, &why) < 0)
+		return -EBADMSG;
+	*digest = h.route_digest;
+	*runs = h.route_runs;
+	return 0;
 }
 
 int persist_expected_size(const uint8_t *hdr, size_t len, uint64_t *size, const char **why)
@@ -255,5 +273,7 @@ static int decode(const uint8_t *buf, size_t len, struct acked_state *out, const
 	out->accepted_at = h.accepted_at;
 	out->keying = h.keying;
 	out->flags = h.flags;
+	out->route_digest = h.route_digest;
+	out->route_runs = h.route_runs;
 	return 0;
 }

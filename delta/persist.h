@@ -16,9 +16,11 @@
 #include "diff.h"
 
 #define PERSIST_MAGIC   "NINVSTAT"
-/* Version 2 (0.4.2): a 128-byte header with room for 16 table counts. Version 1 (up to 0.4.1: a
- * 64-byte header, five tables) is still read; its missing tables are empty. */
-#define PERSIST_VERSION 2
+/* Version 3 (0.7.0): version 2 with the digest of the route dump the routes came from. Version 2
+ * (0.4.2): a 128-byte header with room for 16 table counts. Version 1 (up to 0.4.1: a 64-byte
+ * header, five tables) is still read; its missing tables are empty. What an older version cannot
+ * read costs it a full snapshot. */
+#define PERSIST_VERSION 3
 #define PERSIST_HDR_LEN 128
 #define PERSIST_V1_HDR_LEN 64
 #define PERSIST_MAX_TABLES 16
@@ -38,6 +40,10 @@ struct persist_meta {
 	uint32_t keying;
 	uint32_t flags;
 	uint32_t count[SNAP_NTABLES];
+	/* the digest of the route dump the routes came from (0 = none), and in how many commits in
+	 * a row it was the same (delta_next_digest) */
+	uint64_t route_digest;
+	uint32_t route_runs;
 };
 
 /* Total file size for these counts (header + records + CRC). */
@@ -50,6 +56,10 @@ uint32_t persist_crc(uint32_t crc, const void *p, size_t n);
  * whole file must have (*size), or
  * -EBADMSG with *why. A reader checks this against the file's size before reading the rest. */
 int persist_expected_size(const uint8_t *hdr, size_t len, uint64_t *size, const char **why);
+/* From the header alone: the route digest and its run count (0 and 0 in a version-2 file), or
+ * -EBADMSG. Read before the dumps, to know whether the routes may be the same; nothing is
+ * trusted until the whole file is decoded. */
+int persist_route_digest(const uint8_t *hdr, size_t len, uint64_t *digest, uint32_t *runs);
 /* Decode a whole file image. 0, or -EBADMSG with *why set to a one-line reason; -ENOMEM. On
  * success out owns one allocation (acked_free). */
 int persist_decode(const uint8_t *buf, size_t len, struct acked_state *out, const char **why);

@@ -308,6 +308,14 @@ struct snap_table_stats {
 	 * they changed when the dump was brought up to date with them instead of retried */
 	uint32_t notifications, changes_applied;
 	int kernel_error;    /* the kernel refused part of the dump */
+	/* routes: the digest (route_digest) of a dump parsed whole and clean, the one the records
+	 * came from; 0 = none (notifications applied, duplicates, drops, truncation, a refusal) */
+	uint64_t digest;
+	/* routes: the dump was byte for byte (route_digest) the one the acknowledged state was made
+	 * from, so it was not parsed: its records are the state's, same_count of them (the table in
+	 * the snapshot is empty) */
+	bool same_dump;
+	uint32_t same_count;
 	bool truncated;      /* hit the table cap */
 	bool inconsistent;   /* still unstable after the retry budget */
 	bool collected;
@@ -353,6 +361,13 @@ uint32_t snap_str(struct snapshot *s, const char *p, size_t len);
 static inline const char *snap_s(const struct snapshot *s, uint32_t off)
 {
 	return s->str + off;
+}
+
+/* The records a table holds: those in the snapshot, or the acknowledged state's when the dump was
+ * the same (same_dump). */
+static inline uint32_t snap_records(const struct snapshot *s, enum snap_table t)
+{
+	return s->st[t].same_dump ? s->st[t].same_count : s->t[t].n;
 }
 
 static inline void *snap_at(const struct snapshot *s, enum snap_table t, uint32_t i)

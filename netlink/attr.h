@@ -78,5 +78,7 @@ struct parse_ctx {
 	 * the walk that tells which datagram a message came in */
 	struct route_seams *seams;
 	const struct nl_walk *walk;
+	/* routes: the dump's digest, folded message by message (route_digest); NULL: none */
+	uint64_t *digest;
 };
 #endif

@@ -14,5 +14,10 @@
 
 size_t route_request(void *buf, uint8_t family);
 int route_parse(const struct nlmsghdr *nlh, void *ctx);
+/* Fold one message of a route dump into h: every byte after the netlink header that route_parse
+ * could read, which is all of them but RTA_CACHEINFO and RTA_EXPIRES (ages and timers that move
+ * while the route stays as it is). Two dumps with equal digests parse into equal tables. The
+ * message need not be well formed (a malformed attribute area is hashed as it is). */
+uint64_t route_digest(const struct nlmsghdr *nlh, uint64_t h);
 
 #endif

@@ -35,8 +35,8 @@ static void drain(struct json_w *w)
 	w->len = 0;
 }
 
-/* Make room for n bytes (n is always far below cap). */
-static inline char *room(struct json_w *w, size_t n)
+/* room() when the buffer is full or the writer failed. */
+char *json__room_slow(struct json_w *w, size_t n)
 {
 	if (w->len + n > w->cap)
 		drain(w);
@@ -51,6 +51,11 @@ static inline char *room(struct json_w *w, size_t n)
 	return w->buf + w->len;
 }
 
+static inline char *room(struct json_w *w, size_t n)
+{
+	return json__room(w, n);
+}
+
 static inline void put(struct json_w *w, const char *p, size_t n)
 {
 	memcpy(room(w, n), p, n);
@@ -63,7 +68,7 @@ static inline void putc1(struct json_w *w, char c)
 	w->len++;
 }
 
-static void newline(struct json_w *w)
+void json__newline(struct json_w *w)
 {
 	char *p = room(w, 1 + (size_t)w->depth * 2);
 
@@ -74,17 +79,7 @@ static void newline(struct json_w *w)
 
 static inline void pre_value(struct json_w *w)
 {
-	if (w->after_key) {
-		w->after_key = false;
-		return;
-	}
-	if (w->depth) {
-		if (!w->first[w->depth])
-			putc1(w, ',');
-		w->first[w->depth] = false;
-		if (w->pretty)
-			newline(w);
-	}
+	json__pre(w);
 }
 
 static void open_(struct json_w *w, char c)
@@ -110,7 +105,7 @@ static void close_(struct json_w *w, char c)
 	empty = w->first[w->depth];
 	w->depth--;
 	if (w->pretty && !empty)
-		newline(w);
+		json__newline(w);
 	putc1(w, c);
 }
 
@@ -131,22 +126,6 @@ void json_arr_end(struct json_w *w)
 	close_(w, ']');
 }
 
-void json_keyn(struct json_w *w, const char *k, size_t n)
-{
-	char *p;
-
-	pre_value(w);
-	p = room(w, n + 4);
-	*p++ = '"';
-	memcpy(p, k, n);
-	p += n;
-	*p++ = '"';
-	*p++ = ':';
-	w->len += n + 3;
-	if (w->pretty)
-		putc1(w, ' ');
-	w->after_key = true;
-}
 
 /* Length of a valid UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates, <= U+10FFFF), 0 if
  * invalid. */
@@ -238,49 +217,43 @@ void json_strn(struct json_w *w, const char *s, size_t n)
 	putc1(w, '"');
 }
 
-void json_lit(struct json_w *w, const char *s, size_t n)
-{
-	char *p;
-
-	pre_value(w);
-	p = room(w, n + 2);
-	*p = '"';
-	memcpy(p + 1, s, n);
-	p[n + 1] = '"';
-	w->len += n + 2;
-}
 
 void json_str(struct json_w *w, const char *s)
 {
 	json_strn(w, s, strlen(s));
 }
 
-static size_t fmt_u64(char *out, uint64_t v)
+size_t json__fmt_u64(char *out, uint64_t v)
 {
+	/* two digits a division */
+	static const char d2[] = "00010203040506070809101112131415161718192021222324252627282930313233343536"
+				 "37383940414243444546474849505152535455565758596061626364656667686970717273"
+				 "7475767778798081828384858687888990919293949596979899";
 	char tmp[20];
-	size_t n = 0, i;
+	size_t n = sizeof(tmp);
 
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (i = 0; i < n; i++)
-		out[i] = tmp[n - 1 - i];
-	return n;
+	while (v >= 100) {
+		n -= 2;
+		memcpy(tmp + n, d2 + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (v >= 10) {
+		n -= 2;
+		memcpy(tmp + n, d2 + 2 * v, 2);
+	} else {
+		tmp[--n] = (char)('0' + v);
+	}
+	memcpy(out, tmp + n, sizeof(tmp) - n);
+	return sizeof(tmp) - n;
 }
 
-void json_u64(struct json_w *w, uint64_t v)
-{
-	pre_value(w);
-	w->len += fmt_u64(room(w, 20), v);
-}
 
 void json_i64(struct json_w *w, int64_t v)
 {
 	if (v < 0) {
 		pre_value(w);
 		putc1(w, '-');
-		w->len += fmt_u64(room(w, 20), (uint64_t)0 - (uint64_t)v);
+		w->len += json__fmt_u64(room(w, 20), (uint64_t)0 - (uint64_t)v);
 		return;
 	}
 	json_u64(w, (uint64_t)v);
@@ -293,7 +266,7 @@ void json_milli(struct json_w *w, uint64_t v)
 
 	pre_value(w);
 	p = room(w, 24);
-	n = fmt_u64(p, v / 1000);
+	n = json__fmt_u64(p, v / 1000);
 	p[n++] = '.';
 	p[n++] = (char)('0' + (v / 100) % 10);
 	p[n++] = (char)('0' + (v / 10) % 10);
@@ -328,27 +301,72 @@ static void octets_init(void)
 		octet_len[i] = (uint8_t)snprintf(octet_txt[i], 4, "%d", i);
 }
 
+static size_t fmt_ip4(char *out, const uint8_t *a)
+{
+	size_t n = 0;
+
+	octets_init();
+	for (int i = 0; i < 4; i++) {
+		if (i)
+			out[n++] = '.';
+		memcpy(out + n, octet_txt[a[i]], 4);
+		n += octet_len[a[i]];
+	}
+	out[n] = 0;
+	return n;
+}
+
+/* IPv6 as glibc's inet_ntop writes it (RFC 5952: lower case, no leading zeros, the longest run of
+ * two or more zero groups, the first of equals, as "::"; ::ffff:a.b.c.d and ::a.b.c.d with the
+ * last 32 bits dotted), without its sprintf per group. */
+static size_t fmt_ip6(char *out, const uint8_t *a)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned g[8];
+	int best = -1, best_len = 0, cur = -1, cur_len = 0;
+	size_t n = 0;
+
+	for (int i = 0; i < 8; i++) {
+		g[i] = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
+		if (!g[i]) {
+			if (cur < 0)
+				cur = i, cur_len = 0;
+			if (++cur_len > best_len)
+				best = cur, best_len = cur_len;
+		} else {
+			cur = -1;
+		}
+	}
+	if (best_len < 2)
+		best = -1;
+	for (int i = 0; i < 8; i++) {
+		if (best >= 0 && i >= best && i < best + best_len) {
+			if (i == best)
+				out[n++] = ':';
+			continue;
+		}
+		if (i)
+			out[n++] = ':';
+		if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && g[5] == 0xffff)))
+			return n + fmt_ip4(out + n, a + 12);
+		for (int sh = 12, lead = 1; sh >= 0; sh -= 4) {
+			unsigned d = g[i] >> sh & 15;
+
+			if (d || !lead || !sh) {
+				out[n++] = hex[d];
+				lead = 0;
+			}
+		}
+	}
+	if (best >= 0 && best + best_len == 8)
+		out[n++] = ':';
+	out[n] = 0;
+	return n;
+}
+
 size_t fmt_ip(char *out, uint8_t family, const uint8_t *a)
 {
-	if (family == AF_INET) {
-		size_t n = 0;
-
-		octets_init();
-		for (int i = 0; i < 4; i++) {
-			if (i)
-				out[n++] = '.';
-			memcpy(out + n, octet_txt[a[i]], 4);
-			n += octet_len[a[i]];
-		}
-		out[n] = 0;
-		return n;
-	}
-	/* glibc's inet_ntop follows RFC 5952 (lower case, longest zero run compressed, ::ffff:a.b.c.d). */
-	if (!inet_ntop(AF_INET6, a, out, 46)) {
-		out[0] = 0;
-		return 0;
-	}
-	return strlen(out);
+	return family == AF_INET ? fmt_ip4(out, a) : fmt_ip6(out, a);
 }
 
 void json_ip(struct json_w *w, uint8_t family, const uint8_t *a)
@@ -372,7 +390,7 @@ void json_cidr(struct json_w *w, uint8_t family, const uint8_t *a, uint8_t plen)
 	*p = '"';
 	n = 1 + fmt_ip(p + 1, family, a);
 	p[n++] = '/';
-	n += fmt_u64(p + n, plen);
+	n += json__fmt_u64(p + n, plen);
 	p[n++] = '"';
 	w->len += n;
 }

@@ -40,15 +40,99 @@ void json_obj_begin(struct json_w *w);
 void json_obj_end(struct json_w *w);
 void json_arr_begin(struct json_w *w);
 void json_arr_end(struct json_w *w);
-/* Keys are the writer's own literals: plain ASCII, never escaped. JSON_KEY takes the length at
- * compile time (the report writes millions of keys). */
-void json_keyn(struct json_w *w, const char *k, size_t n);
+/* The hot path, inline (a million-route report writes some twenty million keys and values): room
+ * for n bytes (n far below cap), and what goes before a value (a comma, pretty indentation). The
+ * rest of the writer is in json.c. */
+char *json__room_slow(struct json_w *w, size_t n);
+void json__newline(struct json_w *w);
+size_t json__fmt_u64(char *out, uint64_t v);
+
+static inline __attribute__((always_inline)) char *json__room(struct json_w *w, size_t n)
+{
+	if (__builtin_expect(w->len + n <= w->cap && !w->err, 1))
+		return w->buf + w->len;
+	return json__room_slow(w, n);
+}
+
+static inline __attribute__((always_inline)) void json__pre(struct json_w *w)
+{
+	if (w->after_key) {
+		w->after_key = false;
+		return;
+	}
+	if (w->depth) {
+		if (!w->first[w->depth]) {
+			*json__room(w, 1) = ',';
+			w->len++;
+		}
+		w->first[w->depth] = false;
+		if (w->pretty)
+			json__newline(w);
+	}
+}
+
+/* Keys are the writer's own literals: plain ASCII, never escaped. json_key takes the length at
+ * compile time. */
+static inline __attribute__((always_inline)) void json_keyn(struct json_w *w, const char *k, size_t n)
+{
+	char *p;
+
+	json__pre(w);
+	p = json__room(w, n + 4);
+	p[0] = '"';
+	__builtin_memcpy(p + 1, k, n);
+	p[n + 1] = '"';
+	p[n + 2] = ':';
+	p[n + 3] = ' ';
+	w->len += n + 3 + (size_t)w->pretty;
+	w->after_key = true;
+}
 #define json_key(w, k) json_keyn((w), (k), __builtin_strlen(k))
+
 /* A string known to need no escaping (the writer's own names and enumerations), copied as is. */
-void json_lit(struct json_w *w, const char *s, size_t n);
+static inline __attribute__((always_inline)) void json_lit(struct json_w *w, const char *s, size_t n)
+{
+	char *p;
+
+	json__pre(w);
+	p = json__room(w, n + 2);
+	p[0] = '"';
+	__builtin_memcpy(p + 1, s, n);
+	p[n + 1] = '"';
+	w->len += n + 2;
+}
+
+/* The same for a string of n bytes held in a buffer of (at least) cap bytes, cap a constant: the
+ * whole buffer is copied, a fixed-size copy being cheaper than one of the string's own length. */
+static inline __attribute__((always_inline)) void json_lit_in(struct json_w *w, const char *s, size_t n,
+							      size_t cap)
+{
+	char *p;
+
+	json__pre(w);
+	p = json__room(w, cap + 2);
+	p[0] = '"';
+	__builtin_memcpy(p + 1, s, cap);
+	p[n + 1] = '"';
+	w->len += n + 2;
+}
+
 void json_str(struct json_w *w, const char *s);
 void json_strn(struct json_w *w, const char *s, size_t n);
-void json_u64(struct json_w *w, uint64_t v);
+
+static inline __attribute__((always_inline)) void json_u64(struct json_w *w, uint64_t v)
+{
+	char *p;
+
+	json__pre(w);
+	p = json__room(w, 20);
+	if (v < 10) {
+		*p = (char)('0' + v);
+		w->len++;
+		return;
+	}
+	w->len += json__fmt_u64(p, v);
+}
 void json_i64(struct json_w *w, int64_t v);
 /* v / 1000 with three decimals (milliseconds from microseconds). */
 void json_milli(struct json_w *w, uint64_t v);

@@ -477,7 +477,74 @@ static void write_neighbors(struct json_w *w, const struct snapshot *s, bool on,
 	json_arr_end(w);
 }
 
-static void gateway(struct json_w *w, uint8_t fam, const uint8_t *gw, struct report_stats *rs)
+/* The last name a field was given: routes mostly repeat theirs (table, protocol, scope, type,
+ * device), so a million routes need a handful of look-ups. A name that needs no escaping and fits
+ * is kept in txt and written with one fixed-size copy. */
+#define MEMO_TXT 48
+struct memo {
+	const char *s; /* NULL: null */
+	size_t n;
+	uint32_t id;
+	bool set, in_txt;
+	char txt[MEMO_TXT];
+};
+
+static void memo_set(struct memo *m, uint32_t id, const char *s)
+{
+	m->s = s;
+	m->n = s ? strlen(s) : 0;
+	m->id = id;
+	m->set = true;
+	m->in_txt = s && m->n < MEMO_TXT;
+	for (size_t i = 0; m->in_txt && i < m->n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+			m->in_txt = false;
+	}
+	if (m->in_txt)
+		memcpy(m->txt, s, m->n);
+}
+
+static inline void memo_write(struct json_w *w, const struct memo *m)
+{
+	if (m->in_txt)
+		json_lit_in(w, m->txt, m->n, MEMO_TXT);
+	else if (m->s)
+		json_strn(w, m->s, m->n);
+	else
+		json_null(w);
+}
+
+#define memo_lit(w, k, m, idv, lookup)                                                             \
+	do {                                                                                       \
+		uint32_t id_ = (idv);                                                              \
+		if (!(m)->set || (m)->id != id_)                                                   \
+			memo_set((m), id_, (lookup));                                              \
+		json_key(w, k);                                                                    \
+		memo_write(w, (m));                                                                \
+	} while (0)
+
+/* A device name (escaped as any string: names are bytes) through the memo; null for none. */
+static void memo_ifname(struct json_w *w, const struct snapshot *s, struct memo *m, uint32_t ifindex)
+{
+	if (!m->set || m->id != ifindex) {
+		const struct snap_link *l = ifindex ? snap_link_by_index(s, ifindex) : NULL;
+
+		memo_set(m, ifindex, l && l->name ? snap_s(s, l->name) : NULL);
+	}
+	memo_write(w, m);
+}
+
+/* The last gateway's text: most routes share one. */
+struct gw_memo {
+	uint8_t fam, gw[16];
+	uint8_t n;
+	char txt[48];
+};
+
+static void gateway(struct json_w *w, uint8_t fam, const uint8_t *gw, struct report_stats *rs,
+		    struct gw_memo *m)
 {
 	json_key(w, "gateway");
 	if (!fam) {
@@ -485,6 +552,13 @@ static void gateway(struct json_w *w, uint8_t fam, const uint8_t *gw, struct rep
 	} else if (addr_unspecified(fam, gw)) {
 		rs->gateway_unspecified++;
 		json_null(w);
+	} else if (m) {
+		if (m->fam != fam || memcmp(m->gw, gw, 16)) {
+			m->fam = fam;
+			memcpy(m->gw, gw, 16);
+			m->n = (uint8_t)fmt_ip(m->txt, fam, gw);
+		}
+		json_lit_in(w, m->txt, m->n, sizeof(m->txt));
 	} else {
 		json_ip(w, fam, gw);
 	}
@@ -498,6 +572,8 @@ static void write_routes(struct json_w *w, const struct snapshot *s, bool on, co
 	const struct snap_nexthop *nh = s->nh.v;
 	char tbuf[16];
 	struct jsave sv;
+	struct memo dev = { 0 }, fam = { 0 }, table = { 0 }, proto = { 0 }, scope = { 0 }, type = { 0 };
+	struct gw_memo gwm = { 0 };
 
 	json_key(w, "routes");
 	json_arr_begin(w);
@@ -517,9 +593,9 @@ static void write_routes(struct json_w *w, const struct snapshot *s, bool on, co
 		/* For a multipath route the server's single gateway/interface is the first hop;
 		 * all hops are in `nexthops`. */
 		if (first)
-			gateway(w, first->gw_family, first->gw, rs);
+			gateway(w, first->gw_family, first->gw, rs, &gwm);
 		else
-			gateway(w, r->gw_family, r->gw, rs);
+			gateway(w, r->gw_family, r->gw, rs, &gwm);
 		json_key(w, "source_ip");
 		if (!r->has_prefsrc) {
 			json_null(w);
@@ -529,15 +605,16 @@ static void write_routes(struct json_w *w, const struct snapshot *s, bool on, co
 		} else {
 			json_ip(w, r->family, r->prefsrc);
 		}
-		key_ifname(w, s, "interface", first ? first->ifindex : r->oif);
-		key_str(w, "family", family_name(r->family));
-		key_str(w, "table", name_table(m->names, r->table, tbuf, sizeof(tbuf)));
+		json_key(w, "interface");
+		memo_ifname(w, s, &dev, first ? first->ifindex : r->oif);
+		memo_lit(w, "family", &fam, r->family, family_name(r->family));
+		memo_lit(w, "table", &table, r->table, name_table(m->names, r->table, tbuf, sizeof(tbuf)));
 		key_u64(w, "table_id", r->table);
-		key_str(w, "protocol", name_rtproto(m->names, r->protocol));
+		memo_lit(w, "protocol", &proto, r->protocol, name_rtproto(m->names, r->protocol));
 		key_u64(w, "protocol_id", r->protocol);
-		key_str(w, "scope", name_scope(m->names, r->scope));
+		memo_lit(w, "scope", &scope, r->scope, name_scope(m->names, r->scope));
 		key_u64(w, "scope_id", r->scope);
-		key_str(w, "type", name_rtntype(r->type));
+		memo_lit(w, "type", &type, r->type, name_rtntype(r->type));
 		key_u64(w, "metric", r->priority);
 		key_u64(w, "tos", r->tos);
 		if (r->src_len) {
@@ -573,7 +650,7 @@ static void write_routes(struct json_w *w, const struct snapshot *s, bool on, co
 				const struct snap_nexthop *h = &nh[r->nh_first + k];
 
 				json_obj_begin(w);
-				gateway(w, h->gw_family, h->gw, rs);
+				gateway(w, h->gw_family, h->gw, rs, NULL);
 				key_ifname(w, s, "interface", h->ifindex);
 				key_u64(w, "weight", h->weight);
 				key_u64(w, "flags", h->flags);
@@ -725,7 +802,7 @@ static void write_nexthops(struct json_w *w, const struct snapshot *s, const uin
 		} else {
 			if (n->family == AF_INET || n->family == AF_INET6)
 				key_str(w, "family", family_name(n->family));
-			gateway(w, n->gw_family, n->gw, rs);
+			gateway(w, n->gw_family, n->gw, rs, NULL);
 			key_ifname(w, s, "interface", n->ifindex);
 		}
 		json_key(w, "blackhole");
@@ -1415,8 +1492,12 @@ static void write_table_stats(struct json_w *w, const struct snapshot *s, unsign
 			continue;
 		json_key(w, snap_table_names[t]);
 		json_obj_begin(w);
-		key_u64(w, "count", s->t[t].n);
+		key_u64(w, "count", snap_records(s, (enum snap_table)t));
 		key_u64(w, "attempts", ts->attempts);
+		if (ts->same_dump) {
+			json_key(w, "same_dump");
+			json_bool(w, true);
+		}
 		json_key(w, "inconsistent");
 		json_bool(w, ts->inconsistent);
 		json_key(w, "truncated");

@@ -135,6 +135,7 @@ static void commit(const struct delta *d, const struct canon_ctx *c, uint64_t se
 
 	delta_next_state(d, c, emit, &recs);
 	delta_next_counts(d, want);
+	delta_next_digest(d, &m.route_digest, &m.route_runs);
 	assert_memory_equal(want, recs.count, sizeof(want));
 	memcpy(m.count, recs.count, sizeof(m.count));
 	flen = persist_size(m.count);
@@ -350,6 +351,112 @@ static void test_uncollected_table_carries_over(void **state)
 	canon_ctx_free(&c2);
 	snap_free(&s);
 	snap_free(&only);
+}
+
+/* The route digest the state keeps: this run's when every route made it into the next state,
+ * counted up while it stays the same, dropped when a route is still unsent; routes that were the
+ * same (not parsed) are carried with every record unchanged; routes not collected keep theirs. */
+static void test_route_digest_and_same(void **state)
+{
+	struct canon_opts o = { .keying = KEYING_EXACT };
+	static struct model m[MAXM];
+	struct acked_state a1, a2, a3, a4, a5;
+	struct snapshot s, s2, none;
+	struct canon_ctx c, c2, c0;
+	struct delta d;
+	uint64_t dg;
+	uint32_t runs;
+
+	(void)state;
+	rng_state = 7;
+	for (int i = 0; i < 120; i++)
+		m[i] = (struct model){ .table = (uint8_t)(2 + i % 3), .key = (uint32_t)i * 7919, .value = 1,
+				       .alive = true };
+	build_snapshot(&s, m, 120);
+	canon_ctx_init(&c, &s, &o);
+	/* a full snapshot, all accepted: the digest, run 1 */
+	assert_int_equal(delta_build(&d, &c, NULL, ALL), 0);
+	d.route_digest = 0xabc;
+	delta_mark_all_sent(&d);
+	commit(&d, &c, 1, &a1);
+	delta_free(&d);
+	assert_int_equal(a1.route_digest, 0xabc);
+	assert_int_equal(a1.route_runs, 1);
+	/* the same dump again, a delta with nothing to send: run 2 */
+	assert_int_equal(delta_build(&d, &c, &a1, ALL), 0);
+	d.route_digest = 0xabc;
+	delta_mark_all_sent(&d);
+	commit(&d, &c, 2, &a2);
+	delta_free(&d);
+	assert_int_equal(a2.route_digest, 0xabc);
+	assert_int_equal(a2.route_runs, 2);
+	/* a route changed and its report not accepted: the state's routes are not the dump's */
+	m[1].value = 9; /* i = 1: table 2 + 1 % 3 = SNAP_ROUTES */
+	assert_int_equal(m[1].table, SNAP_ROUTES);
+	build_snapshot(&s2, m, 120);
+	canon_ctx_init(&c2, &s2, &o);
+	assert_int_equal(delta_build(&d, &c2, &a2, ALL), 0);
+	assert_int_equal(d.t[SNAP_ROUTES].changed, 1);
+	d.route_digest = 0xdef;
+	delta_next_digest(&d, &dg, &runs);
+	assert_int_equal(dg, 0);
+	assert_int_equal(runs, 0);
+	/* once it is sent: the new digest, run 1 */
+	delta_mark_all_sent(&d);
+	delta_next_digest(&d, &dg, &runs);
+	assert_int_equal(dg, 0xdef);
+	assert_int_equal(runs, 1);
+	delta_free(&d);
+	/* routes the same as a2's: nothing in the snapshot, carried, all unchanged, run 3 */
+	snap_init(&none, NULL);
+	canon_ctx_init(&c0, &none, &o);
+	assert_int_equal(delta_build_same(&d, &c0, NULL, 1u << SNAP_ROUTES, 1u << SNAP_ROUTES), -EINVAL);
+	assert_int_equal(delta_build_same(&d, &c0, &a2, 1u << SNAP_ROUTES, 1u << SNAP_ROUTES), 0);
+	assert_true(d.t[SNAP_ROUTES].carried && d.t[SNAP_ROUTES].same);
+	assert_int_equal(d.t[SNAP_ROUTES].unchanged, a2.t[SNAP_ROUTES].n);
+	assert_int_equal(d.t[SNAP_ROUTES].added + d.t[SNAP_ROUTES].n_removed, 0);
+	d.route_digest = 0xabc;
+	delta_mark_all_sent(&d);
+	commit(&d, &c0, 3, &a3);
+	delta_free(&d);
+	assert_same_state(&a3, &a2);
+	assert_int_equal(a3.route_digest, 0xabc);
+	assert_int_equal(a3.route_runs, 3);
+	/* routes not collected at all: the acknowledged digest and count stay */
+	assert_int_equal(delta_build(&d, &c0, &a3, 1u << SNAP_ADDRS), 0);
+	delta_mark_all_sent(&d);
+	commit(&d, &c0, 4, &a4);
+	delta_free(&d);
+	assert_int_equal(a4.route_digest, 0xabc);
+	assert_int_equal(a4.route_runs, 3);
+	/* no digest this run (a reconciled or retried dump): none kept */
+	assert_int_equal(delta_build(&d, &c, &a4, ALL), 0);
+	delta_mark_all_sent(&d);
+	commit(&d, &c, 5, &a5);
+	delta_free(&d);
+	assert_int_equal(a5.route_digest, 0);
+	assert_int_equal(a5.route_runs, 0);
+	/* routes of unknown content (unconfirmed reports) drop the digest */
+	{
+		struct acked_state u = { 0 };
+		struct state_rec r = a4.t[SNAP_ROUTES].r[0];
+
+		u.t[SNAP_ROUTES].r = &r;
+		u.t[SNAP_ROUTES].n = 1;
+		assert_int_equal(acked_merge_unconfirmed(&a4, &u), 0);
+		assert_int_equal(a4.route_digest, 0);
+	}
+	acked_free(&a1);
+	acked_free(&a2);
+	acked_free(&a3);
+	acked_free(&a4);
+	acked_free(&a5);
+	canon_ctx_free(&c);
+	canon_ctx_free(&c2);
+	canon_ctx_free(&c0);
+	snap_free(&s);
+	snap_free(&s2);
+	snap_free(&none);
 }
 
 /* Noise control: TIME_WAIT and the agent's own sockets are left out; flow keying ignores the
@@ -769,9 +876,47 @@ static void test_codec_refuses_damage(void **state)
 	expect_bad(f, n, "magic");
 	free(f);
 	f = good_file(&n);
-	f[8] = 3; /* version */
+	f[8] = PERSIST_VERSION + 1; /* version */
 	refix_crc(f, n);
 	expect_bad(f, n, "version");
+	free(f);
+	/* the route digest (version 3): read back; a run count without a digest, the last
+	 * reserved bytes set, or a digest in a version-2 header are damage */
+	f = good_file(&n);
+	f[112] = 0x5a;
+	f[120] = 2;
+	refix_crc(f, n);
+	assert_int_equal(persist_decode(f, n, &a, &why), 0);
+	assert_int_equal(a.route_digest, 0x5a);
+	assert_int_equal(a.route_runs, 2);
+	acked_free(&a);
+	{
+		uint64_t dg;
+		uint32_t runs;
+
+		assert_int_equal(persist_route_digest(f, PERSIST_HDR_LEN, &dg, &runs), 0);
+		assert_int_equal(dg, 0x5a);
+		assert_int_equal(runs, 2);
+	}
+	f[112] = 0;
+	refix_crc(f, n);
+	expect_bad(f, n, "header contents");
+	f[112] = 0x5a;
+	f[124] = 1;
+	refix_crc(f, n);
+	expect_bad(f, n, "header contents");
+	f[124] = 0;
+	f[8] = 2;
+	refix_crc(f, n);
+	expect_bad(f, n, "header contents");
+	free(f);
+	/* a version-2 file (0.4.2 to 0.6.0) reads with no digest */
+	f = good_file(&n);
+	f[8] = 2;
+	refix_crc(f, n);
+	assert_int_equal(persist_decode(f, n, &a, &why), 0);
+	assert_int_equal(a.route_digest, 0);
+	acked_free(&a);
 	free(f);
 	f = good_file(&n);
 	f[40] = 32; /* record size */
@@ -887,6 +1032,7 @@ int main(void)
 		cmocka_unit_test(test_codec_size_from_header),
 		cmocka_unit_test(test_codec_refuses_damage),
 		cmocka_unit_test(test_codec_reads_version_1),
+		cmocka_unit_test(test_route_digest_and_same),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -203,6 +203,48 @@ static void test_fmt_ip_mapped(void **state)
 	assert_string_equal(out, "0.0.0.0");
 }
 
+/* The hand-written IPv6 text is glibc's inet_ntop's, byte for byte: every pattern of zero and
+ * non-zero groups (which decides the "::" and the dotted forms) with random values, plus the
+ * special forms. */
+static void test_fmt_ip6_is_inet_ntop(void **state)
+{
+	static const char *const special[] = { "::", "::1", "::ffff:1.2.3.4", "::1.2.3.4", "::ffff:0:0",
+						"1::", "1:0:0:1::", "0:1::", "fe80::2", "2001:db8::1:0:0:1",
+						"::ffff:0.0.0.0", "::0.0.0.2", "::2:3", "1:2:3:4:5:6:7:8" };
+	uint8_t a[16];
+	char want[64], got[64];
+	unsigned seed = 12345;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++) {
+		assert_int_equal(inet_pton(AF_INET6, special[i], a), 1);
+		assert_non_null(inet_ntop(AF_INET6, a, want, sizeof(want)));
+		assert_int_equal(fmt_ip(got, AF_INET6, a), strlen(want));
+		assert_string_equal(got, want);
+	}
+	for (unsigned mask = 0; mask < 256; mask++) {
+		for (int rep = 0; rep < 64; rep++) {
+			for (int g = 0; g < 8; g++) {
+				seed = seed * 1103515245u + 12345u;
+				/* values of every width: 1 to 4 hex digits, and 0xffff */
+				unsigned v = (seed >> 8) >> (4 * (rep % 4));
+
+				if (rep == 5 && g == 5)
+					v = 0xffff;
+				if (!(mask & (1u << g)))
+					v = 0;
+				else if (!v)
+					v = 1;
+				a[2 * g] = (uint8_t)(v >> 8);
+				a[2 * g + 1] = (uint8_t)v;
+			}
+			assert_non_null(inet_ntop(AF_INET6, a, want, sizeof(want)));
+			assert_int_equal(fmt_ip(got, AF_INET6, a), strlen(want));
+			assert_string_equal(got, want);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -212,6 +254,7 @@ int main(void)
 		cmocka_unit_test(test_sink_error_sticks),
 		cmocka_unit_test(test_depth_limit),
 		cmocka_unit_test(test_fmt_ip_mapped),
+		cmocka_unit_test(test_fmt_ip6_is_inet_ntop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -242,6 +242,59 @@ static void test_routes(void **state)
 	assert_int_equal(r->type, RTN_LOCAL);
 }
 
+/* route_digest over recorded IPv6 route messages: a flipped byte anywhere route_parse reads
+ * changes the digest; the netlink header (sequence, port id) and the payloads of RTA_CACHEINFO
+ * and RTA_EXPIRES (ages, timers) do not. */
+static struct {
+	uint32_t msgs, volatile_attrs;
+} DC;
+
+static int check_digest(const struct nlmsghdr *nlh, void *arg)
+{
+	uint8_t *m = malloc(nlh->nlmsg_len);
+	uint8_t skip[4096] = { 0 };
+	size_t len = nlh->nlmsg_len, off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct rtmsg));
+	uint64_t d0;
+
+	assert_true(len <= sizeof(skip));
+	memcpy(m, nlh, len);
+	d0 = route_digest((struct nlmsghdr *)m, 1);
+	while (off + NLA_HDRLEN <= len) {
+		const struct nlattr *a = (const void *)(m + off);
+
+		if (a->nla_type == RTA_CACHEINFO || a->nla_type == RTA_EXPIRES) {
+			memset(skip + off + NLA_HDRLEN, 1, a->nla_len - NLA_HDRLEN);
+			DC.volatile_attrs++;
+		}
+		off += NLA_ALIGN(a->nla_len);
+	}
+	(void)arg;
+	/* from byte 4: nlmsg_len is the walker's to check; the type counts, flags, sequence and
+	 * port id do not */
+	for (size_t i = 4; i < len; i++) {
+		bool same = (i >= 6 && i < NLMSG_HDRLEN) || skip[i];
+
+		m[i] ^= 0x10;
+		if (same)
+			assert_true(route_digest((struct nlmsghdr *)m, 1) == d0);
+		else if (route_digest((struct nlmsghdr *)m, 1) == d0)
+			fail_msg("byte %zu of a %zu-byte route message does not change the digest", i, len);
+		m[i] ^= 0x10;
+	}
+	free(m);
+	DC.msgs++;
+	return 0;
+}
+
+static void test_route_digest(void **state)
+{
+	(void)state;
+	feed_fixture("routes6.nldump", check_digest, NULL);
+	feed_fixture("routes4.nldump", check_digest, NULL);
+	assert_true(DC.msgs > 10);
+	assert_true(DC.volatile_attrs > 0);
+}
+
 static const struct snap_sock *find_sock(uint8_t proto, const char *src, uint16_t sport)
 {
 	uint8_t fam, a[16];
@@ -522,6 +575,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_links),	  cmocka_unit_test(test_addrs),
 		cmocka_unit_test(test_neigh),	  cmocka_unit_test(test_routes),
+		cmocka_unit_test(test_route_digest),
 		cmocka_unit_test(test_sockets),	  cmocka_unit_test(test_canonical_order),
 		cmocka_unit_test(test_rules_and_nexthops),
 		cmocka_unit_test(test_recorded_gre),
