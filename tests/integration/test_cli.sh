@@ -207,10 +207,12 @@ cc -std=c17 -D_GNU_SOURCE -O2 -fsyntax-only -DNETINV_HTTP_VERSION='"t"' $flags "
 # status --json: the documented keys, and reading creates nothing (no lock file, nothing else)
 SJ=$dir/sj
 $x "$NETINV" --commit-dry-run --state-dir "$SJ" -o /dev/null 2>/dev/null && rm -f "$SJ/lock"
-before=$(ls -la --time-style=+%s "$SJ" | sha256sum)
+# the directory and its entries, not its parent (where status.json is written, a second later or not)
+listing() { { ls -lA --time-style=+%s "$SJ"; stat -c '%a %U %Y' "$SJ"; } | sha256sum; }
+before=$(listing)
 $x "$NETINV" status --json --state-dir "$SJ" >"$dir/status.json" 2>"$dir/status.err"
 rc=$?
-after=$(ls -la --time-style=+%s "$SJ" | sha256sum)
+after=$(listing)
 if [ $rc = 0 ] && [ "$before" = "$after" ] && [ ! -e "$SJ/lock" ] && "$PYTHON" - "$dir/status.json" "$man" <<'PY'; then
 import json, re, sys
 s = json.load(open(sys.argv[1]))
