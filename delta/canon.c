@@ -248,6 +248,97 @@ static int qcmp(const void *a, const void *b, void *arg)
 	return canon_cmp(c->s, c->t, a, b);
 }
 
+/* A stable merge sort of record indexes with the table's comparison called directly (qsort_r
+ * calls it through two pointers and moves whole records at every pass); the records are then
+ * copied once into their order. Runs of 16 are insertion-sorted first. Returns whichever of a and
+ * tmp holds the order. */
+#define IDX_SORT(name, type, cmp)                                                                  \
+	static uint32_t *name(const struct snapshot *s, const type *r, uint32_t *a, uint32_t *tmp, \
+			      uint32_t n)                                                          \
+	{                                                                                          \
+		(void)s;                                                                           \
+		for (uint32_t lo = 0; lo < n; lo += 16) {                                          \
+			uint32_t hi = lo + 16 < n ? lo + 16 : n;                                   \
+			for (uint32_t i = lo + 1; i < hi; i++) {                                   \
+				uint32_t x = a[i], j = i;                                          \
+				while (j > lo && cmp(&r[a[j - 1]], &r[x]) > 0) {                   \
+					a[j] = a[j - 1];                                           \
+					j--;                                                       \
+				}                                                                  \
+				a[j] = x;                                                          \
+			}                                                                          \
+		}                                                                                  \
+		for (uint32_t w = 16; w < n; w *= 2) {                                             \
+			uint32_t *sw;                                                              \
+			for (uint32_t lo = 0; lo < n; lo += 2 * w) {                               \
+				uint32_t mid = lo + w < n ? lo + w : n;                            \
+				uint32_t hi = n - lo > 2 * w ? lo + 2 * w : n;                     \
+				uint32_t i = lo, j = mid, k = lo;                                  \
+				while (i < mid && j < hi)                                          \
+					tmp[k++] = cmp(&r[a[j]], &r[a[i]]) < 0 ? a[j++] : a[i++];  \
+				while (i < mid)                                                    \
+					tmp[k++] = a[i++];                                         \
+				while (j < hi)                                                     \
+					tmp[k++] = a[j++];                                         \
+			}                                                                          \
+			sw = a;                                                                    \
+			a = tmp;                                                                   \
+			tmp = sw;                                                                  \
+		}                                                                                  \
+		return a;                                                                          \
+	}
+
+#define NEIGH_CMP(x, y) cmp_neigh((x), (y))
+#define SOCK_CMP(x, y) cmp_sock(s, (x), (y))
+#define ADDR_CMP(x, y) cmp_addr(s, (x), (y))
+#define ROUTE_CMP(x, y) cmp_route(s, (x), (y))
+IDX_SORT(sort_neigh, struct snap_neigh, NEIGH_CMP)
+IDX_SORT(sort_sock, struct snap_sock, SOCK_CMP)
+IDX_SORT(sort_addr, struct snap_addr, ADDR_CMP)
+IDX_SORT(sort_route, struct snap_route, ROUTE_CMP)
+
+/* Sort table t through an index: false when it has no typed sort or memory ran short (the caller
+ * falls back to qsort_r). */
+static bool sort_typed(struct snapshot *s, enum snap_table t)
+{
+	struct snap_vec *v = &s->t[t];
+	uint32_t *idx, *order = NULL;
+	char *out;
+
+	if (t != SNAP_NEIGH && t != SNAP_SOCKS && t != SNAP_ADDRS && t != SNAP_ROUTES)
+		return false;
+	idx = malloc((size_t)v->n * 2 * sizeof(*idx));
+	out = malloc((size_t)v->n * v->size);
+	if (!idx || !out) {
+		free(idx);
+		free(out);
+		return false;
+	}
+	for (uint32_t i = 0; i < v->n; i++)
+		idx[i] = i;
+	switch (t) {
+	case SNAP_NEIGH:
+		order = sort_neigh(s, v->v, idx, idx + v->n, v->n);
+		break;
+	case SNAP_SOCKS:
+		order = sort_sock(s, v->v, idx, idx + v->n, v->n);
+		break;
+	case SNAP_ADDRS:
+		order = sort_addr(s, v->v, idx, idx + v->n, v->n);
+		break;
+	default:
+		order = sort_route(s, v->v, idx, idx + v->n, v->n);
+		break;
+	}
+	for (uint32_t i = 0; i < v->n; i++)
+		memcpy(out + (size_t)i * v->size, (const char *)v->v + (size_t)order[i] * v->size, v->size);
+	free(v->v);
+	v->v = out;
+	v->cap = v->n;
+	free(idx);
+	return true;
+}
+
 int canon_sort(struct snapshot *s, enum snap_table t)
 {
 	struct snap_vec *v = &s->t[t];
@@ -276,7 +367,8 @@ int canon_sort(struct snapshot *s, enum snap_table t)
 	}
 	if (i >= v->n)
 		return equal; /* already in order (the kernel's order often is) */
-	qsort_r(v->v, v->n, v->size, qcmp, &c);
+	if (!sort_typed(s, t))
+		qsort_r(v->v, v->n, v->size, qcmp, &c);
 	return 1;
 }
 

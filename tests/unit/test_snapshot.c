@@ -133,6 +133,111 @@ static void test_sort_dedup_fingerprint(void **state)
 	snap_free(&b);
 }
 
+/* canon_sort's own sort (an index merge sort per table) gives qsort's order: for every table it
+ * has one, at sizes around its runs of 16 and merge widths, with many equal keys. */
+static uint32_t lcg(uint32_t *x)
+{
+	*x = *x * 1103515245u + 12345u;
+	return *x >> 8;
+}
+
+static void fill(struct snapshot *s, enum snap_table t, uint32_t n, uint32_t *seed)
+{
+	static const char *const comm[] = { "sshd", "nginx", "a", "" };
+
+	for (uint32_t i = 0; i < n; i++) {
+		void *r = snap_push(s, t);
+
+		switch (t) {
+		case SNAP_NEIGH: {
+			struct snap_neigh *x = r;
+
+			x->family = lcg(seed) % 2 ? 2 : 10;
+			x->ifindex = lcg(seed) % 3;
+			x->dst[15] = (uint8_t)(lcg(seed) % 7);
+			x->proxy = lcg(seed) % 2;
+			x->state = (uint16_t)(lcg(seed) % 3);
+			break;
+		}
+		case SNAP_SOCKS: {
+			struct snap_sock *x = r;
+			const char *c = comm[lcg(seed) % 4];
+
+			x->proto = lcg(seed) % 2 ? 6 : 17;
+			x->sport = (uint16_t)(lcg(seed) % 5);
+			x->dst[3] = (uint8_t)(lcg(seed) % 3);
+			x->inode = lcg(seed) % 4;
+			x->comm = snap_str(s, c, strlen(c));
+			break;
+		}
+		case SNAP_ADDRS: {
+			struct snap_addr *x = r;
+
+			x->ifindex = lcg(seed) % 4;
+			x->addr[0] = (uint8_t)(lcg(seed) % 5);
+			x->prefixlen = (uint8_t)(lcg(seed) % 3);
+			break;
+		}
+		default: {
+			struct snap_route *x = r;
+
+			x->family = 2;
+			x->table = lcg(seed) % 3;
+			x->dst[0] = (uint8_t)(lcg(seed) % 9);
+			x->dst_len = (uint8_t)(lcg(seed) % 3);
+			x->priority = lcg(seed) % 2;
+			break;
+		}
+		}
+	}
+}
+
+struct qctx {
+	const struct snapshot *s;
+	enum snap_table t;
+};
+
+static int ref_cmp(const void *a, const void *b, void *arg)
+{
+	const struct qctx *q = arg;
+
+	return canon_cmp(q->s, q->t, a, b);
+}
+
+static void test_typed_sort_is_qsort(void **state)
+{
+	static const enum snap_table tabs[] = { SNAP_NEIGH, SNAP_SOCKS, SNAP_ADDRS, SNAP_ROUTES };
+	static const uint32_t sizes[] = { 2, 15, 16, 17, 31, 33, 100, 1000, 4097 };
+	uint32_t seed = 99;
+
+	(void)state;
+	for (size_t ti = 0; ti < 4; ti++) {
+		for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+			enum snap_table t = tabs[ti];
+			struct snapshot s;
+			struct qctx q = { &s, t };
+			uint32_t n = sizes[si], sz;
+			char *ref;
+
+			assert_int_equal(snap_init(&s, NULL), 0);
+			fill(&s, t, n, &seed);
+			sz = s.t[t].size;
+			ref = malloc((size_t)n * sz);
+			memcpy(ref, s.t[t].v, (size_t)n * sz);
+			qsort_r(ref, n, sz, ref_cmp, &q);
+			canon_sort(&s, t);
+			assert_int_equal(s.t[t].n, n);
+			for (uint32_t i = 0; i < n; i++)
+				if (canon_cmp(&s, t, snap_at(&s, t, i), ref + (size_t)i * sz) != 0)
+					fail_msg("table %d, %u records: record %u out of qsort's order", t, n, i);
+			/* the table still grows after its buffer was replaced */
+			assert_non_null(snap_push(&s, t));
+			free(ref);
+			snap_free(&s);
+		}
+	}
+}
+
 static void test_hash_stable(void **state)
 {
 	(void)state;
@@ -151,6 +256,7 @@ int main(void)
 		cmocka_unit_test(test_rewind),
 		cmocka_unit_test(test_sort_dedup_fingerprint),
 		cmocka_unit_test(test_hash_stable),
+		cmocka_unit_test(test_typed_sort_is_qsort),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
