@@ -71,35 +71,40 @@ static inline __attribute__((always_inline)) void json__pre(struct json_w *w)
 	}
 }
 
-/* Keys are the writer's own literals: plain ASCII, never escaped. json_key takes the length at
- * compile time. */
-static inline __attribute__((always_inline)) void json_keyn(struct json_w *w, const char *k, size_t n)
+/* '"', copy bytes of s (n of them the string's), '"', and after a key ':' (and a space when
+ * pretty). copy and key are constants at every call. */
+static inline __attribute__((always_inline)) void json__quote(struct json_w *w, const char *s, size_t n,
+							      size_t copy, bool key)
 {
 	char *p;
 
 	json__pre(w);
-	p = json__room(w, n + 4);
+	p = json__room(w, copy + 4);
 	p[0] = '"';
-	__builtin_memcpy(p + 1, k, n);
+	__builtin_memcpy(p + 1, s, copy);
 	p[n + 1] = '"';
+	if (!key) {
+		w->len += n + 2;
+		return;
+	}
 	p[n + 2] = ':';
 	p[n + 3] = ' ';
 	w->len += n + 3 + (size_t)w->pretty;
 	w->after_key = true;
+}
+
+/* Keys are the writer's own literals: plain ASCII, never escaped. json_key takes the length at
+ * compile time. */
+static inline __attribute__((always_inline)) void json_keyn(struct json_w *w, const char *k, size_t n)
+{
+	json__quote(w, k, n, n, true);
 }
 #define json_key(w, k) json_keyn((w), (k), __builtin_strlen(k))
 
 /* A string known to need no escaping (the writer's own names and enumerations), copied as is. */
 static inline __attribute__((always_inline)) void json_lit(struct json_w *w, const char *s, size_t n)
 {
-	char *p;
-
-	json__pre(w);
-	p = json__room(w, n + 2);
-	p[0] = '"';
-	__builtin_memcpy(p + 1, s, n);
-	p[n + 1] = '"';
-	w->len += n + 2;
+	json__quote(w, s, n, n, false);
 }
 
 /* The same for a string of n bytes held in a buffer of (at least) cap bytes, cap a constant: the
@@ -107,14 +112,7 @@ static inline __attribute__((always_inline)) void json_lit(struct json_w *w, con
 static inline __attribute__((always_inline)) void json_lit_in(struct json_w *w, const char *s, size_t n,
 							      size_t cap)
 {
-	char *p;
-
-	json__pre(w);
-	p = json__room(w, cap + 2);
-	p[0] = '"';
-	__builtin_memcpy(p + 1, s, cap);
-	p[n + 1] = '"';
-	w->len += n + 2;
+	json__quote(w, s, n, cap, false);
 }
 
 void json_str(struct json_w *w, const char *s);

@@ -356,6 +356,20 @@ static void test_uncollected_table_carries_over(void **state)
 /* The route digest the state keeps: this run's when every route made it into the next state,
  * counted up while it stays the same, dropped when a route is still unsent; routes that were the
  * same (not parsed) are carried with every record unchanged; routes not collected keep theirs. */
+/* One accepted run: the delta of tables against prev (routes the same when same), this run's
+ * route digest, everything sent and committed as sequence seq into out. */
+static void accepted_run(const struct canon_ctx *c, const struct acked_state *prev, unsigned tables,
+			 unsigned same, uint64_t digest, uint64_t seq, struct acked_state *out)
+{
+	struct delta d;
+
+	assert_int_equal(delta_build_same(&d, c, prev, tables, same), 0);
+	d.route_digest = digest;
+	delta_mark_all_sent(&d);
+	commit(&d, c, seq, out);
+	delta_free(&d);
+}
+
 static void test_route_digest_and_same(void **state)
 {
 	struct canon_opts o = { .keying = KEYING_EXACT };
@@ -375,19 +389,11 @@ static void test_route_digest_and_same(void **state)
 	build_snapshot(&s, m, 120);
 	canon_ctx_init(&c, &s, &o);
 	/* a full snapshot, all accepted: the digest, run 1 */
-	assert_int_equal(delta_build(&d, &c, NULL, ALL), 0);
-	d.route_digest = 0xabc;
-	delta_mark_all_sent(&d);
-	commit(&d, &c, 1, &a1);
-	delta_free(&d);
+	accepted_run(&c, NULL, ALL, 0, 0xabc, 1, &a1);
 	assert_int_equal(a1.route_digest, 0xabc);
 	assert_int_equal(a1.route_runs, 1);
 	/* the same dump again, a delta with nothing to send: run 2 */
-	assert_int_equal(delta_build(&d, &c, &a1, ALL), 0);
-	d.route_digest = 0xabc;
-	delta_mark_all_sent(&d);
-	commit(&d, &c, 2, &a2);
-	delta_free(&d);
+	accepted_run(&c, &a1, ALL, 0, 0xabc, 2, &a2);
 	assert_int_equal(a2.route_digest, 0xabc);
 	assert_int_equal(a2.route_runs, 2);
 	/* a route changed and its report not accepted: the state's routes are not the dump's */
@@ -423,17 +429,11 @@ static void test_route_digest_and_same(void **state)
 	assert_int_equal(a3.route_digest, 0xabc);
 	assert_int_equal(a3.route_runs, 3);
 	/* routes not collected at all: the acknowledged digest and count stay */
-	assert_int_equal(delta_build(&d, &c0, &a3, 1u << SNAP_ADDRS), 0);
-	delta_mark_all_sent(&d);
-	commit(&d, &c0, 4, &a4);
-	delta_free(&d);
+	accepted_run(&c0, &a3, 1u << SNAP_ADDRS, 0, 0, 4, &a4);
 	assert_int_equal(a4.route_digest, 0xabc);
 	assert_int_equal(a4.route_runs, 3);
 	/* no digest this run (a reconciled or retried dump): none kept */
-	assert_int_equal(delta_build(&d, &c, &a4, ALL), 0);
-	delta_mark_all_sent(&d);
-	commit(&d, &c, 5, &a5);
-	delta_free(&d);
+	accepted_run(&c, &a4, ALL, 0, 0, 5, &a5);
 	assert_int_equal(a5.route_digest, 0);
 	assert_int_equal(a5.route_runs, 0);
 	/* routes of unknown content (unconfirmed reports) drop the digest */
