@@ -369,8 +369,8 @@ static void collect_table(struct collector *c, struct snapshot *s, enum snap_tab
 		changed = c->have_mon && t != SNAP_SOCKS && (c->mon_lost || c->changed[t]);
 		if (!intr && !dups && !changed) {
 			/* the records are what the bytes say: the digest stands for them */
-			if (t == SNAP_ROUTES && c->o->route_seed && !ts->dropped && !ts->fields_skipped && !ts->truncated &&
-			    !s->oom)
+			if (t == SNAP_ROUTES && c->o->route_seed && !ts->dropped && !ts->fields_skipped &&
+			    !ts->truncated && !s->oom)
 				ts->digest = digest ? digest : 1;
 			break;
 		}

@@ -43,18 +43,20 @@ void json_arr_end(struct json_w *w);
 /* The hot path, inline (a million-route report writes some twenty million keys and values): room
  * for n bytes (n far below cap), and what goes before a value (a comma, pretty indentation). The
  * rest of the writer is in json.c. */
+#define JSON_INLINE static inline __attribute__((always_inline))
+
 char *json__room_slow(struct json_w *w, size_t n);
 void json__newline(struct json_w *w);
 size_t json__fmt_u64(char *out, uint64_t v);
 
-static inline __attribute__((always_inline)) char *json__room(struct json_w *w, size_t n)
+JSON_INLINE char *json__room(struct json_w *w, size_t n)
 {
 	if (__builtin_expect(w->len + n <= w->cap && !w->err, 1))
 		return w->buf + w->len;
 	return json__room_slow(w, n);
 }
 
-static inline __attribute__((always_inline)) void json__pre(struct json_w *w)
+JSON_INLINE void json__pre(struct json_w *w)
 {
 	if (w->after_key) {
 		w->after_key = false;
@@ -73,8 +75,7 @@ static inline __attribute__((always_inline)) void json__pre(struct json_w *w)
 
 /* '"', copy bytes of s (n of them the string's), '"', and after a key ':' (and a space when
  * pretty). copy and key are constants at every call. */
-static inline __attribute__((always_inline)) void json__quote(struct json_w *w, const char *s, size_t n,
-							      size_t copy, bool key)
+JSON_INLINE void json__quote(struct json_w *w, const char *s, size_t n, size_t copy, bool key)
 {
 	char *p;
 
@@ -95,22 +96,21 @@ static inline __attribute__((always_inline)) void json__quote(struct json_w *w, 
 
 /* Keys are the writer's own literals: plain ASCII, never escaped. json_key takes the length at
  * compile time. */
-static inline __attribute__((always_inline)) void json_keyn(struct json_w *w, const char *k, size_t n)
+JSON_INLINE void json_keyn(struct json_w *w, const char *k, size_t n)
 {
 	json__quote(w, k, n, n, true);
 }
 #define json_key(w, k) json_keyn((w), (k), __builtin_strlen(k))
 
 /* A string known to need no escaping (the writer's own names and enumerations), copied as is. */
-static inline __attribute__((always_inline)) void json_lit(struct json_w *w, const char *s, size_t n)
+JSON_INLINE void json_lit(struct json_w *w, const char *s, size_t n)
 {
 	json__quote(w, s, n, n, false);
 }
 
 /* The same for a string of n bytes held in a buffer of (at least) cap bytes, cap a constant: the
  * whole buffer is copied, a fixed-size copy being cheaper than one of the string's own length. */
-static inline __attribute__((always_inline)) void json_lit_in(struct json_w *w, const char *s, size_t n,
-							      size_t cap)
+JSON_INLINE void json_lit_in(struct json_w *w, const char *s, size_t n, size_t cap)
 {
 	json__quote(w, s, n, cap, false);
 }
@@ -118,7 +118,7 @@ static inline __attribute__((always_inline)) void json_lit_in(struct json_w *w, 
 void json_str(struct json_w *w, const char *s);
 void json_strn(struct json_w *w, const char *s, size_t n);
 
-static inline __attribute__((always_inline)) void json_u64(struct json_w *w, uint64_t v)
+JSON_INLINE void json_u64(struct json_w *w, uint64_t v)
 {
 	char *p;
 

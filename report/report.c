@@ -526,7 +526,8 @@ static inline void memo_write(struct json_w *w, const struct memo *m)
 	} while (0)
 
 /* A device name (escaped as any string: names are bytes) through the memo; null for none. */
-static void memo_ifname(struct json_w *w, const struct snapshot *s, struct memo *m, uint32_t ifindex)
+static void memo_ifname(struct json_w *w, const struct snapshot *s, struct memo *m,
+			uint32_t ifindex)
 {
 	if (!m->set || m->id != ifindex) {
 		const struct snap_link *l = ifindex ? snap_link_by_index(s, ifindex) : NULL;
