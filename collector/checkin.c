@@ -240,12 +240,13 @@ static enum run_outcome part_accepted(struct checkin *c, bool *carried)
 		return RUN_CANTCREAT;
 	}
 	acked_free(&st->unconf);
-	/* the routes were found as acknowledged (a quiet run commits nothing, so acked.state cannot
-	 * say so): the next run may digest them instead of parsing them */
-	st->as.routes_seen = c->h.d.prev && c->h.d.route_digest &&
-					     c->h.d.route_digest == c->h.d.prev->route_digest ?
-				     c->h.d.route_digest :
-				     0;
+	/* tables found as acknowledged (a quiet run commits nothing, so acked.state cannot say so):
+	 * the next run may digest them instead of parsing them */
+	for (int t = 0; t < SNAP_NTABLES; t++)
+		st->as.seen[t] = c->h.d.prev && c->h.d.digest[t] &&
+					 c->h.d.digest[t] == c->h.d.prev->digest[t] ?
+				 c->h.d.digest[t] :
+				 0;
 	st->base_seq = c->m.sequence_number;
 	a->st.as.last_sequence = c->m.sequence_number;
 	if (c->m.extra && c->rc.n) {

@@ -290,42 +290,56 @@ static enum run_outcome open_namespaces(const struct settings *set, unsigned tab
 	return RUN_OK;
 }
 
-/* What shapes route records besides the dump's bytes: this build's parser. */
-static uint64_t route_seed(void)
+/* What shapes a delta's view of route and neighbour records besides their dumps' bytes: this
+ * build's parser and records, and the neighbour option (which entries are kept). */
+static uint64_t digest_seed(const struct settings *set)
 {
 	uint64_t h = hash64(NETINV_VERSION, strlen(NETINV_VERSION), 0x726f75746573ull);
 
 	h = hash_mix(h, sizeof(struct snap_route));
 	h = hash_mix(h, sizeof(struct snap_nexthop));
-	return hash_mix(h, snap_default_limits.max[SNAP_ROUTES] ^
-				   ((uint64_t)snap_default_limits.max_nexthops << 32));
+	h = hash_mix(h, sizeof(struct snap_neigh));
+	h = hash_mix(h, snap_default_limits.max[SNAP_ROUTES] ^
+				((uint64_t)snap_default_limits.max_nexthops << 32));
+	h = hash_mix(h, snap_default_limits.max[SNAP_NEIGH]);
+	return hash_mix(h, set->all_neighbors);
 }
 
-/* Routes whose dump was the same as the acknowledged state's: carried when that state turned out
+/* Tables whose dump was the same as the acknowledged state's: carried when that state turned out
  * to be the one the digest came from (read whole, same keying, nothing unconfirmed), else dumped
- * again and parsed (a state found corrupt after its header was read, a --full run). */
-static enum run_outcome routes_same(struct harvest *h, const struct run_state *st,
+ * again and parsed (a state found corrupt after its header was read). */
+static enum run_outcome tables_same(struct harvest *h, const struct run_state *st,
 				    const struct acked_state *prev, const struct collect_opts *co,
 				    unsigned *same)
 {
-	struct snap_table_stats *ts = &h->s.st[SNAP_ROUTES];
 	struct collect_opts again = *co;
 	struct collect_stats cs;
+	unsigned redo = 0;
 	int r;
 
-	if (prev && prev->keying == (uint32_t)h->copts.keying && prev->route_digest == ts->digest &&
-	    !st->unconf_on_disk) {
-		ts->same_count = prev->t[SNAP_ROUTES].n;
-		*same = 1u << SNAP_ROUTES;
-		log_debug("the route dump was the acknowledged one (digest %016llx): %u routes carried, "
-			  "not parsed", (unsigned long long)ts->digest, ts->same_count);
-		return RUN_OK;
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		struct snap_table_stats *ts = &h->s.st[t];
+
+		if (!ts->same_dump)
+			continue;
+		if (prev && prev->keying == (uint32_t)h->copts.keying && prev->digest[t] == ts->digest &&
+		    !st->unconf_on_disk) {
+			*same |= 1u << t;
+			log_debug("the %s dump was the acknowledged one (digest %016llx): %u records "
+				  "carried, not parsed", snap_table_names[t], (unsigned long long)ts->digest,
+				  prev->t[t].n);
+			continue;
+		}
+		log_debug("the %s were dumped as they were acknowledged, but that state cannot stand "
+			  "for them: dumping them again", snap_table_names[t]);
+		ts->same_dump = false;
+		redo |= 1u << t;
 	}
-	log_debug("the routes were dumped as they were acknowledged, but that state cannot stand for "
-		  "them: dumping them again");
-	again.tables = 1u << SNAP_ROUTES;
+	if (!redo)
+		return RUN_OK;
+	again.tables = redo;
 	again.skip_links = true;
-	again.route_same = 0;
+	memset(again.same, 0, sizeof(again.same));
 	r = collect_run(&h->s, &again, &cs);
 	if (r < 0) {
 		log_error("cannot open a netlink socket: %s", strerror(-r));
@@ -388,26 +402,31 @@ enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 		log_error("out of memory");
 		return RUN_SOFTWARE;
 	}
-	if (co.tables & (1u << SNAP_ROUTES)) {
-		uint64_t digest;
-		uint32_t runs;
+	if (co.tables & PERSIST_DIGESTED) {
+		uint64_t digest[SNAP_NTABLES];
+		bool repeat[SNAP_NTABLES], any = false;
 
-		/* the routes were the same in the last two commits, or the last check-in found them
-		 * as acknowledged: they likely are now, and a dump only digested costs the kernel's
-		 * time alone (a routing table that keeps changing is parsed straight away) */
-		if (st->have_dir && !o->full && state_route_hint(&st->sd, &digest, &runs) &&
-		    (runs >= 2 || st->as.routes_seen == digest))
-			co.route_same = digest;
+		/* a table the same in the last two commits, or found as acknowledged by the last
+		 * check-in, likely is now: a dump only digested costs the kernel's time alone (a table
+		 * that keeps changing is parsed straight away) */
+		if (st->have_dir && !o->full && state_digest_hint(&st->sd, digest, repeat))
+			for (int t = 0; t < SNAP_NTABLES; t++)
+				if (digest[t] && (repeat[t] || st->as.seen[t] == digest[t])) {
+					co.same[t] = digest[t];
+					any = true;
+				}
 		/* a digest is for a state to keep, or to compare with */
-		if (keyed || co.route_same)
-			co.route_seed = route_seed();
+		if (keyed || any)
+			co.digest_seed = digest_seed(set);
 	}
 	r = collect_run(&h->s, &co, &h->cs);
 	if (r < 0) {
 		log_error("cannot open a netlink socket: %s", strerror(-r));
 		return r == -EPERM || r == -EACCES ? RUN_NOPERM : RUN_UNAVAILABLE;
 	}
-	co.route_seed = co.route_same = 0; /* the other namespaces' routes: parsed, no digests */
+	/* the other namespaces' tables: parsed, no digests */
+	co.digest_seed = 0;
+	memset(co.same, 0, sizeof(co.same));
 	h->cs.proc = walk;
 	if (walk.status != PROCMAP_DISABLED && walk.status != PROCMAP_NOT_PERMITTED)
 		procmap_attribute(&h->pm, &h->s, &h->cs.proc);
@@ -443,10 +462,10 @@ enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 	if (out != RUN_OK)
 		return out;
 	prev = (st->have_acked && !o->full) ? &st->acked : NULL;
-	if (h->s.st[SNAP_ROUTES].same_dump) {
-		struct collect_opts rco = { .tables = tables & ~NETNS_BIT, .route_seed = route_seed() };
+	if (h->s.st[SNAP_ROUTES].same_dump || h->s.st[SNAP_NEIGH].same_dump) {
+		struct collect_opts rco = { .tables = tables & ~NETNS_BIT, .digest_seed = digest_seed(set) };
 
-		if ((out = routes_same(h, st, prev, &rco, &same)) != RUN_OK)
+		if ((out = tables_same(h, st, prev, &rco, &same)) != RUN_OK)
 			return out;
 	}
 	/* Namespaces are a table of the delta: read (or, in host mode, to withdraw what an earlier
@@ -469,7 +488,8 @@ enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 		log_error("out of memory computing the delta");
 		return RUN_SOFTWARE;
 	}
-	h->d.route_digest = h->s.st[SNAP_ROUTES].digest;
+	for (int t = 0; t < SNAP_NTABLES; t++)
+		h->d.digest[t] = h->s.st[t].digest;
 	return RUN_OK;
 }
 
@@ -555,7 +575,7 @@ void harvest_summary(const struct harvest *h, const char *outcome, const char *w
 		 "%llu bytes%s in %.1f ms%s; processes: %s%s",
 		 count(c[0], sizeof(c[0]), s->t[SNAP_LINKS].n, "link", "links"),
 		 count(c[1], sizeof(c[1]), s->t[SNAP_ADDRS].n, "address", "addresses"),
-		 count(c[2], sizeof(c[2]), s->t[SNAP_NEIGH].n, "neighbour", "neighbours"),
+		 count(c[2], sizeof(c[2]), snap_records(s, SNAP_NEIGH), "neighbour", "neighbours"),
 		 count(c[3], sizeof(c[3]), snap_records(s, SNAP_ROUTES), "route", "routes"),
 		 count(c[4], sizeof(c[4]), s->t[SNAP_SOCKS].n, "socket", "sockets"),
 		 h->cs.total_us / 1000.0, d->full ? "full snapshot" : "delta", add, chg, rem, what,
@@ -565,7 +585,7 @@ void harvest_summary(const struct harvest *h, const char *outcome, const char *w
 	FIELD("outcome", "%s", outcome);
 	FIELD("links", "%u", s->t[SNAP_LINKS].n);
 	FIELD("addresses", "%u", s->t[SNAP_ADDRS].n);
-	FIELD("neighbors", "%u", s->t[SNAP_NEIGH].n);
+	FIELD("neighbors", "%u", snap_records(s, SNAP_NEIGH));
 	FIELD("routes", "%u", snap_records(s, SNAP_ROUTES));
 	FIELD("sockets", "%u", s->t[SNAP_SOCKS].n);
 	FIELD("full_snapshot", "%s", d->full ? "yes" : "no");

@@ -472,13 +472,14 @@ void state_read_status(struct state_dir *sd, struct agent_status *as)
 		if (!v)
 			continue;
 		*v++ = 0;
-		if (!strcmp(line, "routes_seen")) {
+		if (!strcmp(line, "routes_seen") || !strcmp(line, "neighbors_seen")) {
+			uint64_t *seen = &as->seen[line[0] == 'r' ? SNAP_ROUTES : SNAP_NEIGH];
 			char *end;
 
 			errno = 0;
-			as->routes_seen = strtoull(v, &end, 16);
+			*seen = strtoull(v, &end, 16);
 			if (errno || *end || end == v)
-				as->routes_seen = 0;
+				*seen = 0;
 			continue;
 		}
 		num = parse_u64(v, 0, INT64_MAX, &n) == 0;
@@ -538,11 +539,13 @@ enum state_err state_write_status(struct state_dir *sd, const struct agent_statu
 	n = snprintf(buf, sizeof(buf),
 		     "registration=%s\nagent_id=%s\nserver_time=%lld\nlast_checkin=%lld\n"
 		     "failures=%u\nnext_attempt=%lld\npart_budget=%u\nlast_error=%s\n"
-		     "last_error_at=%lld\nserver_peer=%s\nlast_sequence=%llu\nroutes_seen=%016llx\n",
+		     "last_error_at=%lld\nserver_peer=%s\nlast_sequence=%llu\nroutes_seen=%016llx\n"
+		     "neighbors_seen=%016llx\n",
 		     as->registration, as->agent_id, (long long)as->server_time,
 		     (long long)as->last_checkin, as->failures, (long long)as->next_attempt,
 		     as->part_budget, le, (long long)as->last_error_at, as->server_peer,
-		     (unsigned long long)as->last_sequence, (unsigned long long)as->routes_seen);
+		     (unsigned long long)as->last_sequence, (unsigned long long)as->seen[SNAP_ROUTES],
+		     (unsigned long long)as->seen[SNAP_NEIGH]);
 	if (as->have_policy)
 		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
 			      "policy_interval=%u\npolicy_jitter=%u\npolicy_command_timeout=%u\n"

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "../delta/snapshot.h"
 
 struct acked_state;
 struct delta;
@@ -78,10 +79,10 @@ enum state_err state_write_unconfirmed(struct state_dir *sd, const struct acked_
 				       uint64_t sequence, bool full, char *err, size_t errlen);
 /* Once the acknowledged state includes what the unconfirmed file held. 0 or -errno. */
 int state_drop_unconfirmed(struct state_dir *sd);
-/* Before the dumps, from acked.state's header alone (nothing of it trusted yet): the digest of the
- * route dump its routes came from and in how many commits in a row it was the same. false when
+/* Before the dumps, from acked.state's header alone (nothing of it trusted yet): per table, the
+ * digest of the dump its records came from and whether it repeated in the last commit. false when
  * there is none, or when reports whose replies never came are recorded (unconfirmed.state). */
-bool state_route_hint(struct state_dir *sd, uint64_t *digest, uint32_t *runs);
+bool state_digest_hint(struct state_dir *sd, uint64_t digest[SNAP_NTABLES], bool repeat[SNAP_NTABLES]);
 /* Size of the acknowledged state file, -1 when there is none (for status). */
 long long state_acked_bytes(struct state_dir *sd);
 /* Write the acknowledged state the delta leads to (what was marked sent). */
@@ -113,9 +114,10 @@ struct agent_status {
 	/* sequence of the last accepted report; acked.state holds the sequence of the last one that
 	 * changed records (a no-change check-in does not rewrite it) */
 	uint64_t last_sequence;
-	/* the route digest of the last accepted check-in that found the routes as acknowledged (0 =
-	 * none): a hint that the next run may digest the routes instead of parsing them */
-	uint64_t routes_seen;
+	/* per table (routes, neighbours), the digest of the last accepted check-in that found the
+	 * table as acknowledged (0 = none): a hint that the next run may digest it instead of parsing
+	 * it (routes_seen, neighbors_seen) */
+	uint64_t seen[SNAP_NTABLES];
 };
 
 /* agent.status: KEY=VALUE lines; a missing file is an empty status, damaged lines are skipped. */

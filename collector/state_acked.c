@@ -21,15 +21,15 @@
 #define ACKED_FILE "acked.state"
 #define UNCONFIRMED_FILE "unconfirmed.state"
 
-bool state_route_hint(struct state_dir *sd, uint64_t *digest, uint32_t *runs)
+bool state_digest_hint(struct state_dir *sd, uint64_t digest[SNAP_NTABLES], bool repeat[SNAP_NTABLES])
 {
 	uint8_t hdr[PERSIST_HDR_LEN];
 	struct stat sb;
 	ssize_t n;
 	int fd;
 
-	*digest = 0;
-	*runs = 0;
+	memset(digest, 0, SNAP_NTABLES * sizeof(*digest));
+	memset(repeat, 0, SNAP_NTABLES * sizeof(*repeat));
 	/* reports whose replies never came: the server may hold other routes than the state says */
 	if (fstatat(sd->dfd, UNCONFIRMED_FILE, &sb, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
 		return false;
@@ -40,7 +40,7 @@ bool state_route_hint(struct state_dir *sd, uint64_t *digest, uint32_t *runs)
 		n = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? pread(fd, hdr, sizeof(hdr), 0) : -1;
 	while (n < 0 && errno == EINTR);
 	close(fd);
-	return n > 0 && persist_route_digest(hdr, (size_t)n, digest, runs) == 0 && *digest;
+	return n > 0 && persist_digests(hdr, (size_t)n, digest, repeat) == 0;
 }
 
 long long state_acked_bytes(struct state_dir *sd)
@@ -300,7 +300,9 @@ enum state_err state_commit(struct state_dir *sd, const struct delta *d, const s
 	int r;
 
 	delta_next_counts(d, m.count);
-	delta_next_digest(d, &m.route_digest, &m.route_runs);
+	for (int t = 0; t < SNAP_NTABLES; t++)
+		if (PERSIST_DIGESTED & (1u << t))
+			delta_next_digest(d, (enum snap_table)t, &m.digest[t], &m.repeat[t]);
 	r = state_write_atomic(sd, ACKED_FILE, fill_acked, &a);
 	if (r < 0)
 		return state_fail(err, errlen, STATE_IO,

@@ -395,9 +395,7 @@ static uint64_t hash_str(const struct snapshot *s, uint32_t off, uint64_t h)
 	return off ? hash64(snap_s(s, off), strlen(snap_s(s, off)), h) : hash_mix(h, 0);
 }
 
-/* Neighbour reachability moves REACHABLE -> STALE -> DELAY -> PROBE on its own every few minutes;
- * those are one "dynamic" state for change detection (PERMANENT, NOARP, FAILED, INCOMPLETE stay). */
-static uint16_t nud_class(uint16_t st)
+uint16_t canon_nud_class(uint16_t st)
 {
 	const uint16_t dynamic = 0x02 | 0x04 | 0x08 | 0x10; /* REACHABLE STALE DELAY PROBE */
 
@@ -437,7 +435,7 @@ static uint64_t record_hash(const struct snapshot *s, enum snap_table t, const v
 		struct snap_neigh n = *(const struct snap_neigh *)r;
 
 		if (content)
-			n.state = nud_class(n.state);
+			n.state = canon_nud_class(n.state);
 		return hash64(&n, sizeof(n), h);
 	}
 	case SNAP_ROUTES: {

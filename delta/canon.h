@@ -63,4 +63,8 @@ void canon_fps(const struct canon_ctx *c, enum snap_table t, uint32_t i, const u
 	       uint64_t *id, uint64_t *content);
 /* Is this socket a client-side connection (its local port is not a listening port here)? */
 bool canon_client_side(const struct canon_ctx *c, const struct snap_sock *k);
+/* Neighbour reachability moves REACHABLE -> STALE -> DELAY -> PROBE on its own every few minutes;
+ * those are one "dynamic" state for change detection (PERMANENT, NOARP, FAILED, INCOMPLETE stay). */
+uint16_t canon_nud_class(uint16_t state);
+
 #endif

@@ -279,8 +279,11 @@ static int build(struct delta *d, const struct canon_ctx *c, const struct acked_
 		if (!(tables & (1u << t)) || (same & (1u << t))) {
 			d->t[t].carried = true;
 			if (same & (1u << t)) {
+				uint32_t n = c->s->st[t].same_count;
+
 				d->t[t].same = true;
 				d->t[t].unchanged = prev->t[t].n;
+				d->t[t].filtered = n > prev->t[t].n ? n - prev->t[t].n : 0;
 			}
 			d->t[t].send = calloc(c->s->t[t].n ? c->s->t[t].n : 1, 1);
 			if (!d->t[t].send) {
@@ -415,27 +418,25 @@ static bool settled(const struct delta_table *dt)
 	return true;
 }
 
-void delta_next_digest(const struct delta *d, uint64_t *digest, uint32_t *runs)
+void delta_next_digest(const struct delta *d, enum snap_table t, uint64_t *digest, bool *repeat)
 {
-	const struct delta_table *dt = &d->t[SNAP_ROUTES];
+	const struct delta_table *dt = &d->t[t];
 	const struct acked_state *p = d->prev;
 
 	*digest = 0;
-	*runs = 0;
+	*repeat = false;
 	if (dt->carried && !dt->same) {
-		/* not collected: the routes stay the acknowledged ones, and so does their digest */
+		/* not collected: the records stay the acknowledged ones, and so does their digest */
 		if (p) {
-			*digest = p->route_digest;
-			*runs = p->route_runs;
+			*digest = p->digest[t];
+			*repeat = p->repeat[t];
 		}
 		return;
 	}
-	if (!d->route_digest || (!dt->same && !settled(dt)))
+	if (!d->digest[t] || (!dt->same && !settled(dt)))
 		return;
-	*digest = d->route_digest;
-	*runs = 1;
-	if (p && p->route_digest == d->route_digest && p->route_runs)
-		*runs = p->route_runs < UINT32_MAX - 1 ? p->route_runs + 1 : p->route_runs;
+	*digest = d->digest[t];
+	*repeat = p && p->digest[t] == d->digest[t];
 }
 
 void delta_next_counts(const struct delta *d, uint32_t count[SNAP_NTABLES])
@@ -580,11 +581,12 @@ int acked_merge_unconfirmed(struct acked_state *a, const struct acked_state *u)
 		m.t[t].n = k;
 		p += k;
 	}
-	if (u->t[SNAP_ROUTES].n) {
-		/* routes of unknown content are not what the dump digest stands for */
-		m.route_digest = 0;
-		m.route_runs = 0;
-	}
+	for (int t = 0; t < SNAP_NTABLES; t++)
+		if (u->t[t].n) {
+			/* records of unknown content are not what a dump digest stands for */
+			m.digest[t] = 0;
+			m.repeat[t] = false;
+		}
 	block_release(a);
 	m.block = block;
 	m.map_len = 0;

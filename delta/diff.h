@@ -26,10 +26,10 @@ struct acked_state {
 	int64_t accepted_at;  /* server time of that acceptance (unix seconds), 0 = never */
 	uint32_t keying;      /* enum canon_keying the identities were made with */
 	uint32_t flags;       /* PERSIST_FLAG_* */
-	/* the digest of the route dump its routes came from (0 = none) and in how many commits in a
-	 * row it stayed the same */
-	uint64_t route_digest;
-	uint32_t route_runs;
+	/* per table in PERSIST_DIGESTED: the digest of the dump its records came from (0 = none), and
+	 * whether it was the same in the commit before */
+	uint64_t digest[SNAP_NTABLES];
+	bool repeat[SNAP_NTABLES];
 	struct acked_table t[SNAP_NTABLES];
 	void *block;          /* one allocation behind every table */
 	/* block is a read-only mapping of a state file, map_len bytes: its pages are given back as
@@ -68,9 +68,9 @@ struct delta {
 	struct delta_table t[SNAP_NTABLES];
 	const struct acked_state *prev; /* NULL: full snapshot */
 	bool full;
-	/* the digest of the dump this run's routes came from (snap_table_stats.digest), set by the
-	 * caller; 0 = none */
-	uint64_t route_digest;
+	/* per table, the digest of the dump this run's records came from (snap_table_stats.digest),
+	 * set by the caller; 0 = none */
+	uint64_t digest[SNAP_NTABLES];
 };
 
 /* prev NULL (or made with another keying) gives a full snapshot. Tables outside the mask (1 <<
@@ -104,10 +104,10 @@ typedef int (*delta_emit_fn)(void *arg, enum snap_table t, const struct state_re
 /* Walk the next acknowledged state, table by table in identity order. Returns the first non-zero
  * emit result, else 0. */
 int delta_next_state(const struct delta *d, const struct canon_ctx *c, delta_emit_fn emit, void *arg);
-/* The route digest the next state is to carry, and in how many commits in a row it has been the
- * same: this run's (d->route_digest) when every route of the snapshot is in the next state (all
- * sent, or the dump was the same), the acknowledged one when routes were not collected, else 0. */
-void delta_next_digest(const struct delta *d, uint64_t *digest, uint32_t *runs);
+/* The digest of table t the next state is to carry, and whether it repeats the acknowledged one:
+ * this run's (d->digest[t]) when every record of the snapshot is in the next state (all sent, or
+ * the dump was the same), the acknowledged one when the table was not collected, else 0. */
+void delta_next_digest(const struct delta *d, enum snap_table t, uint64_t *digest, bool *repeat);
 /* Record counts of the next state. */
 void delta_next_counts(const struct delta *d, uint32_t count[SNAP_NTABLES]);
 

@@ -8,8 +8,9 @@
 /* Header layout (little-endian, as every supported host is), version 3:
  *  0 magic[8]  8 version u32  12 header_len u32  16 sequence u64  24 accepted_at i64
  * 32 keying u32  36 flags u32 (PERSIST_FLAG_*)  40 rec_len u32  44 ntables u32
- * 48 count[16] u32  112 route_digest u64  120 route_runs u32  124 reserved u32 (zero)
- * Version 2: the same, with 112-127 reserved (zero).
+ * 48 count[16] u32  112 route_digest u64  120 neigh_digest u64; flags 2 and 4 say whether
+ * each digest was the same in the commit before.
+ * Version 2: the same, with 112-127 reserved (zero) and flag 1 only.
  * Version 1: the same up to 40, then count[5] u32 at 40 and rec_len u32 at 60. */
 struct hdr {
 	char magic[8];
@@ -20,8 +21,7 @@ struct hdr {
 	uint32_t rec_len, ntables;
 	uint32_t count[PERSIST_MAX_TABLES];
 	uint64_t route_digest;
-	uint32_t route_runs;
-	uint32_t reserved;
+	uint64_t neigh_digest;
 };
 _Static_assert(sizeof(struct hdr) == PERSIST_HDR_LEN, "state header is 128 bytes");
 _Static_assert(SNAP_NTABLES <= PERSIST_MAX_TABLES, "room for every table's count");
@@ -54,13 +54,18 @@ void persist_header(uint8_t out[PERSIST_HDR_LEN], const struct persist_meta *m)
 			 .accepted_at = m->accepted_at,
 			 .keying = m->keying,
 			 .flags = m->flags,
-			 .route_digest = m->route_digest,
-			 .route_runs = m->route_digest ? m->route_runs : 0,
+			 .route_digest = m->digest[SNAP_ROUTES],
+			 .neigh_digest = m->digest[SNAP_NEIGH],
 			 .rec_len = PERSIST_REC_LEN,
 			 .ntables = SNAP_NTABLES };
 
 	memcpy(h.magic, PERSIST_MAGIC, 8);
 	memcpy(h.count, m->count, sizeof(m->count));
+	h.flags &= ~(PERSIST_FLAG_ROUTES_REPEAT | PERSIST_FLAG_NEIGH_REPEAT);
+	if (h.route_digest && m->repeat[SNAP_ROUTES])
+		h.flags |= PERSIST_FLAG_ROUTES_REPEAT;
+	if (h.neigh_digest && m->repeat[SNAP_NEIGH])
+		h.flags |= PERSIST_FLAG_NEIGH_REPEAT;
 	memcpy(out, &h, sizeof(h));
 }
 
@@ -127,9 +132,11 @@ static int read_header(const uint8_t *p, size_t len, struct hdr *h, const char *
 				*why = "holds tables this version does not know";
 				return -EBADMSG;
 			}
-		/* version 2 reserved what version 3 keeps the route digest in */
-		if (h->reserved || (version == 2 && (h->route_digest || h->route_runs)) ||
-		    (!h->route_digest && h->route_runs)) {
+		/* version 2 reserved what version 3 keeps the digests in */
+		if ((version == 2 && (h->route_digest || h->neigh_digest ||
+				      (h->flags & ~PERSIST_FLAG_FULL))) ||
+		    (!h->route_digest && (h->flags & PERSIST_FLAG_ROUTES_REPEAT)) ||
+		    (!h->neigh_digest && (h->flags & PERSIST_FLAG_NEIGH_REPEAT))) {
 			*why = "unexpected header contents";
 			return -EBADMSG;
 		}
@@ -159,15 +166,25 @@ static uint64_t file_size(const struct hdr *h)
 	return h->hdr_len + n * PERSIST_REC_LEN + 4;
 }
 
-int persist_route_digest(const uint8_t *hdr, size_t len, uint64_t *digest, uint32_t *runs)
+static void header_digests(const struct hdr *h, uint64_t digest[SNAP_NTABLES], bool repeat[SNAP_NTABLES])
+{
+	memset(digest, 0, SNAP_NTABLES * sizeof(*digest));
+	memset(repeat, 0, SNAP_NTABLES * sizeof(*repeat));
+	digest[SNAP_ROUTES] = h->route_digest;
+	digest[SNAP_NEIGH] = h->neigh_digest;
+	repeat[SNAP_ROUTES] = h->flags & PERSIST_FLAG_ROUTES_REPEAT;
+	repeat[SNAP_NEIGH] = h->flags & PERSIST_FLAG_NEIGH_REPEAT;
+}
+
+int persist_digests(const uint8_t *hdr, size_t len, uint64_t digest[SNAP_NTABLES],
+		    bool repeat[SNAP_NTABLES])
 {
 	const char *why;
 	struct hdr h;
 
 	if (read_header(hdr, len, &h, &why) < 0)
 		return -EBADMSG;
-	*digest = h.route_digest;
-	*runs = h.route_runs;
+	header_digests(&h, digest, repeat);
 	return 0;
 }
 
@@ -272,8 +289,7 @@ static int decode(const uint8_t *buf, size_t len, struct acked_state *out, const
 	out->sequence = h.sequence;
 	out->accepted_at = h.accepted_at;
 	out->keying = h.keying;
-	out->flags = h.flags;
-	out->route_digest = h.route_digest;
-	out->route_runs = h.route_runs;
+	out->flags = h.flags & PERSIST_FLAG_FULL;
+	header_digests(&h, out->digest, out->repeat);
 	return 0;
 }

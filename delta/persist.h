@@ -16,7 +16,8 @@
 #include "diff.h"
 
 #define PERSIST_MAGIC   "NINVSTAT"
-/* Version 3 (0.7.0): version 2 with the digest of the route dump the routes came from. Version 2
+/* Version 3 (0.7.0): version 2 with the digests of the route and neighbour dumps the records came
+ * from. Version 2
  * (0.4.2): a 128-byte header with room for 16 table counts. Version 1 (up to 0.4.1: a 64-byte
  * header, five tables) is still read; its missing tables are empty. What an older version cannot
  * read costs it a full snapshot. */
@@ -30,7 +31,12 @@
 /* Header flags. FULL, in an unconfirmed-report file: that report was a full snapshot (the server
  * may have dropped everything it held), so the next report must be one too. */
 #define PERSIST_FLAG_FULL 1u
-#define PERSIST_FLAGS_KNOWN PERSIST_FLAG_FULL
+/* Version 3: the route (neighbour) digest was the same in the commit before this one. */
+#define PERSIST_FLAG_ROUTES_REPEAT 2u
+#define PERSIST_FLAG_NEIGH_REPEAT 4u
+#define PERSIST_FLAGS_KNOWN (PERSIST_FLAG_FULL | PERSIST_FLAG_ROUTES_REPEAT | PERSIST_FLAG_NEIGH_REPEAT)
+/* The tables whose dumps are digested (the header has room for these two). */
+#define PERSIST_DIGESTED ((1u << SNAP_ROUTES) | (1u << SNAP_NEIGH))
 
 /* The same format holds the acknowledged state (acked.state) and the records of reports sent but
  * never confirmed (unconfirmed.state: sequence = the last one sent, accepted_at = when). */
@@ -40,10 +46,10 @@ struct persist_meta {
 	uint32_t keying;
 	uint32_t flags;
 	uint32_t count[SNAP_NTABLES];
-	/* the digest of the route dump the routes came from (0 = none), and in how many commits in
-	 * a row it was the same (delta_next_digest) */
-	uint64_t route_digest;
-	uint32_t route_runs;
+	/* per table in PERSIST_DIGESTED: the digest of the dump its records came from (0 = none),
+	 * and whether it was the same in the commit before (delta_next_digest) */
+	uint64_t digest[SNAP_NTABLES];
+	bool repeat[SNAP_NTABLES];
 };
 
 /* Total file size for these counts (header + records + CRC). */
@@ -56,10 +62,11 @@ uint32_t persist_crc(uint32_t crc, const void *p, size_t n);
  * whole file must have (*size), or
  * -EBADMSG with *why. A reader checks this against the file's size before reading the rest. */
 int persist_expected_size(const uint8_t *hdr, size_t len, uint64_t *size, const char **why);
-/* From the header alone: the route digest and its run count (0 and 0 in a version-2 file), or
- * -EBADMSG. Read before the dumps, to know whether the routes may be the same; nothing is
- * trusted until the whole file is decoded. */
-int persist_route_digest(const uint8_t *hdr, size_t len, uint64_t *digest, uint32_t *runs);
+/* From the header alone: the dump digests and whether each repeated (none in a version-2 file),
+ * or -EBADMSG. Read before the dumps, to know whether a table may be the same; nothing is trusted
+ * until the whole file is decoded. */
+int persist_digests(const uint8_t *hdr, size_t len, uint64_t digest[SNAP_NTABLES],
+		    bool repeat[SNAP_NTABLES]);
 /* Decode a whole file image. 0, or -EBADMSG with *why set to a one-line reason; -ENOMEM. On
  * success out owns one allocation (acked_free). */
 int persist_decode(const uint8_t *buf, size_t len, struct acked_state *out, const char **why);

@@ -308,12 +308,13 @@ struct snap_table_stats {
 	 * they changed when the dump was brought up to date with them instead of retried */
 	uint32_t notifications, changes_applied;
 	int kernel_error;    /* the kernel refused part of the dump */
-	/* routes: the digest (route_digest) of a dump parsed whole and clean, the one the records
-	 * came from; 0 = none (notifications applied, duplicates, drops, truncation, a refusal) */
+	/* routes, neighbours: the digest (route_digest, neigh_digest) of a dump parsed whole and
+	 * clean, the one the records came from; 0 = none (notifications applied, duplicates, drops,
+	 * truncation, a refusal) */
 	uint64_t digest;
-	/* routes: the dump was byte for byte (route_digest) the one the acknowledged state was made
-	 * from, so it was not parsed: its records are the state's, same_count of them (the table in
-	 * the snapshot is empty) */
+	/* routes, neighbours: the dump was the one the acknowledged state was made from in every
+	 * byte a delta sees (its digest), so it was not parsed: the records are the state's (the table
+	 * in the snapshot is empty); same_count is how many the dump held (kept and filtered) */
 	bool same_dump;
 	uint32_t same_count;
 	bool truncated;      /* hit the table cap */

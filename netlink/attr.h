@@ -78,7 +78,11 @@ struct parse_ctx {
 	 * the walk that tells which datagram a message came in */
 	struct route_seams *seams;
 	const struct nl_walk *walk;
-	/* routes: the dump's digest, folded message by message (route_digest); NULL: none */
+	/* routes, neighbours: the dump's digest, folded message by message (route_digest,
+	 * neigh_digest); NULL: none */
 	uint64_t *digest;
+	/* a dump only digested: the messages that are records of the table (what parsing would
+	 * have kept) */
+	uint32_t digested;
 };
 #endif

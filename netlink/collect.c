@@ -12,6 +12,7 @@
 #include "../delta/snapshot.h"
 #include "../delta/canon.h"
 #include "../delta/reconcile.h"
+#include "../delta/hash.h"
 
 #include <errno.h>
 #include <string.h>
@@ -173,6 +174,7 @@ static int dump_table(struct collector *c, struct snapshot *s, enum snap_table t
 		addr_request(&req);
 		return dump_one(&c->rt, &req, t, &pc, addr_parse, intr);
 	case SNAP_NEIGH:
+		pc.digest = digest;
 		neigh_request(&req, false);
 		r = dump_one(&c->rt, &req, t, &pc, neigh_parse, intr);
 		if (r < 0)
@@ -276,45 +278,99 @@ static bool reconcilable(const struct collector *c, bool intr, uint32_t dups)
 	       !c->changed[SNAP_ADDRS] && !c->changed[SNAP_NHOBJ];
 }
 
+/* The family byte (the first of rtmsg and of ndmsg) of a message long enough to have one. */
+static int msg_family(const struct nlmsghdr *nlh, size_t hdrlen)
+{
+	const uint8_t *p = (const uint8_t *)nlh + NLMSG_HDRLEN;
+
+	return nlh->nlmsg_len >= NLMSG_HDRLEN + hdrlen ? p[0] : -1;
+}
+
 static int digest_route(const struct nlmsghdr *nlh, void *arg)
 {
 	struct parse_ctx *pc = arg;
+	int f = msg_family(nlh, sizeof(struct rtmsg));
 
 	*pc->digest = route_digest(nlh, *pc->digest);
+	/* the records route_parse makes: IPv4 and IPv6 routes, not cached clones */
+	if (nlh->nlmsg_type == RTM_NEWROUTE && (f == AF_INET || f == AF_INET6) &&
+	    !(((const struct rtmsg *)NLMSG_DATA(nlh))->rtm_flags & RTM_F_CLONED))
+		pc->digested++;
 	return 0;
 }
 
-/* The routes dumped only to be digested: true when the dump is the one the acknowledged routes
- * were made from (o->route_same) and nothing that changes routes was announced while it ran. A
- * dump that breaks off, is refused or interrupted is not the same (it is then dumped again). */
-static bool routes_same(struct collector *c, struct snapshot *s)
+static int digest_neigh(const struct nlmsghdr *nlh, void *arg)
+{
+	struct parse_ctx *pc = arg;
+	int f = msg_family(nlh, sizeof(struct ndmsg));
+
+	*pc->digest = neigh_digest(nlh, *pc->digest);
+	if (nlh->nlmsg_type == RTM_NEWNEIGH && (f == AF_INET || f == AF_INET6))
+		pc->digested++;
+	return 0;
+}
+
+/* Where table t's digest starts: the caller's seed and the table; for neighbours also every
+ * link's index and name (their identities name the device). */
+static uint64_t digest_start(const struct collector *c, const struct snapshot *s, enum snap_table t)
+{
+	uint64_t h = hash_mix(c->o->digest_seed, t);
+
+	if (t == SNAP_NEIGH)
+		for (uint32_t i = 0; i < s->t[SNAP_LINKS].n; i++) {
+			const struct snap_link *l = snap_at(s, SNAP_LINKS, i);
+			const char *name = snap_s(s, l->name);
+
+			h = hash64(name, strlen(name), hash_mix(h, l->ifindex));
+		}
+	return h;
+}
+
+/* Table t (routes, neighbours) dumped only to be digested: true when the dump is the one the
+ * acknowledged records were made from (o->same[t]) and nothing that changes the table was
+ * announced while it ran. A dump that breaks off, is refused or interrupted is not the same (it
+ * is then dumped again). */
+static bool table_same(struct collector *c, struct snapshot *s, enum snap_table t, uint32_t *records)
 {
 	union {
 		struct nlmsghdr h;
 		uint8_t b[256];
 	} req;
-	uint64_t digest = c->o->route_seed;
+	uint64_t digest = digest_start(c, s, t);
 	struct parse_ctx pc = { .snap = s, .digest = &digest };
-	bool intr = false;
+	bool intr = false, changed;
 	int r;
 
 	mon_drain(c);
 	memset(c->changed, 0, sizeof(c->changed));
 	c->mon_lost = false;
-	route_request(&req, AF_INET);
-	if (dump_one(&c->rt, &req, SNAP_ROUTES, &pc, digest_route, &intr) < 0)
-		return false;
-	route_request(&req, AF_INET6);
-	r = dump_one(&c->rt, &req, SNAP_ROUTES, &pc, digest_route, &intr);
-	if (r == -EAFNOSUPPORT || r == -EOPNOTSUPP)
-		c->st->ipv6 = false;
-	else if (r < 0)
-		return false;
+	if (t == SNAP_ROUTES) {
+		route_request(&req, AF_INET);
+		if (dump_one(&c->rt, &req, t, &pc, digest_route, &intr) < 0)
+			return false;
+		route_request(&req, AF_INET6);
+		r = dump_one(&c->rt, &req, t, &pc, digest_route, &intr);
+		if (r == -EAFNOSUPPORT || r == -EOPNOTSUPP)
+			c->st->ipv6 = false;
+		else if (r < 0)
+			return false;
+	} else {
+		neigh_request(&req, false);
+		if (dump_one(&c->rt, &req, t, &pc, digest_neigh, &intr) < 0)
+			return false;
+		neigh_request(&req, true);
+		r = dump_one(&c->rt, &req, t, &pc, digest_neigh, &intr);
+		if (r < 0 && r != -EOPNOTSUPP && r != -EINVAL)
+			return false;
+	}
 	mon_drain(c);
-	if (intr || c->mon_lost || c->changed[SNAP_ROUTES] || c->changed[SNAP_LINKS] ||
-	    c->changed[SNAP_ADDRS] || c->changed[SNAP_NHOBJ])
+	changed = c->changed[t] || c->changed[SNAP_LINKS];
+	if (t == SNAP_ROUTES)
+		changed |= c->changed[SNAP_ADDRS] || c->changed[SNAP_NHOBJ];
+	if (intr || c->mon_lost || changed)
 		return false;
-	return (digest ? digest : 1) == c->o->route_same;
+	*records = pc.digested;
+	return (digest ? digest : 1) == c->o->same[t];
 }
 
 static void collect_table(struct collector *c, struct snapshot *s, enum snap_table t)
@@ -328,15 +384,16 @@ static void collect_table(struct collector *c, struct snapshot *s, enum snap_tab
 	ts->collected = true;
 	ts->digest = 0;
 	ts->same_dump = false;
-	if (t == SNAP_ROUTES && c->o->route_same && c->o->route_seed && c->have_mon && routes_same(c, s)) {
+	if ((t == SNAP_ROUTES || t == SNAP_NEIGH) && c->o->same[t] && c->o->digest_seed && c->have_mon &&
+	    table_same(c, s, t, &ts->same_count)) {
 		ts->attempts = 1;
 		ts->same_dump = true;
-		ts->digest = c->o->route_same;
+		ts->digest = c->o->same[t];
 		ts->dump_us = (uint32_t)(snap_mono_us() - t0);
 		return;
 	}
 	for (unsigned int attempt = 1; attempt <= max; attempt++) {
-		bool intr = false, changed;
+		bool intr = false, changed, digested;
 		uint32_t dups;
 		uint64_t fp, digest;
 		int r;
@@ -354,8 +411,9 @@ static void collect_table(struct collector *c, struct snapshot *s, enum snap_tab
 		memset(c->changed, 0, sizeof(c->changed));
 		c->mon_lost = false;
 		c->keep_routes = t == SNAP_ROUTES && route_events_ready(c);
-		digest = c->o->route_seed;
-		r = dump_table(c, s, t, &intr, t == SNAP_ROUTES && digest ? &digest : NULL);
+		digested = (t == SNAP_ROUTES || t == SNAP_NEIGH) && c->o->digest_seed;
+		digest = digested ? digest_start(c, s, t) : 0;
+		r = dump_table(c, s, t, &intr, digested ? &digest : NULL);
 		dups = canon_sort(s, t) ? canon_dedup(s, t) : 0;
 		ts->duplicates = dups;
 		if (r < 0 && r != -EINTR) {
@@ -369,8 +427,7 @@ static void collect_table(struct collector *c, struct snapshot *s, enum snap_tab
 		changed = c->have_mon && t != SNAP_SOCKS && (c->mon_lost || c->changed[t]);
 		if (!intr && !dups && !changed) {
 			/* the records are what the bytes say: the digest stands for them */
-			if (t == SNAP_ROUTES && c->o->route_seed && !ts->dropped && !ts->fields_skipped &&
-			    !ts->truncated && !s->oom)
+			if (digested && !ts->dropped && !ts->fields_skipped && !ts->truncated && !s->oom)
 				ts->digest = digest ? digest : 1;
 			break;
 		}

@@ -13,10 +13,11 @@
  * notifications; their check is (a) and (b), since an insert before the resume point shows up as a
  * duplicate.
  *
- * Unchanged routes are not parsed: when the caller holds the digest of the dump its acknowledged
- * routes came from, the routes are first dumped only to digest them (the kernel's cost and a hash),
- * and a dump byte-identical to that one, with no change announced meanwhile, is reported as the
- * same instead (same_dump). Any difference costs one more dump, which is then parsed.
+ * Unchanged routes and neighbours are not parsed: when the caller holds the digest of the dump its
+ * acknowledged records came from, the table is first dumped only to digest it (the kernel's cost
+ * and a hash), and a dump identical to that one in every byte a delta sees, with no change
+ * announced meanwhile, is reported as the same instead (same_dump). Any difference costs one more
+ * dump, which is then parsed.
  *
  * Routes under churn are not retried: the route notifications that arrive while the table is
  * dumped are parsed and applied to the dump (delta/reconcile.h says when that is exact and when it
@@ -40,14 +41,15 @@ struct collect_opts {
 	unsigned int max_attempts;
 	/* the links are in the snapshot already: this is a second collection of other tables */
 	bool skip_links;
-	/* Route dump digests (snap_table_stats.digest), chained from this seed; 0 = none. The seed
-	 * stands for everything besides the bytes that shapes the records (the parser's version). */
-	uint64_t route_seed;
-	/* Non-zero (with a seed and a change listener): the digest the acknowledged routes were made
-	 * from. The routes are first dumped only to digest them; when nothing announced a change
-	 * and the digest is this, the table is left empty with same_dump set, else dumped again and
-	 * parsed. */
-	uint64_t route_same;
+	/* Route and neighbour dump digests (snap_table_stats.digest), chained from this seed; 0 =
+	 * none. The seed stands for everything besides the bytes that shapes what a delta sees of
+	 * the records (the parser's version, options); a neighbour digest adds the links' names. */
+	uint64_t digest_seed;
+	/* Per table (routes, neighbours), non-zero (with a seed and a change listener): the digest
+	 * the acknowledged records were made from. The table is first dumped only to digest it; when
+	 * nothing announced a change and the digest is this, it is left empty with same_dump set,
+	 * else dumped again and parsed. */
+	uint64_t same[SNAP_NTABLES];
 };
 
 /* The sockets one namespace's collection uses: requests (rt), sock_diag (sd) and the change

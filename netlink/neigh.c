@@ -1,6 +1,8 @@
 #include "neigh.h"
 #include "attr.h"
 #include "../delta/snapshot.h"
+#include "../delta/canon.h"
+#include "../delta/hash.h"
 
 #include <errno.h>
 #include <string.h>
@@ -18,6 +20,38 @@ size_t neigh_request(void *buf, bool proxy)
 	return nl_request_len(buf);
 }
 
+uint64_t neigh_digest(const struct nlmsghdr *nlh, uint64_t h)
+{
+	const uint8_t *p = (const uint8_t *)nlh + NLMSG_HDRLEN;
+	size_t len = nlh->nlmsg_len - NLMSG_HDRLEN, off = NLMSG_ALIGN(sizeof(struct ndmsg)), from = 0;
+
+	h = hash_mix(h, nlh->nlmsg_type);
+	if (len >= sizeof(struct ndmsg)) {
+		struct ndmsg nd;
+
+		memcpy(&nd, p, sizeof(nd));
+		nd.ndm_state = canon_nud_class(nd.ndm_state);
+		h = hash64(&nd, sizeof(nd), h);
+		from = sizeof(nd);
+	}
+	while (off + NLA_HDRLEN <= len) {
+		const struct nlattr *a = (const void *)(p + off);
+		size_t next = off + NLA_ALIGN(a->nla_len);
+		uint16_t type = a->nla_type & NLA_TYPE_MASK;
+
+		if (a->nla_len < NLA_HDRLEN || a->nla_len > len - off)
+			break; /* neigh_parse refuses the message: hashed as it is */
+		if (next > len)
+			next = len;
+		if (type == NDA_CACHEINFO || type == NDA_PROBES) {
+			h = hash64(p + from, off - from, h);
+			from = next;
+		}
+		off = next;
+	}
+	return hash64(p + from, len - from, h);
+}
+
 int neigh_parse(const struct nlmsghdr *nlh, void *arg)
 {
 	struct parse_ctx *ctx = arg;
@@ -26,6 +60,8 @@ int neigh_parse(const struct nlmsghdr *nlh, void *arg)
 	struct snap_neigh n = { 0 }, *out;
 	int r;
 
+	if (ctx->digest)
+		*ctx->digest = neigh_digest(nlh, *ctx->digest);
 	if (nlh->nlmsg_type != RTM_NEWNEIGH)
 		return 0;
 	r = attr_parse(nlh, sizeof(*nd), tb, NDA_MAX);

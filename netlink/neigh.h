@@ -8,9 +8,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <linux/netlink.h>
 
 size_t neigh_request(void *buf, bool proxy);
 int neigh_parse(const struct nlmsghdr *nlh, void *ctx);
+/* Fold one message of a neighbour dump into h: every byte after the netlink header that
+ * neigh_parse could read, with the state as change detection sees it (canon_nud_class: reachable,
+ * stale, delay and probe are one), and without NDA_CACHEINFO and NDA_PROBES (ages and counters
+ * that move while the entry stays). Two dumps with equal digests differ in no way a delta sees. */
+uint64_t neigh_digest(const struct nlmsghdr *nlh, uint64_t h);
 
 #endif

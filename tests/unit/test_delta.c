@@ -135,7 +135,9 @@ static void commit(const struct delta *d, const struct canon_ctx *c, uint64_t se
 
 	delta_next_state(d, c, emit, &recs);
 	delta_next_counts(d, want);
-	delta_next_digest(d, &m.route_digest, &m.route_runs);
+	for (int t = 0; t < SNAP_NTABLES; t++)
+		if (PERSIST_DIGESTED & (1u << t))
+			delta_next_digest(d, (enum snap_table)t, &m.digest[t], &m.repeat[t]);
 	assert_memory_equal(want, recs.count, sizeof(want));
 	memcpy(m.count, recs.count, sizeof(m.count));
 	flen = persist_size(m.count);
@@ -353,24 +355,32 @@ static void test_uncollected_table_carries_over(void **state)
 	snap_free(&only);
 }
 
-/* The route digest the state keeps: this run's when every route made it into the next state,
- * counted up while it stays the same, dropped when a route is still unsent; routes that were the
- * same (not parsed) are carried with every record unchanged; routes not collected keep theirs. */
-/* One accepted run: the delta of tables against prev (routes the same when same), this run's
- * route digest, everything sent and committed as sequence seq into out. */
+/* One accepted run: the delta of tables against prev (those in same not parsed), this run's route
+ * and neighbour digests, everything sent and committed as sequence seq into out. */
 static void accepted_run(const struct canon_ctx *c, const struct acked_state *prev, unsigned tables,
-			 unsigned same, uint64_t digest, uint64_t seq, struct acked_state *out)
+			 unsigned same, uint64_t routes, uint64_t neigh, uint64_t seq, struct acked_state *out)
 {
 	struct delta d;
 
 	assert_int_equal(delta_build_same(&d, c, prev, tables, same), 0);
-	d.route_digest = digest;
+	d.digest[SNAP_ROUTES] = routes;
+	d.digest[SNAP_NEIGH] = neigh;
 	delta_mark_all_sent(&d);
 	commit(&d, c, seq, out);
 	delta_free(&d);
 }
 
-static void test_route_digest_and_same(void **state)
+#define ASSERT_DIGEST(a, t, dg, rep)                                                               \
+	do {                                                                                       \
+		assert_int_equal((a).digest[t], (dg));                                             \
+		assert_int_equal((a).repeat[t], (rep));                                            \
+	} while (0)
+
+/* The dump digests the state keeps: this run's when every record of the table made it into the
+ * next state, marked as a repeat when the acknowledged one was the same, dropped when a record is
+ * still unsent; a table that was the same (not parsed) is carried with every record unchanged; a
+ * table not collected keeps its digest; records of unknown content drop it. */
+static void test_dump_digests_and_same(void **state)
 {
 	struct canon_opts o = { .keying = KEYING_EXACT };
 	static struct model m[MAXM];
@@ -379,7 +389,7 @@ static void test_route_digest_and_same(void **state)
 	struct canon_ctx c, c2, c0;
 	struct delta d;
 	uint64_t dg;
-	uint32_t runs;
+	bool rep;
 
 	(void)state;
 	rng_state = 7;
@@ -388,14 +398,14 @@ static void test_route_digest_and_same(void **state)
 				       .alive = true };
 	build_snapshot(&s, m, 120);
 	canon_ctx_init(&c, &s, &o);
-	/* a full snapshot, all accepted: the digest, run 1 */
-	accepted_run(&c, NULL, ALL, 0, 0xabc, 1, &a1);
-	assert_int_equal(a1.route_digest, 0xabc);
-	assert_int_equal(a1.route_runs, 1);
-	/* the same dump again, a delta with nothing to send: run 2 */
-	accepted_run(&c, &a1, ALL, 0, 0xabc, 2, &a2);
-	assert_int_equal(a2.route_digest, 0xabc);
-	assert_int_equal(a2.route_runs, 2);
+	/* a full snapshot, all accepted: the digests, not repeats */
+	accepted_run(&c, NULL, ALL, 0, 0xabc, 0x111, 1, &a1);
+	ASSERT_DIGEST(a1, SNAP_ROUTES, 0xabc, false);
+	ASSERT_DIGEST(a1, SNAP_NEIGH, 0x111, false);
+	/* the same dumps again, a delta with nothing to send: repeats */
+	accepted_run(&c, &a1, ALL, 0, 0xabc, 0x111, 2, &a2);
+	ASSERT_DIGEST(a2, SNAP_ROUTES, 0xabc, true);
+	ASSERT_DIGEST(a2, SNAP_NEIGH, 0x111, true);
 	/* a route changed and its report not accepted: the state's routes are not the dump's */
 	m[1].value = 9; /* i = 1: table 2 + 1 % 3 = SNAP_ROUTES */
 	assert_int_equal(m[1].table, SNAP_ROUTES);
@@ -403,40 +413,49 @@ static void test_route_digest_and_same(void **state)
 	canon_ctx_init(&c2, &s2, &o);
 	assert_int_equal(delta_build(&d, &c2, &a2, ALL), 0);
 	assert_int_equal(d.t[SNAP_ROUTES].changed, 1);
-	d.route_digest = 0xdef;
-	delta_next_digest(&d, &dg, &runs);
+	d.digest[SNAP_ROUTES] = 0xdef;
+	d.digest[SNAP_NEIGH] = 0x111;
+	delta_next_digest(&d, SNAP_ROUTES, &dg, &rep);
 	assert_int_equal(dg, 0);
-	assert_int_equal(runs, 0);
-	/* once it is sent: the new digest, run 1 */
+	assert_false(rep);
+	delta_next_digest(&d, SNAP_NEIGH, &dg, &rep); /* the neighbours went out whole */
+	assert_int_equal(dg, 0x111);
+	assert_true(rep);
+	/* once it is sent: the new digest, not a repeat */
 	delta_mark_all_sent(&d);
-	delta_next_digest(&d, &dg, &runs);
+	delta_next_digest(&d, SNAP_ROUTES, &dg, &rep);
 	assert_int_equal(dg, 0xdef);
-	assert_int_equal(runs, 1);
+	assert_false(rep);
 	delta_free(&d);
-	/* routes the same as a2's: nothing in the snapshot, carried, all unchanged, run 3 */
+	/* routes and neighbours the same as a2's: nothing in the snapshot, carried, all unchanged */
 	snap_init(&none, NULL);
 	canon_ctx_init(&c0, &none, &o);
 	assert_int_equal(delta_build_same(&d, &c0, NULL, 1u << SNAP_ROUTES, 1u << SNAP_ROUTES), -EINVAL);
-	assert_int_equal(delta_build_same(&d, &c0, &a2, 1u << SNAP_ROUTES, 1u << SNAP_ROUTES), 0);
-	assert_true(d.t[SNAP_ROUTES].carried && d.t[SNAP_ROUTES].same);
-	assert_int_equal(d.t[SNAP_ROUTES].unchanged, a2.t[SNAP_ROUTES].n);
-	assert_int_equal(d.t[SNAP_ROUTES].added + d.t[SNAP_ROUTES].n_removed, 0);
-	d.route_digest = 0xabc;
+	assert_int_equal(delta_build_same(&d, &c0, &a2, PERSIST_DIGESTED, PERSIST_DIGESTED), 0);
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		if (!(PERSIST_DIGESTED & (1u << t)))
+			continue;
+		assert_true(d.t[t].carried && d.t[t].same);
+		assert_int_equal(d.t[t].unchanged, a2.t[t].n);
+		assert_int_equal(d.t[t].added + d.t[t].n_removed, 0);
+	}
+	d.digest[SNAP_ROUTES] = 0xabc;
+	d.digest[SNAP_NEIGH] = 0x111;
 	delta_mark_all_sent(&d);
 	commit(&d, &c0, 3, &a3);
 	delta_free(&d);
 	assert_same_state(&a3, &a2);
-	assert_int_equal(a3.route_digest, 0xabc);
-	assert_int_equal(a3.route_runs, 3);
-	/* routes not collected at all: the acknowledged digest and count stay */
-	accepted_run(&c0, &a3, 1u << SNAP_ADDRS, 0, 0, 4, &a4);
-	assert_int_equal(a4.route_digest, 0xabc);
-	assert_int_equal(a4.route_runs, 3);
-	/* no digest this run (a reconciled or retried dump): none kept */
-	accepted_run(&c, &a4, ALL, 0, 0, 5, &a5);
-	assert_int_equal(a5.route_digest, 0);
-	assert_int_equal(a5.route_runs, 0);
-	/* routes of unknown content (unconfirmed reports) drop the digest */
+	ASSERT_DIGEST(a3, SNAP_ROUTES, 0xabc, true);
+	ASSERT_DIGEST(a3, SNAP_NEIGH, 0x111, true);
+	/* neither collected: the acknowledged digests and counts stay */
+	accepted_run(&c0, &a3, 1u << SNAP_ADDRS, 0, 0, 0, 4, &a4);
+	ASSERT_DIGEST(a4, SNAP_ROUTES, 0xabc, true);
+	ASSERT_DIGEST(a4, SNAP_NEIGH, 0x111, true);
+	/* no digests this run (a reconciled or retried dump): none kept */
+	accepted_run(&c, &a4, ALL, 0, 0, 0, 5, &a5);
+	ASSERT_DIGEST(a5, SNAP_ROUTES, 0, false);
+	ASSERT_DIGEST(a5, SNAP_NEIGH, 0, false);
+	/* records of unknown content (unconfirmed reports) drop their table's digest only */
 	{
 		struct acked_state u = { 0 };
 		struct state_rec r = a4.t[SNAP_ROUTES].r[0];
@@ -444,7 +463,8 @@ static void test_route_digest_and_same(void **state)
 		u.t[SNAP_ROUTES].r = &r;
 		u.t[SNAP_ROUTES].n = 1;
 		assert_int_equal(acked_merge_unconfirmed(&a4, &u), 0);
-		assert_int_equal(a4.route_digest, 0);
+		ASSERT_DIGEST(a4, SNAP_ROUTES, 0, false);
+		ASSERT_DIGEST(a4, SNAP_NEIGH, 0x111, true);
 	}
 	acked_free(&a1);
 	acked_free(&a2);
@@ -880,33 +900,39 @@ static void test_codec_refuses_damage(void **state)
 	refix_crc(f, n);
 	expect_bad(f, n, "version");
 	free(f);
-	/* the route digest (version 3): read back; a run count without a digest, the last
-	 * reserved bytes set, or a digest in a version-2 header are damage */
+	/* the dump digests (version 3): read back with their repeat flags; a repeat flag without its
+	 * digest, or a digest or flag in a version-2 header, is damage */
 	f = good_file(&n);
-	f[112] = 0x5a;
-	f[120] = 2;
+	f[112] = 0x5a;                     /* route digest */
+	f[120] = 0x6b;                     /* neighbour digest */
+	f[36] = PERSIST_FLAG_NEIGH_REPEAT; /* the neighbours repeated, the routes did not */
 	refix_crc(f, n);
 	assert_int_equal(persist_decode(f, n, &a, &why), 0);
-	assert_int_equal(a.route_digest, 0x5a);
-	assert_int_equal(a.route_runs, 2);
+	ASSERT_DIGEST(a, SNAP_ROUTES, 0x5a, false);
+	ASSERT_DIGEST(a, SNAP_NEIGH, 0x6b, true);
+	assert_int_equal(a.flags, 0);
 	acked_free(&a);
 	{
-		uint64_t dg;
-		uint32_t runs;
+		uint64_t dg[SNAP_NTABLES];
+		bool rep[SNAP_NTABLES];
 
-		assert_int_equal(persist_route_digest(f, PERSIST_HDR_LEN, &dg, &runs), 0);
-		assert_int_equal(dg, 0x5a);
-		assert_int_equal(runs, 2);
+		assert_int_equal(persist_digests(f, PERSIST_HDR_LEN, dg, rep), 0);
+		assert_int_equal(dg[SNAP_ROUTES], 0x5a);
+		assert_int_equal(dg[SNAP_NEIGH], 0x6b);
+		assert_false(rep[SNAP_ROUTES]);
+		assert_true(rep[SNAP_NEIGH]);
 	}
-	f[112] = 0;
+	f[120] = 0; /* a repeat without its digest */
 	refix_crc(f, n);
 	expect_bad(f, n, "header contents");
-	f[112] = 0x5a;
-	f[124] = 1;
+	f[120] = 0x6b;
+	f[8] = 2; /* digests in a version-2 header */
 	refix_crc(f, n);
 	expect_bad(f, n, "header contents");
-	f[124] = 0;
+	free(f);
+	f = good_file(&n);
 	f[8] = 2;
+	f[36] = PERSIST_FLAG_ROUTES_REPEAT; /* a version-3 flag in a version-2 header */
 	refix_crc(f, n);
 	expect_bad(f, n, "header contents");
 	free(f);
@@ -915,9 +941,26 @@ static void test_codec_refuses_damage(void **state)
 	f[8] = 2;
 	refix_crc(f, n);
 	assert_int_equal(persist_decode(f, n, &a, &why), 0);
-	assert_int_equal(a.route_digest, 0);
+	ASSERT_DIGEST(a, SNAP_ROUTES, 0, false);
+	ASSERT_DIGEST(a, SNAP_NEIGH, 0, false);
 	acked_free(&a);
 	free(f);
+	/* the header written from a meta: digests, repeat flags only beside a digest */
+	{
+		struct persist_meta pm = { .sequence = 3 };
+		uint8_t hdr[PERSIST_HDR_LEN];
+		uint64_t dg[SNAP_NTABLES];
+		bool rep[SNAP_NTABLES];
+
+		pm.digest[SNAP_ROUTES] = 0x77;
+		pm.repeat[SNAP_ROUTES] = true;
+		pm.repeat[SNAP_NEIGH] = true; /* no digest: no flag */
+		persist_header(hdr, &pm);
+		assert_int_equal(persist_digests(hdr, sizeof(hdr), dg, rep), 0);
+		assert_int_equal(dg[SNAP_ROUTES], 0x77);
+		assert_true(rep[SNAP_ROUTES]);
+		assert_false(rep[SNAP_NEIGH]);
+	}
 	f = good_file(&n);
 	f[40] = 32; /* record size */
 	refix_crc(f, n);
@@ -943,7 +986,7 @@ static void test_codec_refuses_damage(void **state)
 	expect_bad(f, n, "checksum");
 	free(f);
 	f = good_file(&n);
-	f[36] = 2; /* a flag this version does not know */
+	f[36] = 8; /* a flag this version does not know */
 	refix_crc(f, n);
 	expect_bad(f, n, "flags");
 	free(f);
@@ -1032,7 +1075,7 @@ int main(void)
 		cmocka_unit_test(test_codec_size_from_header),
 		cmocka_unit_test(test_codec_refuses_damage),
 		cmocka_unit_test(test_codec_reads_version_1),
-		cmocka_unit_test(test_route_digest_and_same),
+		cmocka_unit_test(test_dump_digests_and_same),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

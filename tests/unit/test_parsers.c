@@ -246,7 +246,7 @@ static void test_routes(void **state)
  * changes the digest; the netlink header (sequence, port id) and the payloads of RTA_CACHEINFO
  * and RTA_EXPIRES (ages, timers) do not. */
 static struct {
-	uint32_t msgs, volatile_attrs;
+	uint32_t msgs, volatile_attrs, dynamic;
 } DC;
 
 static int check_digest(const struct nlmsghdr *nlh, void *arg)
@@ -284,6 +284,76 @@ static int check_digest(const struct nlmsghdr *nlh, void *arg)
 	free(m);
 	DC.msgs++;
 	return 0;
+}
+
+/* neigh_digest over recorded neighbour messages: as above, with NDA_CACHEINFO and NDA_PROBES the
+ * volatile attributes, and the state counting only as canon_nud_class sees it (reachable, stale,
+ * delay and probe are one). */
+static int check_neigh_digest(const struct nlmsghdr *nlh, void *arg)
+{
+	uint8_t *m = malloc(nlh->nlmsg_len);
+	uint8_t skip[4096] = { 0 };
+	size_t len = nlh->nlmsg_len, off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct ndmsg));
+	const size_t st = NLMSG_HDRLEN + offsetof(struct ndmsg, ndm_state);
+	uint64_t d0;
+
+	(void)arg;
+	assert_true(len <= sizeof(skip));
+	memcpy(m, nlh, len);
+	d0 = neigh_digest((struct nlmsghdr *)m, 1);
+	while (off + NLA_HDRLEN <= len) {
+		const struct nlattr *a = (const void *)(m + off);
+
+		if (a->nla_type == NDA_CACHEINFO || a->nla_type == NDA_PROBES) {
+			memset(skip + off + NLA_HDRLEN, 1, a->nla_len - NLA_HDRLEN);
+			DC.volatile_attrs++;
+		}
+		off += NLA_ALIGN(a->nla_len);
+	}
+	for (size_t i = 4; i < len; i++) {
+		bool same = (i >= 6 && i < NLMSG_HDRLEN) || skip[i];
+		uint16_t before, after;
+
+		memcpy(&before, m + st, 2);
+		m[i] ^= 0x10;
+		memcpy(&after, m + st, 2);
+		if (i == st || i == st + 1)
+			same = canon_nud_class(before) == canon_nud_class(after);
+		if (same)
+			assert_true(neigh_digest((struct nlmsghdr *)m, 1) == d0);
+		else if (neigh_digest((struct nlmsghdr *)m, 1) == d0)
+			fail_msg("byte %zu of a %zu-byte neighbour message does not change the digest", i, len);
+		m[i] ^= 0x10;
+	}
+	/* reachable -> stale is no change; reachable -> failed is one */
+	{
+		uint16_t s0;
+
+		memcpy(&s0, m + st, 2);
+		if (s0 == NUD_REACHABLE || s0 == NUD_STALE) {
+			uint16_t v = s0 == NUD_REACHABLE ? NUD_STALE : NUD_REACHABLE;
+
+			memcpy(m + st, &v, 2);
+			assert_true(neigh_digest((struct nlmsghdr *)m, 1) == d0);
+			v = NUD_FAILED;
+			memcpy(m + st, &v, 2);
+			assert_true(neigh_digest((struct nlmsghdr *)m, 1) != d0);
+			DC.dynamic++;
+		}
+	}
+	free(m);
+	DC.msgs++;
+	return 0;
+}
+
+static void test_neigh_digest(void **state)
+{
+	(void)state;
+	memset(&DC, 0, sizeof(DC));
+	feed_fixture("neigh.nldump", check_neigh_digest, NULL);
+	assert_true(DC.msgs >= 3);
+	assert_true(DC.volatile_attrs > 0);
+	assert_true(DC.dynamic > 0);
 }
 
 static void test_route_digest(void **state)
@@ -576,6 +646,7 @@ int main(void)
 		cmocka_unit_test(test_links),	  cmocka_unit_test(test_addrs),
 		cmocka_unit_test(test_neigh),	  cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_route_digest),
+		cmocka_unit_test(test_neigh_digest),
 		cmocka_unit_test(test_sockets),	  cmocka_unit_test(test_canonical_order),
 		cmocka_unit_test(test_rules_and_nexthops),
 		cmocka_unit_test(test_recorded_gre),

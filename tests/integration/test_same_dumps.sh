@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Routes not parsed when they are the same (netlink/collect.h): once two commits in a row held the
-# same route dump, a run dumps the routes only to digest them and, when the digest is the one the
-# acknowledged routes came from, carries them (same_dump). Checked here on 3,000 routes of both
-# families, one of them expiring (its RTA_EXPIRES moves every second): an unchanged table is
+# Routes and neighbours not parsed when they are the same (netlink/collect.h): once two commits in a
+# row held the same dump, a run dumps the table only to digest it and, when the digest is the one
+# the acknowledged records came from, carries them (same_dump). Checked here on 3,000 routes of
+# both families, one of them expiring (its RTA_EXPIRES moves every second): an unchanged table is
 # carried with its count and no change; an added route, a changed gateway or protocol is found
 # (the digest differs, the routes are dumped again and parsed); a state whose records are damaged
-# behind an intact header, reports never confirmed and --full all mean the routes are parsed.
+# behind an intact header, reports never confirmed and --full all mean the routes are parsed. Then
+# on 500 neighbours: carried while a dynamic one goes from reachable to stale; found when one is
+# added, changes its address or fails; parsed again when a link is renamed.
 set -u
 source "$(dirname "$0")/lib.sh"
 trap ns_cleanup_all EXIT
@@ -29,18 +31,26 @@ t, x = st['tables']['routes'], st['delta']['routes']
 print(t.get('same_dump', False), t['count'], x['added'], x['changed'], x['removed'], st['delta']['full_snapshot'],
       len(d['routes']))"
 }
-runs() { "$PYTHON" -c "import struct,sys; b=open(sys.argv[1],'rb').read(128); print(struct.unpack_from('<I', b, 120)[0])" "$S/acked.state"; }
+# the header's route (neighbour) digest and its repeat flag: "none", "once" or "repeated"
+runs() { "$PYTHON" - "$S/acked.state" "${1:-routes}" <<'PY'
+import struct, sys
+b = open(sys.argv[1], 'rb').read(128)
+off, bit = (112, 2) if sys.argv[2] == "routes" else (120, 4)
+d, = struct.unpack_from('<Q', b, off); f, = struct.unpack_from('<I', b, 36)
+print("none" if not d else "repeated" if f & bit else "once")
+PY
+}
 commit() { run --commit-dry-run -o /dev/null 2>"$dir/err" || notok "commit: $(cat "$dir/err")"; }
 
 n6=$($x ip -6 -j route show table all | "$PYTHON" -c "import json,sys; print(len(json.load(sys.stdin)))")
 n4=$($x ip -4 -j route show table all | "$PYTHON" -c "import json,sys; print(len(json.load(sys.stdin)))")
 all=$((n4 + n6))
 commit
-[ "$(runs)" = 1 ] && ok "a first commit keeps the route digest (run 1)" || notok "runs after one commit: $(runs)"
+[ "$(runs)" = once ] && ok "a first commit keeps the route digest" || notok "digest after one commit: $(runs)"
 got=$(look)
 [ "$got" = "False $all 0 0 0 False 0" ] && ok "one commit: the routes are parsed, nothing changed" || notok "after one commit: $got"
 commit
-[ "$(runs)" = 2 ] && ok "the same dump in a second commit (run 2)" || notok "runs after two commits: $(runs)"
+[ "$(runs)" = repeated ] && ok "the same dump in a second commit: a repeat" || notok "digest after two commits: $(runs)"
 sleep 1.1 # the expiring route's RTA_EXPIRES has moved
 got=$(look)
 [ "$got" = "True $all 0 0 0 False 0" ] &&
@@ -65,7 +75,7 @@ got=$(look)
 # after a change is committed, two commits of the same dump before a run carries it again
 ip -n "$ns" route add 10.251.0.0/24 via 10.0.0.2
 commit
-[ "$(runs)" = 1 ] || notok "runs after a changed commit: $(runs)"
+[ "$(runs)" = once ] || notok "digest after a changed commit: $(runs)"
 got=$(look)
 [ "$got" = "False $((all + 1)) 0 0 0 False 0" ] && ok "after a change is committed: parsed until it repeats" || notok "after change: $got"
 commit
@@ -90,6 +100,69 @@ rm -f "$S/unconfirmed.state"
 got=$(look)
 [ "$got" = "True $((all + 1)) 0 0 0 False 0" ] && ok "and carried again once they are gone" || notok "after unconfirmed: $got"
 
+# neighbours: 500 permanent ones and one dynamic
+{
+	for i in $(seq 0 499); do echo "neigh add 10.0.$((1 + i / 250)).$((i % 250 + 1)) lladdr 02:00:00:00:$((i / 256 % 256)):$((i % 256)) dev m0 nud permanent"; done
+	echo "neigh add 10.0.9.9 lladdr 02:00:00:00:09:09 dev m0 nud reachable"
+} | sed 's/:\([0-9]\)\b/:0\1/g' >"$dir/neigh"
+"$PYTHON" - "$dir/neigh" <<'PY'
+import re, sys
+p = sys.argv[1]
+lines = [re.sub(r"lladdr (\S+)", lambda m: "lladdr " + ":".join("%02x" % int(x, 16 if not x.isdigit() else 10) for x in m.group(1).split(":")), l)
+         for l in open(p)]
+open(p, "w").write("".join(lines))
+PY
+ip -n "$ns" -batch "$dir/neigh" || { notok "neighbours"; exit 1; }
+N=$dir/n
+nrun() { $x "$NETINV" --compact --no-processes --only neighbors --state-dir "$N" "$@"; }
+nlook() {
+	nrun --dry-run -o "$dir/n.json" "$@" 2>"$dir/nerr" || { echo "fail $?: $(cat "$dir/nerr")"; return; }
+	"$PYTHON" -c "
+import json; d = json.load(open('$dir/n.json')); st = d['metadata']['stats']
+t, x = st['tables']['neighbors'], st['delta']['neighbors']
+print(t.get('same_dump', False), t['count'], x['added'], x['changed'], x['removed'], st['delta']['full_snapshot'],
+      len(d['neighbors']))"
+}
+S_SAVE=$S S=$N
+nrun --commit-dry-run -o /dev/null 2>"$dir/err" || notok "neighbour commit: $(cat "$dir/err")"
+base=$(nlook)
+nn=$(echo "$base" | cut -d' ' -f2)
+[ "$base" = "False $nn 0 0 0 False 0" ] && [ "$nn" -ge 501 ] || notok "neighbours after one commit: $base"
+nrun --commit-dry-run -o /dev/null 2>"$dir/err" && [ "$(runs neigh)" = repeated ] ||
+	notok "neighbour commits: $(cat "$dir/err") $(runs neigh)"
+got=$(nlook)
+[ "$got" = "True $nn 0 0 0 False 0" ] && ok "the same $nn neighbours are carried, not parsed" || notok "neighbours steady: $got"
+ip -n "$ns" neigh change 10.0.9.9 lladdr 02:00:00:00:09:09 dev m0 nud stale
+got=$(nlook)
+[ "$got" = "True $nn 0 0 0 False 0" ] && ok "a neighbour going from reachable to stale is no change: still carried" ||
+	notok "stale: $got"
+ip -n "$ns" neigh add 10.0.9.10 lladdr 02:00:00:00:09:0a dev m0 nud permanent
+got=$(nlook)
+[ "$got" = "False $((nn + 1)) 1 0 0 False 1" ] && ok "an added neighbour is found" || notok "neighbour added: $got"
+ip -n "$ns" neigh del 10.0.9.10 dev m0
+ip -n "$ns" neigh change 10.0.1.5 lladdr 02:00:00:00:aa:bb dev m0 nud permanent
+got=$(nlook)
+[ "$got" = "False $nn 0 1 0 False 1" ] && ok "a changed link-layer address is found" || notok "lladdr: $got"
+ip -n "$ns" neigh change 10.0.1.5 lladdr 02:00:00:00:00:04 dev m0 nud permanent
+ip -n "$ns" neigh change 10.0.9.9 lladdr 02:00:00:00:09:09 dev m0 nud failed 2>/dev/null ||
+	ip -n "$ns" neigh change 10.0.9.9 dev m0 nud failed
+got=$(nlook)
+[ "${got%% *}" = False ] && [ "$(echo "$got" | cut -d' ' -f4)" = 1 ] && ok "a neighbour that failed is found ($got)" ||
+	notok "failed: $got"
+ip -n "$ns" neigh change 10.0.9.9 lladdr 02:00:00:00:09:09 dev m0 nud reachable
+got=$(nlook)
+[ "$got" = "True $nn 0 0 0 False 0" ] && ok "back as it was: carried again" || notok "neighbours restored: $got"
+# a neighbour's identity names its device: the digest covers every link's name, so a renamed link
+# (here one without neighbours, which a rename needs down) means the neighbours are parsed
+ip -n "$ns" link add r0 type veth peer name r1 && ip -n "$ns" link set r0 name r0x || notok "rename a link"
+got=$(nlook)
+[ "$got" = "False $nn 0 0 0 False 0" ] && ok "a link renamed: the neighbours are parsed again, nothing changed" ||
+	notok "rename: $got"
+ip -n "$ns" link del r0x
+got=$(nlook)
+[ "$got" = "True $nn 0 0 0 False 0" ] && ok "the links as they were: carried again" || notok "after the rename: $got"
+S=$S_SAVE
+
 # check-ins against the loopback server: a quiet check-in commits nothing, so agent.status says
 # the routes were found as acknowledged, and the next check-in carries them; the server's
 # inventory still matches after a route changes
@@ -107,8 +180,8 @@ ci && [ -s "$C/api_key" ] && ci --check-in-only && grep -q "^routes_seen=[0-9a-f
 	! grep -q "^routes_seen=0000000000000000$" "$C/agent.status" &&
 	ok "a quiet check-in records the routes as found ($(grep routes_seen "$C/agent.status"))" ||
 	notok "quiet check-in: $(cat "$dir/cerr") $(cat "$C/agent.status")"
-ci --check-in-only && grep -q "routes carried, not parsed" "$dir/cerr" &&
-	ok "the next check-in carries them: $(grep -o '[0-9]* routes carried, not parsed' "$dir/cerr")" ||
+ci --check-in-only && grep -q "routes dump was the acknowledged one.*records carried, not parsed" "$dir/cerr" &&
+	ok "the next check-in carries them: $(grep -o '[0-9]* records carried, not parsed' "$dir/cerr")" ||
 	notok "third check-in: $(cat "$dir/cerr")"
 ip -n "$ns" route add 10.252.0.0/24 via 10.0.0.2
 ci --check-in-only && ! grep -q "not parsed" "$dir/cerr" && grep -q "^routes_seen=0000000000000000$" "$C/agent.status" &&
