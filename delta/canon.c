@@ -249,9 +249,8 @@ static int qcmp(const void *a, const void *b, void *arg)
 }
 
 /* A stable merge sort of record indexes with the table's comparison called directly (qsort_r
- * calls it through two pointers and moves whole records at every pass); the records are then
- * copied once into their order. Runs of 16 are insertion-sorted first. Returns whichever of a and
- * tmp holds the order. */
+ * calls it through two pointers); the records are then moved once into their order, in place.
+ * Runs of 16 are insertion-sorted first. Returns whichever of a and tmp holds the order. */
 #define IDX_SORT(name, type, cmp)                                                                  \
 	static uint32_t *name(const struct snapshot *s, const type *r, uint32_t *a, uint32_t *tmp, \
 			      uint32_t n)                                                          \
@@ -297,23 +296,49 @@ IDX_SORT(sort_sock, struct snap_sock, SOCK_CMP)
 IDX_SORT(sort_addr, struct snap_addr, ADDR_CMP)
 IDX_SORT(sort_route, struct snap_route, ROUTE_CMP)
 
-/* Sort table t through an index: false when it has no typed sort or memory ran short (the caller
- * falls back to qsort_r). */
+/* Move the records into order (order[i]: the record that belongs at i) in place, a cycle at a
+ * time, with one record of room: a table's own size again is never needed (a million routes are
+ * 100 MiB). order ends as the identity. */
+static void permute(char *base, size_t size, uint32_t *order, uint32_t n)
+{
+	char tmp[128];
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t j = i;
+
+		if (order[i] == i)
+			continue;
+		memcpy(tmp, base + (size_t)i * size, size);
+		for (;;) {
+			uint32_t k = order[j];
+
+			order[j] = j;
+			if (k == i) {
+				memcpy(base + (size_t)j * size, tmp, size);
+				break;
+			}
+			memcpy(base + (size_t)j * size, base + (size_t)k * size, size);
+			j = k;
+		}
+	}
+}
+
+_Static_assert(sizeof(struct snap_route) <= 128 && sizeof(struct snap_neigh) <= 128 &&
+		       sizeof(struct snap_sock) <= 128 && sizeof(struct snap_addr) <= 128,
+	       "permute's room holds one record");
+
+/* Sort table t through an index (8 bytes a record): false when it has no typed sort or memory ran
+ * short (the caller falls back to qsort_r). */
 static bool sort_typed(struct snapshot *s, enum snap_table t)
 {
 	struct snap_vec *v = &s->t[t];
 	uint32_t *idx, *order = NULL;
-	char *out;
 
 	if (t != SNAP_NEIGH && t != SNAP_SOCKS && t != SNAP_ADDRS && t != SNAP_ROUTES)
 		return false;
 	idx = malloc((size_t)v->n * 2 * sizeof(*idx));
-	out = malloc((size_t)v->n * v->size);
-	if (!idx || !out) {
-		free(idx);
-		free(out);
+	if (!idx)
 		return false;
-	}
 	for (uint32_t i = 0; i < v->n; i++)
 		idx[i] = i;
 	switch (t) {
@@ -330,11 +355,7 @@ static bool sort_typed(struct snapshot *s, enum snap_table t)
 		order = sort_route(s, v->v, idx, idx + v->n, v->n);
 		break;
 	}
-	for (uint32_t i = 0; i < v->n; i++)
-		memcpy(out + (size_t)i * v->size, (const char *)v->v + (size_t)order[i] * v->size, v->size);
-	free(v->v);
-	v->v = out;
-	v->cap = v->n;
+	permute(v->v, v->size, order, v->n);
 	free(idx);
 	return true;
 }
