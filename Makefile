@@ -95,9 +95,9 @@ $(BUILD)/tests/fuzz_driver: tests/fuzz/fuzz_parsers.c tests/fuzz/driver.c $(LIB_
 		$(LDFLAGS) $(DEP_LIBS)
 
 # netinv's attribute walker against libmnl's (the choice in docs/ARCHITECTURE.md); make bench runs it
-$(BUILD)/tests/attrbench: tests/bench/attrbench.c $(BUILD)/netlink/attr.o
+$(BUILD)/tests/attrbench: tests/bench/attrbench.c $(BUILD)/netlink/attr.o $(BUILD)/delta/hash.o
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/netlink/attr.o $(LDFLAGS) $(DEP_LIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/netlink/attr.o $(BUILD)/delta/hash.o $(LDFLAGS) $(DEP_LIBS)
 
 $(BUILD)/tests/nlfloor: tests/bench/nlfloor.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)

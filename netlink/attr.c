@@ -1,4 +1,5 @@
 #include "attr.h"
+#include "../delta/hash.h"
 
 #include <errno.h>
 #include <string.h>
@@ -117,4 +118,25 @@ int attr_get_bytes(const struct nlattr *a, size_t maxlen, uint8_t *out, uint8_t 
 	memcpy(out, attr_data(a), attr_len(a));
 	*len = (uint8_t)attr_len(a);
 	return 0;
+}
+
+uint64_t attr_digest(const uint8_t *p, size_t len, size_t off, size_t from, uint64_t h, uint16_t skip_a,
+		     uint16_t skip_b)
+{
+	while (off + NLA_HDRLEN <= len) {
+		const struct nlattr *a = (const void *)(p + off);
+		size_t next = off + NLA_ALIGN(a->nla_len);
+		uint16_t type = a->nla_type & NLA_TYPE_MASK;
+
+		if (a->nla_len < NLA_HDRLEN || a->nla_len > len - off)
+			break;
+		if (next > len)
+			next = len;
+		if (type == skip_a || type == skip_b) {
+			h = hash64(p + from, off - from, h);
+			from = next;
+		}
+		off = next;
+	}
+	return hash64(p + from, len - from, h);
 }

@@ -21,6 +21,13 @@ int attr_parse(const struct nlmsghdr *nlh, size_t hdrlen, const struct nlattr **
 int attr_parse_nested(const struct nlattr *nest, const struct nlattr **tb, uint16_t maxtype);
 int attr_parse_area(const void *p, size_t len, const struct nlattr **tb, uint16_t maxtype);
 
+/* Fold the payload bytes p[from, len) into h, leaving out the attributes of types skip_a and skip_b
+ * (header and payload), walking the attributes from offset off. A malformed area ends the walk
+ * (the rest is hashed as it is: the parser refuses the message the same way each time). The dump
+ * digests' common part (route_digest, neigh_digest). */
+uint64_t attr_digest(const uint8_t *p, size_t len, size_t off, size_t from, uint64_t h, uint16_t skip_a,
+		     uint16_t skip_b);
+
 static inline size_t attr_len(const struct nlattr *a)
 {
 	return a->nla_len - NLA_HDRLEN;

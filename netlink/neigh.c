@@ -23,7 +23,7 @@ size_t neigh_request(void *buf, bool proxy)
 uint64_t neigh_digest(const struct nlmsghdr *nlh, uint64_t h)
 {
 	const uint8_t *p = (const uint8_t *)nlh + NLMSG_HDRLEN;
-	size_t len = nlh->nlmsg_len - NLMSG_HDRLEN, off = NLMSG_ALIGN(sizeof(struct ndmsg)), from = 0;
+	size_t len = nlh->nlmsg_len - NLMSG_HDRLEN, from = 0;
 
 	h = hash_mix(h, nlh->nlmsg_type);
 	if (len >= sizeof(struct ndmsg)) {
@@ -34,22 +34,7 @@ uint64_t neigh_digest(const struct nlmsghdr *nlh, uint64_t h)
 		h = hash64(&nd, sizeof(nd), h);
 		from = sizeof(nd);
 	}
-	while (off + NLA_HDRLEN <= len) {
-		const struct nlattr *a = (const void *)(p + off);
-		size_t next = off + NLA_ALIGN(a->nla_len);
-		uint16_t type = a->nla_type & NLA_TYPE_MASK;
-
-		if (a->nla_len < NLA_HDRLEN || a->nla_len > len - off)
-			break; /* neigh_parse refuses the message: hashed as it is */
-		if (next > len)
-			next = len;
-		if (type == NDA_CACHEINFO || type == NDA_PROBES) {
-			h = hash64(p + from, off - from, h);
-			from = next;
-		}
-		off = next;
-	}
-	return hash64(p + from, len - from, h);
+	return attr_digest(p, len, NLMSG_ALIGN(sizeof(struct ndmsg)), from, h, NDA_CACHEINFO, NDA_PROBES);
 }
 
 int neigh_parse(const struct nlmsghdr *nlh, void *arg)

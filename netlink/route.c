@@ -110,26 +110,9 @@ static void seam_note(struct route_seams *sm, const struct snap_route *rt, uint3
 
 uint64_t route_digest(const struct nlmsghdr *nlh, uint64_t h)
 {
-	const uint8_t *p = (const uint8_t *)nlh + NLMSG_HDRLEN;
-	size_t len = nlh->nlmsg_len - NLMSG_HDRLEN, off = NLMSG_ALIGN(sizeof(struct rtmsg)), from = 0;
-
-	h = hash_mix(h, nlh->nlmsg_type);
-	while (off + NLA_HDRLEN <= len) {
-		const struct nlattr *a = (const void *)(p + off);
-		size_t next = off + NLA_ALIGN(a->nla_len);
-		uint16_t type = a->nla_type & NLA_TYPE_MASK;
-
-		if (a->nla_len < NLA_HDRLEN || a->nla_len > len - off)
-			break; /* route_parse refuses the message: hashed as it is */
-		if (next > len)
-			next = len;
-		if (type == RTA_CACHEINFO || type == RTA_EXPIRES) {
-			h = hash64(p + from, off - from, h);
-			from = next;
-		}
-		off = next;
-	}
-	return hash64(p + from, len - from, h);
+	return attr_digest((const uint8_t *)nlh + NLMSG_HDRLEN, nlh->nlmsg_len - NLMSG_HDRLEN,
+			   NLMSG_ALIGN(sizeof(struct rtmsg)), 0, hash_mix(h, nlh->nlmsg_type), RTA_CACHEINFO,
+			   RTA_EXPIRES);
 }
 
 int route_parse(const struct nlmsghdr *nlh, void *arg)

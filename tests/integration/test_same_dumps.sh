@@ -20,16 +20,19 @@ ip -n "$ns" link add m0 type veth peer name m1 && ip -n "$ns" link set m0 up && 
 	echo "route add 2001:db8:ffff::/64 via fe80::2 dev m0 expires 3600"
 } >"$dir/routes"
 ip -n "$ns" -batch "$dir/routes" || { notok "routes"; exit 1; }
-S=$dir/s
-run() { $x "$NETINV" --compact --no-processes --only routes --state-dir "$S" "$@"; }
+# the table under test ($TAB: routes, then neighbors) and its state directory ($S)
+TAB=routes S=$dir/s
+run() { $x "$NETINV" --compact --no-processes --only "$TAB" --state-dir "$S" "$@"; }
 # "same count added changed removed full listed" of a dry run
 look() {
 	run --dry-run -o "$dir/d.json" "$@" 2>"$dir/derr" || { echo "fail $?: $(cat "$dir/derr")"; return; }
-	"$PYTHON" -c "
-import json; d = json.load(open('$dir/d.json')); st = d['metadata']['stats']
-t, x = st['tables']['routes'], st['delta']['routes']
+	"$PYTHON" - "$dir/d.json" "$TAB" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1])); st = d['metadata']['stats']; tab = sys.argv[2]
+t, x = st['tables'][tab], st['delta'][tab]
 print(t.get('same_dump', False), t['count'], x['added'], x['changed'], x['removed'], st['delta']['full_snapshot'],
-      len(d['routes']))"
+      len(d[tab]))
+PY
 }
 # the header's route (neighbour) digest and its repeat flag: "none", "once" or "repeated"
 runs() { "$PYTHON" - "$S/acked.state" "${1:-routes}" <<'PY'
@@ -102,66 +105,52 @@ got=$(look)
 
 # neighbours: 500 permanent ones and one dynamic
 {
-	for i in $(seq 0 499); do echo "neigh add 10.0.$((1 + i / 250)).$((i % 250 + 1)) lladdr 02:00:00:00:$((i / 256 % 256)):$((i % 256)) dev m0 nud permanent"; done
+	for i in $(seq 0 499); do
+		printf 'neigh add 10.0.%d.%d lladdr 02:00:00:00:%02x:%02x dev m0 nud permanent\n' \
+			$((1 + i / 250)) $((i % 250 + 1)) $((i / 256)) $((i % 256))
+	done
 	echo "neigh add 10.0.9.9 lladdr 02:00:00:00:09:09 dev m0 nud reachable"
-} | sed 's/:\([0-9]\)\b/:0\1/g' >"$dir/neigh"
-"$PYTHON" - "$dir/neigh" <<'PY'
-import re, sys
-p = sys.argv[1]
-lines = [re.sub(r"lladdr (\S+)", lambda m: "lladdr " + ":".join("%02x" % int(x, 16 if not x.isdigit() else 10) for x in m.group(1).split(":")), l)
-         for l in open(p)]
-open(p, "w").write("".join(lines))
-PY
+} >"$dir/neigh"
 ip -n "$ns" -batch "$dir/neigh" || { notok "neighbours"; exit 1; }
-N=$dir/n
-nrun() { $x "$NETINV" --compact --no-processes --only neighbors --state-dir "$N" "$@"; }
-nlook() {
-	nrun --dry-run -o "$dir/n.json" "$@" 2>"$dir/nerr" || { echo "fail $?: $(cat "$dir/nerr")"; return; }
-	"$PYTHON" -c "
-import json; d = json.load(open('$dir/n.json')); st = d['metadata']['stats']
-t, x = st['tables']['neighbors'], st['delta']['neighbors']
-print(t.get('same_dump', False), t['count'], x['added'], x['changed'], x['removed'], st['delta']['full_snapshot'],
-      len(d['neighbors']))"
-}
-S_SAVE=$S S=$N
-nrun --commit-dry-run -o /dev/null 2>"$dir/err" || notok "neighbour commit: $(cat "$dir/err")"
-base=$(nlook)
+S_SAVE=$S S=$dir/n TAB=neighbors
+run --commit-dry-run -o /dev/null 2>"$dir/err" || notok "neighbour commit: $(cat "$dir/err")"
+base=$(look)
 nn=$(echo "$base" | cut -d' ' -f2)
 [ "$base" = "False $nn 0 0 0 False 0" ] && [ "$nn" -ge 501 ] || notok "neighbours after one commit: $base"
-nrun --commit-dry-run -o /dev/null 2>"$dir/err" && [ "$(runs neigh)" = repeated ] ||
+run --commit-dry-run -o /dev/null 2>"$dir/err" && [ "$(runs neigh)" = repeated ] ||
 	notok "neighbour commits: $(cat "$dir/err") $(runs neigh)"
-got=$(nlook)
+got=$(look)
 [ "$got" = "True $nn 0 0 0 False 0" ] && ok "the same $nn neighbours are carried, not parsed" || notok "neighbours steady: $got"
 ip -n "$ns" neigh change 10.0.9.9 lladdr 02:00:00:00:09:09 dev m0 nud stale
-got=$(nlook)
+got=$(look)
 [ "$got" = "True $nn 0 0 0 False 0" ] && ok "a neighbour going from reachable to stale is no change: still carried" ||
 	notok "stale: $got"
 ip -n "$ns" neigh add 10.0.9.10 lladdr 02:00:00:00:09:0a dev m0 nud permanent
-got=$(nlook)
+got=$(look)
 [ "$got" = "False $((nn + 1)) 1 0 0 False 1" ] && ok "an added neighbour is found" || notok "neighbour added: $got"
 ip -n "$ns" neigh del 10.0.9.10 dev m0
 ip -n "$ns" neigh change 10.0.1.5 lladdr 02:00:00:00:aa:bb dev m0 nud permanent
-got=$(nlook)
+got=$(look)
 [ "$got" = "False $nn 0 1 0 False 1" ] && ok "a changed link-layer address is found" || notok "lladdr: $got"
 ip -n "$ns" neigh change 10.0.1.5 lladdr 02:00:00:00:00:04 dev m0 nud permanent
 ip -n "$ns" neigh change 10.0.9.9 lladdr 02:00:00:00:09:09 dev m0 nud failed 2>/dev/null ||
 	ip -n "$ns" neigh change 10.0.9.9 dev m0 nud failed
-got=$(nlook)
+got=$(look)
 [ "${got%% *}" = False ] && [ "$(echo "$got" | cut -d' ' -f4)" = 1 ] && ok "a neighbour that failed is found ($got)" ||
 	notok "failed: $got"
 ip -n "$ns" neigh change 10.0.9.9 lladdr 02:00:00:00:09:09 dev m0 nud reachable
-got=$(nlook)
+got=$(look)
 [ "$got" = "True $nn 0 0 0 False 0" ] && ok "back as it was: carried again" || notok "neighbours restored: $got"
 # a neighbour's identity names its device: the digest covers every link's name, so a renamed link
 # (here one without neighbours, which a rename needs down) means the neighbours are parsed
 ip -n "$ns" link add r0 type veth peer name r1 && ip -n "$ns" link set r0 name r0x || notok "rename a link"
-got=$(nlook)
+got=$(look)
 [ "$got" = "False $nn 0 0 0 False 0" ] && ok "a link renamed: the neighbours are parsed again, nothing changed" ||
 	notok "rename: $got"
 ip -n "$ns" link del r0x
-got=$(nlook)
+got=$(look)
 [ "$got" = "True $nn 0 0 0 False 0" ] && ok "the links as they were: carried again" || notok "after the rename: $got"
-S=$S_SAVE
+S=$S_SAVE TAB=routes
 
 # check-ins against the loopback server: a quiet check-in commits nothing, so agent.status says
 # the routes were found as acknowledged, and the next check-in carries them; the server's
