@@ -30,6 +30,8 @@ static void test_status_round_trip_and_damage(void **state)
 	a.failures = 3;
 	a.next_attempt = 1800000000;
 	a.last_sequence = 77;
+	a.seen[SNAP_ROUTES] = 0xfedcba9876543210ull; /* beyond INT64_MAX: written and read as hex */
+	a.seen[SNAP_NEIGH] = 5;
 	snprintf(a.last_error, sizeof(a.last_error), "line one\nline two");
 	snprintf(a.server_peer, sizeof(a.server_peer), "127.0.0.1 8443");
 	assert_int_equal(state_write_status(&sd, &a, err, sizeof(err)), STATE_OK);
@@ -42,13 +44,16 @@ static void test_status_round_trip_and_damage(void **state)
 	assert_int_equal(b.failures, 3);
 	assert_int_equal(b.next_attempt, 1800000000);
 	assert_int_equal(b.last_sequence, 77);
+	assert_true(b.seen[SNAP_ROUTES] == 0xfedcba9876543210ull);
+	assert_int_equal(b.seen[SNAP_NEIGH], 5);
 	assert_string_equal(b.last_error, "line one line two"); /* one line, always */
 	assert_string_equal(b.server_peer, "127.0.0.1 8443");
 	/* damaged lines: skipped, defaults kept, nothing out of range */
 	put("agent.status", "registration=hacked\nno equals sign\npolicy_interval=5\n"
 			    "policy_jitter=999999\nfailures=-1\nfailures=99999999999999999999\n"
 			    "policy_max_report_bytes=12\nunknown_key=1\nnext_attempt=soon\n"
-			    "part_budget=1\npolicy_enabled=99\n");
+			    "part_budget=1\npolicy_enabled=99\nroutes_seen=12zz\nneighbors_seen=\n"
+			    "routes_seen=1ffffffffffffffff\n");
 	state_read_status(&sd, &b);
 	assert_int_equal(b.registration[0], 0);
 	assert_int_equal(b.policy.interval, 3600);
@@ -58,6 +63,8 @@ static void test_status_round_trip_and_damage(void **state)
 	assert_int_equal(b.next_attempt, 0);
 	assert_int_equal(b.part_budget, 0);
 	assert_true(b.policy.enabled[0] && b.policy.enabled[3]);
+	assert_int_equal(b.seen[SNAP_ROUTES], 0); /* not hex, or past 64 bits: no hint */
+	assert_int_equal(b.seen[SNAP_NEIGH], 0);
 	/* larger than any status netinv writes: ignored as a whole */
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = 0;
