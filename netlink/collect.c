@@ -148,14 +148,51 @@ static bool vlan_filtering_bridge(const struct snapshot *s)
 	return false;
 }
 
+/* The family byte (the first of rtmsg and of ndmsg) of a message long enough to have one. */
+static int msg_family(const struct nlmsghdr *nlh, size_t hdrlen)
+{
+	const uint8_t *p = (const uint8_t *)nlh + NLMSG_HDRLEN;
+
+	return nlh->nlmsg_len >= NLMSG_HDRLEN + hdrlen ? p[0] : -1;
+}
+
+static int digest_route(const struct nlmsghdr *nlh, void *arg)
+{
+	struct parse_ctx *pc = arg;
+	int f = msg_family(nlh, sizeof(struct rtmsg));
+
+	*pc->digest = route_digest(nlh, *pc->digest);
+	/* the records route_parse makes: IPv4 and IPv6 routes, not cached clones */
+	if (nlh->nlmsg_type == RTM_NEWROUTE && (f == AF_INET || f == AF_INET6) &&
+	    !(((const struct rtmsg *)NLMSG_DATA(nlh))->rtm_flags & RTM_F_CLONED))
+		pc->digested++;
+	return 0;
+}
+
+static int digest_neigh(const struct nlmsghdr *nlh, void *arg)
+{
+	struct parse_ctx *pc = arg;
+	int f = msg_family(nlh, sizeof(struct ndmsg));
+
+	*pc->digest = neigh_digest(nlh, *pc->digest);
+	if (nlh->nlmsg_type == RTM_NEWNEIGH && (f == AF_INET || f == AF_INET6))
+		pc->digested++;
+	return 0;
+}
+
+/* One attempt at table t. digest (routes, neighbours): folded over every message. records
+ * non-NULL: the table is only digested, not parsed, and *records counts what parsing would have
+ * kept. */
 static int dump_table(struct collector *c, struct snapshot *s, enum snap_table t, bool *intr,
-		      uint64_t *digest)
+		      uint64_t *digest, uint32_t *records)
 {
 	union {
 		struct nlmsghdr h;
 		uint8_t b[256];
 	} req;
-	struct parse_ctx pc = { .snap = s };
+	struct parse_ctx pc = { .snap = s, .digest = digest };
+	nl_msg_fn neigh_fn = records ? digest_neigh : neigh_parse;
+	nl_msg_fn route_fn = records ? digest_route : route_parse;
 	int r = 0;
 
 	switch (t) {
@@ -174,25 +211,27 @@ static int dump_table(struct collector *c, struct snapshot *s, enum snap_table t
 		addr_request(&req);
 		return dump_one(&c->rt, &req, t, &pc, addr_parse, intr);
 	case SNAP_NEIGH:
-		pc.digest = digest;
 		neigh_request(&req, false);
-		r = dump_one(&c->rt, &req, t, &pc, neigh_parse, intr);
+		r = dump_one(&c->rt, &req, t, &pc, neigh_fn, intr);
 		if (r < 0)
 			return r;
 		pc.proxy = 1;
 		neigh_request(&req, true);
-		r = dump_one(&c->rt, &req, t, &pc, neigh_parse, intr);
+		r = dump_one(&c->rt, &req, t, &pc, neigh_fn, intr);
+		if (records)
+			*records = pc.digested;
 		/* Kernels built without proxy support refuse the request; that is an empty table. */
 		return r == -EOPNOTSUPP || r == -EINVAL ? 0 : r;
 	case SNAP_ROUTES:
 		pc.seams = c->keep_routes ? &c->rev.seams : NULL;
-		pc.digest = digest;
 		route_request(&req, AF_INET);
-		r = dump_one(&c->rt, &req, t, &pc, route_parse, intr);
+		r = dump_one(&c->rt, &req, t, &pc, route_fn, intr);
 		if (r < 0)
 			return r;
 		route_request(&req, AF_INET6);
-		r = dump_one(&c->rt, &req, t, &pc, route_parse, intr);
+		r = dump_one(&c->rt, &req, t, &pc, route_fn, intr);
+		if (records)
+			*records = pc.digested;
 		if (r == -EAFNOSUPPORT || r == -EOPNOTSUPP) {
 			c->st->ipv6 = false; /* IPv6 disabled or not built */
 			return 0;
@@ -278,38 +317,6 @@ static bool reconcilable(const struct collector *c, bool intr, uint32_t dups)
 	       !c->changed[SNAP_ADDRS] && !c->changed[SNAP_NHOBJ];
 }
 
-/* The family byte (the first of rtmsg and of ndmsg) of a message long enough to have one. */
-static int msg_family(const struct nlmsghdr *nlh, size_t hdrlen)
-{
-	const uint8_t *p = (const uint8_t *)nlh + NLMSG_HDRLEN;
-
-	return nlh->nlmsg_len >= NLMSG_HDRLEN + hdrlen ? p[0] : -1;
-}
-
-static int digest_route(const struct nlmsghdr *nlh, void *arg)
-{
-	struct parse_ctx *pc = arg;
-	int f = msg_family(nlh, sizeof(struct rtmsg));
-
-	*pc->digest = route_digest(nlh, *pc->digest);
-	/* the records route_parse makes: IPv4 and IPv6 routes, not cached clones */
-	if (nlh->nlmsg_type == RTM_NEWROUTE && (f == AF_INET || f == AF_INET6) &&
-	    !(((const struct rtmsg *)NLMSG_DATA(nlh))->rtm_flags & RTM_F_CLONED))
-		pc->digested++;
-	return 0;
-}
-
-static int digest_neigh(const struct nlmsghdr *nlh, void *arg)
-{
-	struct parse_ctx *pc = arg;
-	int f = msg_family(nlh, sizeof(struct ndmsg));
-
-	*pc->digest = neigh_digest(nlh, *pc->digest);
-	if (nlh->nlmsg_type == RTM_NEWNEIGH && (f == AF_INET || f == AF_INET6))
-		pc->digested++;
-	return 0;
-}
-
 /* Where table t's digest starts: the caller's seed and the table; for neighbours also every
  * link's index and name (their identities name the device). */
 static uint64_t digest_start(const struct collector *c, const struct snapshot *s, enum snap_table t)
@@ -332,44 +339,22 @@ static uint64_t digest_start(const struct collector *c, const struct snapshot *s
  * is then dumped again). */
 static bool table_same(struct collector *c, struct snapshot *s, enum snap_table t, uint32_t *records)
 {
-	union {
-		struct nlmsghdr h;
-		uint8_t b[256];
-	} req;
 	uint64_t digest = digest_start(c, s, t);
-	struct parse_ctx pc = { .snap = s, .digest = &digest };
+	uint32_t n = 0;
 	bool intr = false, changed;
-	int r;
 
 	mon_drain(c);
 	memset(c->changed, 0, sizeof(c->changed));
 	c->mon_lost = false;
-	if (t == SNAP_ROUTES) {
-		route_request(&req, AF_INET);
-		if (dump_one(&c->rt, &req, t, &pc, digest_route, &intr) < 0)
-			return false;
-		route_request(&req, AF_INET6);
-		r = dump_one(&c->rt, &req, t, &pc, digest_route, &intr);
-		if (r == -EAFNOSUPPORT || r == -EOPNOTSUPP)
-			c->st->ipv6 = false;
-		else if (r < 0)
-			return false;
-	} else {
-		neigh_request(&req, false);
-		if (dump_one(&c->rt, &req, t, &pc, digest_neigh, &intr) < 0)
-			return false;
-		neigh_request(&req, true);
-		r = dump_one(&c->rt, &req, t, &pc, digest_neigh, &intr);
-		if (r < 0 && r != -EOPNOTSUPP && r != -EINVAL)
-			return false;
-	}
+	if (dump_table(c, s, t, &intr, &digest, &n) < 0)
+		return false;
 	mon_drain(c);
 	changed = c->changed[t] || c->changed[SNAP_LINKS];
 	if (t == SNAP_ROUTES)
 		changed |= c->changed[SNAP_ADDRS] || c->changed[SNAP_NHOBJ];
 	if (intr || c->mon_lost || changed)
 		return false;
-	*records = pc.digested;
+	*records = n;
 	return (digest ? digest : 1) == c->o->same[t];
 }
 
@@ -413,7 +398,7 @@ static void collect_table(struct collector *c, struct snapshot *s, enum snap_tab
 		c->keep_routes = t == SNAP_ROUTES && route_events_ready(c);
 		digested = (t == SNAP_ROUTES || t == SNAP_NEIGH) && c->o->digest_seed;
 		digest = digested ? digest_start(c, s, t) : 0;
-		r = dump_table(c, s, t, &intr, digested ? &digest : NULL);
+		r = dump_table(c, s, t, &intr, digested ? &digest : NULL, NULL);
 		dups = canon_sort(s, t) ? canon_dedup(s, t) : 0;
 		ts->duplicates = dups;
 		if (r < 0 && r != -EINTR) {

@@ -242,91 +242,70 @@ static void test_routes(void **state)
 	assert_int_equal(r->type, RTN_LOCAL);
 }
 
-/* route_digest over recorded IPv6 route messages: a flipped byte anywhere route_parse reads
- * changes the digest; the netlink header (sequence, port id) and the payloads of RTA_CACHEINFO
- * and RTA_EXPIRES (ages, timers) do not. */
+/* The dump digests over recorded messages: a flipped byte anywhere the parser reads changes the
+ * digest; the netlink header's flags, sequence and port id, and the payloads of the volatile
+ * attributes (routes: RTA_CACHEINFO, RTA_EXPIRES; neighbours: NDA_CACHEINFO, NDA_PROBES) do not;
+ * a neighbour's state counts only as canon_nud_class sees it (reachable, stale, delay and probe
+ * are one). */
 static struct {
 	uint32_t msgs, volatile_attrs, dynamic;
 } DC;
 
+struct digest_kind {
+	uint64_t (*fn)(const struct nlmsghdr *, uint64_t);
+	size_t hdrlen;             /* the family header */
+	uint16_t skip_a, skip_b;   /* the volatile attributes */
+	size_t state;              /* neighbours: ndm_state's offset in the message, 0 = none */
+	const char *what;
+};
+
+static const struct digest_kind ROUTE_DIGEST = { route_digest, sizeof(struct rtmsg), RTA_CACHEINFO,
+						 RTA_EXPIRES, 0, "route" };
+static const struct digest_kind NEIGH_DIGEST = { neigh_digest, sizeof(struct ndmsg), NDA_CACHEINFO,
+						 NDA_PROBES, NLMSG_HDRLEN + offsetof(struct ndmsg, ndm_state),
+						 "neighbour" };
+
 static int check_digest(const struct nlmsghdr *nlh, void *arg)
 {
+	const struct digest_kind *k = arg;
 	uint8_t *m = malloc(nlh->nlmsg_len);
 	uint8_t skip[4096] = { 0 };
-	size_t len = nlh->nlmsg_len, off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct rtmsg));
+	size_t len = nlh->nlmsg_len, off = NLMSG_HDRLEN + NLMSG_ALIGN(k->hdrlen), st = k->state;
 	uint64_t d0;
 
 	assert_true(len <= sizeof(skip));
 	memcpy(m, nlh, len);
-	d0 = route_digest((struct nlmsghdr *)m, 1);
+	d0 = k->fn((struct nlmsghdr *)m, 1);
 	while (off + NLA_HDRLEN <= len) {
 		const struct nlattr *a = (const void *)(m + off);
 
-		if (a->nla_type == RTA_CACHEINFO || a->nla_type == RTA_EXPIRES) {
+		if (a->nla_type == k->skip_a || a->nla_type == k->skip_b) {
 			memset(skip + off + NLA_HDRLEN, 1, a->nla_len - NLA_HDRLEN);
 			DC.volatile_attrs++;
 		}
 		off += NLA_ALIGN(a->nla_len);
 	}
-	(void)arg;
 	/* from byte 4: nlmsg_len is the walker's to check; the type counts, flags, sequence and
 	 * port id do not */
 	for (size_t i = 4; i < len; i++) {
 		bool same = (i >= 6 && i < NLMSG_HDRLEN) || skip[i];
+		uint16_t before = 0, after = 0;
 
+		if (st)
+			memcpy(&before, m + st, 2);
 		m[i] ^= 0x10;
-		if (same)
-			assert_true(route_digest((struct nlmsghdr *)m, 1) == d0);
-		else if (route_digest((struct nlmsghdr *)m, 1) == d0)
-			fail_msg("byte %zu of a %zu-byte route message does not change the digest", i, len);
-		m[i] ^= 0x10;
-	}
-	free(m);
-	DC.msgs++;
-	return 0;
-}
-
-/* neigh_digest over recorded neighbour messages: as above, with NDA_CACHEINFO and NDA_PROBES the
- * volatile attributes, and the state counting only as canon_nud_class sees it (reachable, stale,
- * delay and probe are one). */
-static int check_neigh_digest(const struct nlmsghdr *nlh, void *arg)
-{
-	uint8_t *m = malloc(nlh->nlmsg_len);
-	uint8_t skip[4096] = { 0 };
-	size_t len = nlh->nlmsg_len, off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct ndmsg));
-	const size_t st = NLMSG_HDRLEN + offsetof(struct ndmsg, ndm_state);
-	uint64_t d0;
-
-	(void)arg;
-	assert_true(len <= sizeof(skip));
-	memcpy(m, nlh, len);
-	d0 = neigh_digest((struct nlmsghdr *)m, 1);
-	while (off + NLA_HDRLEN <= len) {
-		const struct nlattr *a = (const void *)(m + off);
-
-		if (a->nla_type == NDA_CACHEINFO || a->nla_type == NDA_PROBES) {
-			memset(skip + off + NLA_HDRLEN, 1, a->nla_len - NLA_HDRLEN);
-			DC.volatile_attrs++;
-		}
-		off += NLA_ALIGN(a->nla_len);
-	}
-	for (size_t i = 4; i < len; i++) {
-		bool same = (i >= 6 && i < NLMSG_HDRLEN) || skip[i];
-		uint16_t before, after;
-
-		memcpy(&before, m + st, 2);
-		m[i] ^= 0x10;
-		memcpy(&after, m + st, 2);
-		if (i == st || i == st + 1)
+		if (st)
+			memcpy(&after, m + st, 2);
+		if (st && (i == st || i == st + 1))
 			same = canon_nud_class(before) == canon_nud_class(after);
 		if (same)
-			assert_true(neigh_digest((struct nlmsghdr *)m, 1) == d0);
-		else if (neigh_digest((struct nlmsghdr *)m, 1) == d0)
-			fail_msg("byte %zu of a %zu-byte neighbour message does not change the digest", i, len);
+			assert_true(k->fn((struct nlmsghdr *)m, 1) == d0);
+		else if (k->fn((struct nlmsghdr *)m, 1) == d0)
+			fail_msg("byte %zu of a %zu-byte %s message does not change the digest", i, len, k->what);
 		m[i] ^= 0x10;
 	}
 	/* reachable -> stale is no change; reachable -> failed is one */
-	{
+	if (st) {
 		uint16_t s0;
 
 		memcpy(&s0, m + st, 2);
@@ -334,10 +313,10 @@ static int check_neigh_digest(const struct nlmsghdr *nlh, void *arg)
 			uint16_t v = s0 == NUD_REACHABLE ? NUD_STALE : NUD_REACHABLE;
 
 			memcpy(m + st, &v, 2);
-			assert_true(neigh_digest((struct nlmsghdr *)m, 1) == d0);
+			assert_true(k->fn((struct nlmsghdr *)m, 1) == d0);
 			v = NUD_FAILED;
 			memcpy(m + st, &v, 2);
-			assert_true(neigh_digest((struct nlmsghdr *)m, 1) != d0);
+			assert_true(k->fn((struct nlmsghdr *)m, 1) != d0);
 			DC.dynamic++;
 		}
 	}
@@ -350,7 +329,7 @@ static void test_neigh_digest(void **state)
 {
 	(void)state;
 	memset(&DC, 0, sizeof(DC));
-	feed_fixture("neigh.nldump", check_neigh_digest, NULL);
+	feed_fixture("neigh.nldump", check_digest, (void *)&NEIGH_DIGEST);
 	assert_true(DC.msgs >= 3);
 	assert_true(DC.volatile_attrs > 0);
 	assert_true(DC.dynamic > 0);
@@ -359,8 +338,9 @@ static void test_neigh_digest(void **state)
 static void test_route_digest(void **state)
 {
 	(void)state;
-	feed_fixture("routes6.nldump", check_digest, NULL);
-	feed_fixture("routes4.nldump", check_digest, NULL);
+	memset(&DC, 0, sizeof(DC));
+	feed_fixture("routes6.nldump", check_digest, (void *)&ROUTE_DIGEST);
+	feed_fixture("routes4.nldump", check_digest, (void *)&ROUTE_DIGEST);
 	assert_true(DC.msgs > 10);
 	assert_true(DC.volatile_attrs > 0);
 }
