@@ -112,6 +112,10 @@ void agent_learn(struct agent *a, const struct proto_reply *r)
 	}
 	if (r->server_time)
 		a->st.as.server_time = r->server_time;
+	/* the server's number for the agent places its slot (an identity taken over from the
+	 * Graphēon agent learns it from its first check-in) */
+	if (r->agent_id[0])
+		snprintf(a->st.as.agent_id, sizeof(a->st.as.agent_id), "%s", r->agent_id);
 	if (r->peer[0])
 		snprintf(a->st.as.server_peer, sizeof(a->st.as.server_peer), "%s", r->peer);
 }
@@ -187,8 +191,6 @@ static enum run_outcome do_register(struct agent *a)
 			a->have_key = true;
 		}
 		snprintf(a->st.as.registration, sizeof(a->st.as.registration), "%s", r->status);
-		if (r->agent_id[0])
-			snprintf(a->st.as.agent_id, sizeof(a->st.as.agent_id), "%s", r->agent_id);
 		agent_learn(a, r);
 		a->st.as.failures = 0;
 		a->st.as.next_attempt = 0;
@@ -207,7 +209,11 @@ static enum run_outcome do_register(struct agent *a)
 	return out;
 }
 
-enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
+/* One pass of the timer's run. A pass that may pause and finds it should wait first (for the
+ * agent's slot, or its jitter offset) stops before collecting, with *pause set: the caller waits with
+ * the state directory unlocked and starts a second pass, which decides afresh and never pauses. */
+static enum run_outcome agent_pass(const struct cli_opts *o, struct config *cfg, bool may_pause,
+				   int64_t *pause)
 {
 	struct agent a = { .o = o, .cfg = cfg, .set = &cfg->set };
 	enum run_outcome out;
@@ -215,7 +221,12 @@ enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 	enum state_err e;
 	int64_t now = (int64_t)time(NULL), wait = 0;
 	bool manual = isatty(STDIN_FILENO) || isatty(STDERR_FILENO), clock_back = false;
+	/* no waits from a terminal or with --no-jitter; only the timer's own runs (no mode, not
+	 * forced) wait for their slot */
+	bool jitters = may_pause && !manual && !o->no_jitter;
+	bool waits = jitters && !o->force && o->mode == MODE_NONE;
 	enum cadence_verdict verdict = CADENCE_DUE;
+	struct cadence_agent who;
 
 	if (!*cfg->set.server_url) {
 		log_error("no server_url configured (set it in %s, NETINV_SERVER_URL or --server-url)",
@@ -248,8 +259,10 @@ enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 		out = RUN_NOPERM;
 		goto done;
 	}
+	who.agent_id = a.st.as.agent_id;
+	who.uuid = a.st.uuid;
 	verdict = cadence_decide(now, a.st.as.last_checkin, a.st.as.last_error_at, a.st.as.next_attempt,
-				 a.st.as.policy.interval, a.st.uuid, &wait, &clock_back);
+				 a.st.as.policy.interval, &who, waits, &wait, &clock_back);
 	if (clock_back)
 		log_warn("the clock went back (a recorded check-in or retry time lies in the future): "
 			 "not waiting for it");
@@ -279,13 +292,19 @@ enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
 			 (long long)wait, a.st.as.policy.interval);
 		goto done;
 	}
-	if (!o->no_jitter && !manual && a.st.as.policy.jitter) {
+	if (waits && verdict == CADENCE_AT_SLOT) {
+		/* the slot is the agent's spread: no jitter on top */
+		log_info("waiting %llds for this agent's slot in the policy interval of %us",
+			 (long long)wait, a.st.as.policy.interval);
+		*pause = wait;
+		goto done;
+	}
+	if (jitters && cadence_offset(a.st.uuid, a.st.as.policy.jitter) > 0) {
 		unsigned off = cadence_offset(a.st.uuid, a.st.as.policy.jitter);
-		struct timespec ts = { .tv_sec = off };
 
-		log_debug("waiting %us (this agent's jitter offset)", off);
-		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-			;
+		log_info("waiting %us (this agent's jitter offset)", off);
+		*pause = off;
+		goto done;
 	}
 	out = agent_checkin(&a);
 done:
@@ -302,4 +321,21 @@ done:
 	explicit_bzero(a.key, sizeof(a.key));
 	run_state_free(&a.st);
 	return out;
+}
+
+enum run_outcome run_agent(const struct cli_opts *o, struct config *cfg)
+{
+	int64_t pause = 0;
+	enum run_outcome out = agent_pass(o, cfg, true, &pause);
+	struct timespec ts = { .tv_sec = (time_t)pause };
+
+	if (out != RUN_OK || pause <= 0)
+		return out;
+	/* the state directory is unlocked meanwhile: `netinv status` answers, a manual check-in
+	 * runs, and the next pass sees what it did */
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	run_metrics.waited_s = (uint32_t)pause;
+	run_metrics.start_us = snap_mono_us();
+	return agent_pass(o, cfg, false, &pause);
 }

@@ -1,8 +1,9 @@
 /*
- * agent: the run the timer starts, against the fleet server. Cadence (the policy interval since the
- * last accepted check-in), backoff after temporary failures, the per-agent jitter offset; register
- * with the enrollment key until approved, then check in (checkin.c: the parts loop). The failure
- * record, the learnt policy and the status file are kept here.
+ * agent: the run the timer starts, against the fleet server. Cadence (this agent's slot in the
+ * policy interval), backoff after temporary failures, the wait for the slot or the per-agent jitter
+ * offset (with the state directory unlocked); register with the enrollment key until approved, then
+ * check in (checkin.c: the parts loop). The failure record, the learnt policy and the status file
+ * are kept here.
  */
 #ifndef NETINV_AGENT_H
 #define NETINV_AGENT_H
@@ -35,7 +36,7 @@ bool agent_save_status(struct agent *a);
 /* Record a failure; temporary ones back off exponentially (15 min doubling, capped at the policy
  * interval, spread by the agent's offset), at least as long as a Retry-After asked. */
 void agent_record_failure(struct agent *a, const struct proto_reply *r);
-/* What a successful reply teaches: the policy, the server's time, the peer. */
+/* What a successful reply teaches: the policy, the server's time, the peer, the agent's id. */
 void agent_learn(struct agent *a, const struct proto_reply *r);
 int agent_http_open(struct agent *a);
 /* Collect, then send the delta in as many parts as the limits need; after each accepted part the

@@ -39,30 +39,62 @@ uint64_t cadence_backoff(unsigned failures, unsigned interval, const char *uuid,
 	return delay;
 }
 
-int64_t cadence_next_due(int64_t last, unsigned interval, const char *uuid)
+/* 2^64 / golden ratio: n * CADENCE_GOLDEN (mod 2^64) is the fraction n / phi (mod 1), 64 bits of it */
+#define CADENCE_GOLDEN 0x9e3779b97f4a7c15ull
+
+/* The server's agent id as a number: decimal digits only, 1 .. 2^63 (0: not a number). */
+static uint64_t numeric_id(const char *id)
 {
+	uint64_t n = 0;
+
+	if (!id || !*id)
+		return 0;
+	for (const char *p = id; *p; p++) {
+		if (*p < '0' || *p > '9' || n > (UINT64_MAX / 2 - 9) / 10)
+			return 0;
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	return n;
+}
+
+unsigned cadence_slot(unsigned interval, const struct cadence_agent *who, bool *from_id)
+{
+	uint64_t n = numeric_id(who->agent_id);
 	char salt[80];
+
+	*from_id = n != 0;
+	if (n) /* the interval times the fractional part of n / phi */
+		return (unsigned)(((unsigned __int128)(n * CADENCE_GOLDEN) * interval) >> 64);
+	snprintf(salt, sizeof(salt), "slot:%.64s", who->uuid ? who->uuid : "");
+	return cadence_offset(salt, interval ? interval - 1 : 0);
+}
+
+int64_t cadence_next_due(int64_t last, unsigned interval, const struct cadence_agent *who)
+{
 	int64_t slot, base, t;
+	bool from_id;
 
 	/* at or below the timer's period: every run, once the interval has passed */
 	if (interval <= CADENCE_TIMER_PERIOD)
-		return last + (int64_t)interval - 60;
-	snprintf(salt, sizeof(salt), "slot:%.64s", uuid);
-	slot = (int64_t)cadence_offset(salt, interval - 1);
-	/* the first slot more than two minutes after the last check-in (a check-in made a minute
-	 * before its slot is not due again at that slot) */
-	base = last + 120;
+		return last + (int64_t)interval;
+	slot = (int64_t)cadence_slot(interval, who, &from_id);
+	/* the first slot more than a timer period after the last check-in: a first check-in, or one
+	 * made a minute before its slot or by a retry after an outage, is not followed by the slot
+	 * right after it (after an outage that would double the fleet's load for an interval) */
+	base = last + CADENCE_TIMER_PERIOD;
 	t = base + (((slot - base) % (int64_t)interval) + (int64_t)interval) % (int64_t)interval;
 	if (t <= base)
 		t += interval;
-	return t - 60; /* a timer tick a minute early still counts */
+	return t;
 }
 
 enum cadence_verdict cadence_decide(int64_t now, int64_t last_checkin, int64_t last_failure,
-				    int64_t next_attempt, unsigned interval, const char *uuid,
-				    int64_t *wait, bool *clock_back)
+				    int64_t next_attempt, unsigned interval,
+				    const struct cadence_agent *who, bool waits, int64_t *wait,
+				    bool *clock_back)
 {
 	int64_t longest = (int64_t)(interval > CADENCE_RETRY_AFTER_MAX ? interval : CADENCE_RETRY_AFTER_MAX);
+	int64_t due;
 
 	*wait = 0;
 	*clock_back = false;
@@ -81,13 +113,15 @@ enum cadence_verdict cadence_decide(int64_t now, int64_t last_checkin, int64_t l
 		*clock_back = true; /* checked in "in the future": the clock went back */
 		return CADENCE_DUE;
 	}
-	{
-		int64_t due = cadence_next_due(last_checkin, interval, uuid);
-
-		if (now < due) {
-			*wait = due - now;
-			return CADENCE_NOT_DUE;
-		}
+	due = cadence_next_due(last_checkin, interval, who);
+	if (now >= due)
+		return CADENCE_DUE;
+	*wait = due - now;
+	if (waits && interval > CADENCE_TIMER_PERIOD && *wait <= CADENCE_SLOT_WAIT)
+		return CADENCE_AT_SLOT;
+	if (*wait <= 60) { /* a timer tick a minute early still counts */
+		*wait = 0;
+		return CADENCE_DUE;
 	}
-	return CADENCE_DUE;
+	return CADENCE_NOT_DUE;
 }

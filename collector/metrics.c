@@ -82,8 +82,11 @@ int metrics_render(char *buf, size_t len, const struct run_metrics *m, const cha
 	put(&o, "\"} 1\n");
 	head(&o, "consecutive_failures", "Failed check-in attempts since the last success.");
 	put(&o, "netinv_consecutive_failures %u\n", m->failures);
-	head(&o, "run_duration_seconds", "How long the last run took.");
+	head(&o, "run_duration_seconds", "How long the last run took, without its wait.");
 	put(&o, "netinv_run_duration_seconds %.6f\n", run_s);
+	head(&o, "run_wait_seconds",
+	     "How long the last run waited for this agent's slot or jitter offset before collecting.");
+	put(&o, "netinv_run_wait_seconds %u\n", m->waited_s);
 	if (m->collected) {
 		head(&o, "records", "Records collected by the last run, per table.");
 		for (int t = 0; t < SNAP_NTABLES; t++)

@@ -15,7 +15,8 @@
 #include "../delta/snapshot.h"
 
 struct run_metrics {
-	uint64_t start_us;        /* CLOCK_MONOTONIC at the start of the run */
+	uint64_t start_us;        /* CLOCK_MONOTONIC at the start of the run (after any wait) */
+	uint32_t waited_s;        /* seconds the run waited for its slot or jitter offset */
 	bool collected;           /* a collection happened this run */
 	unsigned tables;          /* 1 << SNAP_*: the tables collected */
 	uint32_t records[SNAP_NTABLES];

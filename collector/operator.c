@@ -1,3 +1,4 @@
+#include "cadence.h"
 #include "harvest.h"
 #include "exec/exec.h"
 #include "log.h"
@@ -186,6 +187,29 @@ static void jtime(struct json_w *w, const char *k, size_t kl, int64_t t)
 }
 #define key_time(w, k, t) jtime(w, k, sizeof(k) - 1, t)
 
+/* When the timer's next run checks in (0: its first run; never before the backoff ends), and the
+ * agent's slot in the interval (-1: none, the interval is at most the timer's period). */
+struct next_checkin {
+	int64_t at;
+	long slot;
+	bool from_id;
+};
+
+static struct next_checkin next_checkin(const struct run_state *st)
+{
+	const struct agent_status *as = &st->as;
+	struct cadence_agent who = { .agent_id = as->agent_id, .uuid = st->uuid };
+	struct next_checkin n = { .slot = -1 };
+
+	if (as->policy.interval > CADENCE_TIMER_PERIOD)
+		n.slot = (long)cadence_slot(as->policy.interval, &who, &n.from_id);
+	if (as->last_checkin)
+		n.at = cadence_next_due(as->last_checkin, as->policy.interval, &who);
+	if (as->next_attempt > (int64_t)time(NULL) && as->next_attempt > n.at)
+		n.at = as->next_attempt;
+	return n;
+}
+
 #define key_sn(w, k, v) json_key_str_or_null(w, k, sizeof(k) - 1, v)
 
 /* status --json: the same facts for a machine, with the documented keys (README, netinv(8)). */
@@ -234,6 +258,20 @@ static enum run_outcome status_json(const struct cli_opts *o, const struct confi
 	key_u64(&w, "failures", as->failures);
 	key_time(&w, "until", as->next_attempt > (int64_t)time(NULL) ? as->next_attempt : 0);
 	json_obj_end(&w);
+	{
+		struct next_checkin n = next_checkin(st);
+
+		json_key(&w, "next_checkin");
+		json_obj_begin(&w);
+		key_time(&w, "at", n.at);
+		json_key(&w, "slot_seconds");
+		if (n.slot >= 0)
+			json_u64(&w, (uint64_t)n.slot);
+		else
+			json_null(&w);
+		key_sn(&w, "slot_from", n.slot < 0 ? NULL : n.from_id ? "agent_id" : "identity");
+		json_obj_end(&w);
+	}
 	key_u64(&w, "sequence", st->base_seq);
 	json_key(&w, "acknowledged");
 	if (st->have_acked) {
@@ -336,6 +374,17 @@ enum run_outcome run_status(const struct cli_opts *o, struct config *cfg)
 	print_time("last check-in:", as->last_checkin);
 	if (as->next_attempt > (int64_t)time(NULL))
 		print_time("backing off until:", as->next_attempt);
+	{
+		struct next_checkin n = next_checkin(&st);
+
+		if (n.at)
+			print_time("next check-in:", n.at);
+		else
+			printf("next check-in:    the timer's next run\n");
+		if (n.slot >= 0)
+			printf("check-in slot:    %lds into each %us interval (from the %s)\n", n.slot,
+			       as->policy.interval, n.from_id ? "server's agent id" : "agent identity");
+	}
 	if (as->last_error[0]) {
 		print_time("last error at:", as->last_error_at);
 		printf("last error:       %s\n", as->last_error);

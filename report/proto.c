@@ -441,13 +441,28 @@ static void bad_reply(struct proto_reply *r, long status, const char *what)
 	msg(r, "unexpected reply from the server (HTTP %ld): %s", status, what);
 }
 
+/* The server's id for the agent: agent.id (a string or a number), else checkin.agent_id. */
+static void agent_id_of(const cJSON *j, struct proto_reply *r)
+{
+	const char *outer[] = { "agent", "checkin" }, *inner[] = { "id", "agent_id" };
+
+	for (int k = 0; k < 2 && !r->agent_id[0]; k++) {
+		const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, outer[k]);
+		const cJSON *id = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, inner[k]) : NULL;
+
+		if (cJSON_IsString(id) && strlen(id->valuestring) < sizeof(r->agent_id))
+			excerpt(id->valuestring, r->agent_id, sizeof(r->agent_id));
+		else if (cJSON_IsNumber(id) && id->valuedouble >= 0 && id->valuedouble < 1e18)
+			snprintf(r->agent_id, sizeof(r->agent_id), "%.0f", id->valuedouble);
+	}
+}
+
 static void parse_register(long status, const struct skim *sk, bool have_local_key,
 			   const struct policy *prev, struct proto_reply *r)
 {
 	char dup[160];
 	cJSON *j = parse_kept(sk, dup, sizeof(dup));
 	const char *st, *key, *t;
-	const cJSON *agent, *id;
 
 	memset(r, 0, sizeof(*r));
 	r->http_status = status;
@@ -469,12 +484,7 @@ static void parse_register(long status, const struct skim *sk, bool have_local_k
 		goto out;
 	}
 	snprintf(r->status, sizeof(r->status), "%s", st);
-	agent = cJSON_GetObjectItemCaseSensitive(j, "agent");
-	id = cJSON_IsObject(agent) ? cJSON_GetObjectItemCaseSensitive(agent, "id") : NULL;
-	if (cJSON_IsString(id) && strlen(id->valuestring) < sizeof(r->agent_id))
-		excerpt(id->valuestring, r->agent_id, sizeof(r->agent_id));
-	else if (cJSON_IsNumber(id))
-		snprintf(r->agent_id, sizeof(r->agent_id), "%.0f", id->valuedouble);
+	agent_id_of(j, r);
 	t = str_item(j, "server_time");
 	r->server_time = t ? proto_parse_time(t) : 0;
 	if (r->server_time < 0)
@@ -560,6 +570,7 @@ static void parse_checkin(long status, const struct skim *sk, const struct polic
 		excerpt(id->valuestring, r->checkin_id, sizeof(r->checkin_id));
 	else if (cJSON_IsNumber(id))
 		snprintf(r->checkin_id, sizeof(r->checkin_id), "%.0f", id->valuedouble);
+	agent_id_of(j, r);
 	parse_policy(cJSON_GetObjectItemCaseSensitive(j, "policy"), prev, r);
 	parse_commands(cJSON_GetObjectItemCaseSensitive(j, "commands"), r);
 	r->cmds_ignored += sk->dropped[RULE_COMMANDS];

@@ -10,6 +10,7 @@ Root only. Every namespace and process it creates is removed on exit, also on fa
 """
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -386,12 +387,17 @@ def measure_fleet(netinv):
     """Fleet arrivals (issue 15): netinv's own cadence code for 1,000 agents (tests/unit/test_cadence)."""
     r = subprocess.run([os.path.join(os.path.dirname(netinv), "tests", "test_cadence")], capture_output=True,
                        text=True)
+    fleets = []
     for line in (r.stdout + r.stderr).splitlines():
-        if "fleet of" in line:
-            nums = [float(x.rstrip("x;,")) for x in line.replace(":", " ").split() if x.rstrip("x;,").replace(".", "", 1).isdigit()]
-            # fleet of N: S a minute; per minute peak A; per 5 minutes peak B; after ... peak C
-            return dict(agents=int(nums[0]), steady=nums[1], minute=nums[2], five=nums[4], recovery=nums[-1])
-    raise RuntimeError("fleet: no figures from test_cadence")
+        # fleet of N (IDS): S check-ins a minute ...; per minute peak A; per 5 minutes peak B; after ... peak C
+        m = re.match(r".*fleet of (\d+) \(([^)]*)\): ([\d.]+) .* per minute peak ([\d.]+)x; per 5 minutes peak "
+                     r"([\d.]+)x; .* peak ([\d.]+)x", line)
+        if m:
+            fleets.append(dict(agents=int(m[1]), ids=m[2], steady=float(m[3]), minute=float(m[4]), five=float(m[5]),
+                               recovery=float(m[6])))
+    if not fleets:
+        raise RuntimeError("fleet: no figures from test_cadence")
+    return fleets
 
 
 def main():
@@ -540,12 +546,14 @@ def main():
             lines.append(f"| {rate} ({c['rate']:.0f}) | {c['runs']} | {c['consistent']} | {c['torn']} | {c['flagged']} | "
                          f"{c['reconciled']} | {c['max_attempts']} |")
     if fleet:
-        lines += ["", f"Fleet: {fleet['agents']} agents with netinv's own cadence, offset and backoff code over 48 hours "
-                  "(server down hours 24-26). Targets: arrivals within 1.5x the mean at steady state; the recovery "
-                  "peak within 2x the steady rate.", "",
-                  "| check-ins a minute | peak minute / mean | peak 5 minutes / mean (target 1.5) | recovery peak 5 minutes / steady (target 2) |",
-                  "|---|---|---|---|",
-                  f"| {fleet['steady']:.1f} | {fleet['minute']:.2f} | {fleet['five']:.2f} | {fleet['recovery']:.2f} |"]
+        lines += ["", f"Fleet: {fleet[0]['agents']} agents with netinv's own cadence, slot, offset and backoff code over "
+                  "48 hours (server down hours 24-26), by how the server numbered them. Targets: arrivals within 1.5x "
+                  "the mean at steady state; the recovery peak within 2x the steady rate.", "",
+                  "| agent ids | check-ins a minute | peak minute / mean (target 1.5) | peak 5 minutes / mean | "
+                  "recovery peak 5 minutes / steady (target 2) |",
+                  "|---|---|---|---|---|"]
+        for f in fleet:
+            lines.append(f"| {f['ids']} | {f['steady']:.1f} | {f['minute']:.2f} | {f['five']:.2f} | {f['recovery']:.2f} |")
     text = "\n".join(lines) + "\n"
     print(text)
     if out:

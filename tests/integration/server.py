@@ -328,6 +328,9 @@ class Handler(BaseHTTPRequestHandler):
             a = AGENTS.get(req.get("agent_uuid"))
             if not a:
                 return self.reply(404, {"detail": "no such agent"})
+            if what == "agent_id":  # the number the server gives the agent (it places its slot)
+                a["id"] = req["id"]
+                return self.reply(200, {"id": a["id"]})
             if what in ("approve", "reject", "revoke"):
                 a["status"] = {"approve": "active", "reject": "rejected", "revoke": "revoked"}[what]
                 return self.reply(200, {"status": a["status"]})

@@ -217,12 +217,15 @@ if [ $rc = 0 ] && [ "$before" = "$after" ] && [ ! -e "$SJ/lock" ] && "$PYTHON" -
 import json, re, sys
 s = json.load(open(sys.argv[1]))
 keys = {"netinv_version", "state_dir", "state_dir_exists", "identity", "server_url", "registration",
-        "agent_id", "agent_key", "policy", "last_attempt", "last_success", "backoff", "sequence",
-        "acknowledged", "unconfirmed", "tables_allowed", "namespaces", "commands"}
+        "agent_id", "agent_key", "policy", "last_attempt", "last_success", "backoff", "next_checkin",
+        "sequence", "acknowledged", "unconfirmed", "tables_allowed", "namespaces", "commands"}
 assert set(s) == keys, set(s) ^ keys
 assert s["sequence"] == 1 and s["acknowledged"]["records"]["links"] >= 1, s
 assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", s["last_success"]), s["last_success"]
 assert s["last_attempt"]["outcome"] == "none" and s["backoff"] == {"failures": 0, "until": None}
+# no check-in yet, the default hourly policy: the slot from the identity (no agent id yet)
+assert s["next_checkin"]["at"] is None and s["next_checkin"]["slot_from"] == "identity", s
+assert 0 <= s["next_checkin"]["slot_seconds"] < 3600, s
 man = open(sys.argv[2]).read()
 for k in keys:  # every key documented in netinv(8)
     assert "Ql " + k in man, k

@@ -231,6 +231,29 @@ static void test_checkin(void **state)
 	assert_null(strchr(R.message, '\a'));
 }
 
+/* The agent's id in a check-in reply (it places the agent's slot): agent.id, else checkin.agent_id;
+ * anything that is not a string or a plain non-negative number is no id. */
+static void test_checkin_agent_id(void **state)
+{
+	(void)state;
+	CHK(200, "{\"status\":\"accepted\",\"agent\":{\"id\":1234,\"agent_uuid\":\"u\"},"
+		 "\"checkin\":{\"id\":9,\"agent_id\":77}}");
+	assert_int_equal(R.outcome, PROTO_ACCEPTED);
+	assert_string_equal(R.agent_id, "1234");
+	CHK(200, "{\"status\":\"accepted\",\"agent\":{\"agent_uuid\":\"u\"},\"checkin\":{\"agent_id\":77}}");
+	assert_string_equal(R.agent_id, "77");
+	CHK(200, "{\"status\":\"accepted\",\"agent\":{\"id\":\"ag-5\"}}");
+	assert_string_equal(R.agent_id, "ag-5");
+	CHK(200, "{\"status\":\"accepted\",\"agent\":{\"id\":-3},\"checkin\":{\"agent_id\":1e300}}");
+	assert_string_equal(R.agent_id, "");
+	CHK(200, "{\"status\":\"accepted\",\"agent\":[1],\"checkin\":{\"agent_id\":{\"n\":1}}}");
+	assert_int_equal(R.outcome, PROTO_ACCEPTED);
+	assert_string_equal(R.agent_id, "");
+	/* a refused check-in teaches nothing */
+	CHK(401, "{\"detail\":\"Invalid API key\",\"agent\":{\"id\":5}}");
+	assert_string_equal(R.agent_id, "");
+}
+
 static void test_time(void **state)
 {
 	(void)state;
@@ -303,6 +326,7 @@ int main(void)
 		cmocka_unit_test(test_register),
 		cmocka_unit_test(test_checkin),
 		cmocka_unit_test(test_commands),
+		cmocka_unit_test(test_checkin_agent_id),
 		cmocka_unit_test(test_time),
 		cmocka_unit_test(test_register_body),
 		cmocka_unit_test(test_redact),
