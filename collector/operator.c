@@ -193,6 +193,7 @@ struct next_checkin {
 	int64_t at;
 	long slot;
 	bool from_id;
+	unsigned jitter; /* this agent's jitter offset under the policy */
 };
 
 static struct next_checkin next_checkin(const struct run_state *st)
@@ -200,6 +201,8 @@ static struct next_checkin next_checkin(const struct run_state *st)
 	const struct agent_status *as = &st->as;
 	struct cadence_agent who = { .agent_id = as->agent_id, .uuid = st->uuid };
 	struct next_checkin n = { .slot = -1 };
+
+	n.jitter = st->have_identity ? cadence_offset(st->uuid, as->policy.jitter) : 0;
 
 	if (as->policy.interval > CADENCE_TIMER_PERIOD)
 		n.slot = (long)cadence_slot(as->policy.interval, &who, &n.from_id);
@@ -270,6 +273,7 @@ static enum run_outcome status_json(const struct cli_opts *o, const struct confi
 		else
 			json_null(&w);
 		key_sn(&w, "slot_from", n.slot < 0 ? NULL : n.from_id ? "agent_id" : "identity");
+		key_u64(&w, "jitter_offset_seconds", n.jitter);
 		json_obj_end(&w);
 	}
 	key_u64(&w, "sequence", st->base_seq);
@@ -384,6 +388,7 @@ enum run_outcome run_status(const struct cli_opts *o, struct config *cfg)
 		if (n.slot >= 0)
 			printf("check-in slot:    %lds into each %us interval (from the %s)\n", n.slot,
 			       as->policy.interval, n.from_id ? "server's agent id" : "agent identity");
+		printf("jitter offset:    %us (when a check-in is due at the timer's run)\n", n.jitter);
 	}
 	if (as->last_error[0]) {
 		print_time("last error at:", as->last_error_at);

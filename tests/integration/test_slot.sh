@@ -151,5 +151,24 @@ else
 	notok "SIGTERM during the wait: exit $rc, $(checkins) check-ins (was $before)"
 fi
 
+# an interval of 15 minutes: no slot; a check-in due at the run waits for the jitter offset
+admin policy '{"checkin_interval_seconds": 900, "jitter_seconds": 6}' >/dev/null
+nv --no-jitter --check-in-only --force
+sed -i "s/^last_checkin=.*/last_checkin=$(($(date +%s) - 1000))/" "$S/agent.status"
+st=$(status_json)
+off=$(jq_ "d['next_checkin']['jitter_offset_seconds']" <<<"$st")
+before=$(checkins)
+t0=$(date +%s)
+nv
+rc=$?
+took=$(($(date +%s) - t0))
+if [ $rc = 0 ] && [ "$(jq_ "d['next_checkin']['slot_seconds']" <<<"$st")" = None ] && [ "$off" -le 6 ] &&
+	[ "$(checkins)" = $((before + 1)) ] && [ "$took" -ge "$off" ] && [ "$took" -le $((off + 3)) ] &&
+	grep -qx "netinv_run_wait_seconds $off" "$M"; then
+	ok "no slot at a 15-minute interval: the run waited its jitter offset ($off s of at most 6) and checked in"
+else
+	notok "jitter: exit $rc, offset $off, took $took s, $(checkins) check-ins (was $before), $(grep wait_seconds "$M")"
+fi
+
 ns_cleanup_all
 exit $((fails > 0))
