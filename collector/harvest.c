@@ -416,8 +416,10 @@ enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 					any = true;
 				}
 		/* a digest is for a state to keep, or to compare with */
-		if (keyed || any)
+		if (keyed || any) {
 			co.digest_seed = digest_seed(set);
+			co.all_neighbors = set->all_neighbors;
+		}
 	}
 	r = collect_run(&h->s, &co, &h->cs);
 	if (r < 0) {
@@ -463,7 +465,8 @@ enum run_outcome harvest(const struct cli_opts *o, const struct settings *set,
 		return out;
 	prev = (st->have_acked && !o->full) ? &st->acked : NULL;
 	if (h->s.st[SNAP_ROUTES].same_dump || h->s.st[SNAP_NEIGH].same_dump) {
-		struct collect_opts rco = { .tables = tables & ~NETNS_BIT, .digest_seed = digest_seed(set) };
+		struct collect_opts rco = { .tables = tables & ~NETNS_BIT, .digest_seed = digest_seed(set),
+					    .all_neighbors = set->all_neighbors };
 
 		if ((out = tables_same(h, st, prev, &rco, &same)) != RUN_OK)
 			return out;

@@ -80,6 +80,9 @@ struct parse_ctx {
 	struct snapshot *snap;
 	uint8_t proto; /* sock_diag: the protocol the request asked for */
 	uint8_t proxy; /* neighbours: this is the proxy (pneigh) dump */
+	/* neighbours: the digest covers NUD_NOARP entries too (all_neighbors: the snapshot keeps
+	 * them) */
+	uint8_t keep_noarp;
 	uint8_t event; /* routes: a change notification, so RTM_DELROUTE is a route too */
 	/* routes: where the kernel's IPv4 dump broke between datagrams (NULL: not tracked), and
 	 * the walk that tells which datagram a message came in */

@@ -174,7 +174,7 @@ static int digest_neigh(const struct nlmsghdr *nlh, void *arg)
 	struct parse_ctx *pc = arg;
 	int f = msg_family(nlh, sizeof(struct ndmsg));
 
-	*pc->digest = neigh_digest(nlh, *pc->digest);
+	*pc->digest = neigh_digest(nlh, *pc->digest, !pc->keep_noarp && !pc->proxy);
 	if (nlh->nlmsg_type == RTM_NEWNEIGH && (f == AF_INET || f == AF_INET6))
 		pc->digested++;
 	return 0;
@@ -190,7 +190,7 @@ static int dump_table(struct collector *c, struct snapshot *s, enum snap_table t
 		struct nlmsghdr h;
 		uint8_t b[256];
 	} req;
-	struct parse_ctx pc = { .snap = s, .digest = digest };
+	struct parse_ctx pc = { .snap = s, .digest = digest, .keep_noarp = c->o->all_neighbors };
 	nl_msg_fn neigh_fn = records ? digest_neigh : neigh_parse;
 	nl_msg_fn route_fn = records ? digest_route : route_parse;
 	int r = 0;

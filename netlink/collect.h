@@ -50,6 +50,8 @@ struct collect_opts {
 	 * nothing announced a change and the digest is this, it is left empty with same_dump set,
 	 * else dumped again and parsed. */
 	uint64_t same[SNAP_NTABLES];
+	/* the neighbour digest covers NUD_NOARP entries (the snapshot keeps them: all_neighbors) */
+	bool all_neighbors;
 };
 
 /* The sockets one namespace's collection uses: requests (rt), sock_diag (sd) and the change

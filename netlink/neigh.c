@@ -20,16 +20,22 @@ size_t neigh_request(void *buf, bool proxy)
 	return nl_request_len(buf);
 }
 
-uint64_t neigh_digest(const struct nlmsghdr *nlh, uint64_t h)
+uint64_t neigh_digest(const struct nlmsghdr *nlh, uint64_t h, bool skip_noarp)
 {
 	const uint8_t *p = (const uint8_t *)nlh + NLMSG_HDRLEN;
 	size_t len = nlh->nlmsg_len - NLMSG_HDRLEN, from = 0;
+	bool whole = len >= sizeof(struct ndmsg);
+	struct ndmsg nd;
 
-	h = hash_mix(h, nlh->nlmsg_type);
-	if (len >= sizeof(struct ndmsg)) {
-		struct ndmsg nd;
-
+	if (whole) {
 		memcpy(&nd, p, sizeof(nd));
+		/* what canon_keep leaves out */
+		if (skip_noarp && nlh->nlmsg_type == RTM_NEWNEIGH && (nd.ndm_state & NUD_NOARP) &&
+		    !(nd.ndm_flags & NTF_PROXY))
+			return h;
+	}
+	h = hash_mix(h, nlh->nlmsg_type);
+	if (whole) {
 		nd.ndm_state = canon_nud_class(nd.ndm_state);
 		h = hash64(&nd, sizeof(nd), h);
 		from = sizeof(nd);
@@ -46,7 +52,7 @@ int neigh_parse(const struct nlmsghdr *nlh, void *arg)
 	int r;
 
 	if (ctx->digest)
-		*ctx->digest = neigh_digest(nlh, *ctx->digest);
+		*ctx->digest = neigh_digest(nlh, *ctx->digest, !ctx->keep_noarp && !ctx->proxy);
 	if (nlh->nlmsg_type != RTM_NEWNEIGH)
 		return 0;
 	r = attr_parse(nlh, sizeof(*nd), tb, NDA_MAX);

@@ -6,8 +6,9 @@
 # carried with its count and no change; an added route, a changed gateway or protocol is found
 # (the digest differs, the routes are dumped again and parsed); a state whose records are damaged
 # behind an intact header, reports never confirmed and --full all mean the routes are parsed. Then
-# on 500 neighbours: carried while a dynamic one goes from reachable to stale; found when one is
-# added, changes its address or fails; parsed again when a link is renamed.
+# on 500 neighbours: carried while a dynamic one goes from reachable to stale and while a NOARP
+# multicast entry comes and goes; found when one is added, changes its address or fails; parsed
+# again when a link is renamed.
 set -u
 source "$(dirname "$0")/lib.sh"
 trap ns_cleanup_all EXIT
@@ -141,6 +142,14 @@ got=$(look)
 ip -n "$ns" neigh change 10.0.9.9 lladdr 02:00:00:00:09:09 dev m0 nud reachable
 got=$(look)
 [ "$got" = "True $nn 0 0 0 False 0" ] && ok "back as it was: carried again" || notok "neighbours restored: $got"
+# a multicast pseudo-neighbour (NUD_NOARP, left out of the snapshot) comes and goes: still carried
+ip -n "$ns" neigh add ff02::99 lladdr 33:33:00:00:00:99 dev m0 nud noarp || notok "add a NOARP entry"
+got=$(look)
+[ "$got" = "True $((nn + 1)) 0 0 0 False 0" ] &&
+	ok "a NOARP multicast entry appears: no change, still carried (the dump held $((nn + 1)))" || notok "noarp added: $got"
+ip -n "$ns" neigh del ff02::99 dev m0
+got=$(look)
+[ "$got" = "True $nn 0 0 0 False 0" ] && ok "and goes: still carried" || notok "noarp removed: $got"
 # a neighbour's identity names its device: the digest covers every link's name, so a renamed link
 # (here one without neighbours, which a rename needs down) means the neighbours are parsed
 ip -n "$ns" link add r0 type veth peer name r1 && ip -n "$ns" link set r0 name r0x || notok "rename a link"

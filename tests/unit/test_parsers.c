@@ -261,7 +261,13 @@ struct digest_kind {
 
 static const struct digest_kind ROUTE_DIGEST = { route_digest, sizeof(struct rtmsg), RTA_CACHEINFO,
 						 RTA_EXPIRES, 0, "route" };
-static const struct digest_kind NEIGH_DIGEST = { neigh_digest, sizeof(struct ndmsg), NDA_CACHEINFO,
+/* every entry counted (all_neighbors) */
+static uint64_t neigh_digest_all(const struct nlmsghdr *nlh, uint64_t h)
+{
+	return neigh_digest(nlh, h, false);
+}
+
+static const struct digest_kind NEIGH_DIGEST = { neigh_digest_all, sizeof(struct ndmsg), NDA_CACHEINFO,
 						 NDA_PROBES, NLMSG_HDRLEN + offsetof(struct ndmsg, ndm_state),
 						 "neighbour" };
 
@@ -333,6 +339,51 @@ static void test_neigh_digest(void **state)
 	assert_true(DC.msgs >= 3);
 	assert_true(DC.volatile_attrs > 0);
 	assert_true(DC.dynamic > 0);
+}
+
+/* The pseudo-neighbours a snapshot leaves out (NUD_NOARP, not proxy): they come and go with
+ * multicast traffic, and unless all_neighbors is set they do not move the digest. */
+static void test_neigh_digest_noarp(void **state)
+{
+	union {
+		struct nlmsghdr h;
+		uint8_t b[64];
+	} m;
+	struct ndmsg *nd = NLMSG_DATA(&m.h);
+	struct nlattr *a = (struct nlattr *)((uint8_t *)nd + NLMSG_ALIGN(sizeof(*nd)));
+	static const uint8_t ff02[16] = { 0xff, 0x02, [15] = 0x16 };
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.h.nlmsg_type = RTM_NEWNEIGH;
+	m.h.nlmsg_len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*nd)) + NLA_HDRLEN + 16;
+	nd->ndm_family = AF_INET6;
+	nd->ndm_ifindex = 2;
+	nd->ndm_state = NUD_NOARP;
+	a->nla_type = NDA_DST;
+	a->nla_len = NLA_HDRLEN + 16;
+	memcpy(a + 1, ff02, 16);
+	/* left out: the digest is the one before it */
+	assert_true(neigh_digest(&m.h, 7, true) == 7);
+	/* kept with all_neighbors, a proxy entry, or another state: folded in */
+	assert_true(neigh_digest(&m.h, 7, false) != 7);
+	nd->ndm_flags = NTF_PROXY;
+	assert_true(neigh_digest(&m.h, 7, true) != 7);
+	nd->ndm_flags = 0;
+	nd->ndm_state = NUD_PERMANENT;
+	assert_true(neigh_digest(&m.h, 7, true) != 7);
+	/* the parser agrees: a snapshot made with the entry, and one made without, digest alike */
+	{
+		uint64_t d1 = 7, d2 = 7;
+		struct parse_ctx pc = { .snap = &S, .digest = &d1 };
+
+		nd->ndm_state = NUD_NOARP;
+		assert_int_equal(neigh_parse(&m.h, &pc), 0);
+		assert_true(d1 == d2);
+		pc.keep_noarp = 1;
+		assert_int_equal(neigh_parse(&m.h, &pc), 0);
+		assert_true(d1 != d2);
+	}
 }
 
 static void test_route_digest(void **state)
@@ -627,6 +678,7 @@ int main(void)
 		cmocka_unit_test(test_neigh),	  cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_route_digest),
 		cmocka_unit_test(test_neigh_digest),
+		cmocka_unit_test(test_neigh_digest_noarp),
 		cmocka_unit_test(test_sockets),	  cmocka_unit_test(test_canonical_order),
 		cmocka_unit_test(test_rules_and_nexthops),
 		cmocka_unit_test(test_recorded_gre),
