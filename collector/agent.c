@@ -299,12 +299,14 @@ static enum run_outcome agent_pass(const struct cli_opts *o, struct config *cfg,
 		*pause = wait;
 		goto done;
 	}
-	if (jitters && cadence_offset(a.st.uuid, a.st.as.policy.jitter) > 0) {
+	if (jitters) {
 		unsigned off = cadence_offset(a.st.uuid, a.st.as.policy.jitter);
 
-		log_info("waiting %us (this agent's jitter offset)", off);
-		*pause = off;
-		goto done;
+		if (off) {
+			log_info("waiting %us (this agent's jitter offset)", off);
+			*pause = off;
+			goto done;
+		}
 	}
 	out = agent_checkin(&a);
 done:

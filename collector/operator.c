@@ -203,7 +203,6 @@ static struct next_checkin next_checkin(const struct run_state *st)
 	struct next_checkin n = { .slot = -1 };
 
 	n.jitter = st->have_identity ? cadence_offset(st->uuid, as->policy.jitter) : 0;
-
 	if (as->policy.interval > CADENCE_TIMER_PERIOD)
 		n.slot = (long)cadence_slot(as->policy.interval, &who, &n.from_id);
 	if (as->last_checkin)
