@@ -2,8 +2,8 @@
  *  - one agent whose timer fires every 15 minutes of true time, whose host clock is off by a
  *    constant (a day ahead of the server, a day behind, years behind) or jumps between runs
  *    (backwards by hours or years, forwards by years, also while backing off after an outage):
- *    gaps between check-ins never exceed one policy interval plus one timer period (and the two
- *    minutes a slot may move), and netinv never checks in on every tick;
+ *    gaps between check-ins never exceed one policy interval plus one timer period (and two
+ *    minutes of slack), and netinv never checks in on every tick;
  *  - a fleet of 1,000 agents that booted within the same 15 minutes, over two days with a
  *    two-hour outage: arrivals spread over the interval (with the server's ids handed out in order,
  *    every minute within 1.5x the mean at steady state; per 5 minutes whatever the ids) and the
@@ -351,11 +351,9 @@ struct fleet_figures {
 static void fleet(enum fleet_ids ids, struct fleet_figures *f)
 {
 	static uint32_t per_min[HOURS * 60 + 120];
-	static bool used[FLEET * 3 / 2 + 1];
 	int nsteady = 0, next_id = 0;
 
 	memset(per_min, 0, sizeof(per_min));
-	memset(used, 0, sizeof(used));
 	memset(f, 0, sizeof(*f));
 	rng = 0x9e3779b97f4a7c15ull;
 	for (int i = 0; i < FLEET; i++) {
